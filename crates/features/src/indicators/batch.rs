@@ -1,0 +1,268 @@
+//! Batch indicators over slices: folds of the streaming cores, `NaN` during warm-up.
+//!
+//! Output vectors have the input's length; index `i` holds the value after bar `i`.
+
+use super::*;
+
+fn same_len(indicator: &'static str, lens: &[usize]) -> Result<usize, ParamError> {
+    let n = lens.first().copied().unwrap_or(0);
+    if lens.iter().any(|&l| l != n) {
+        return Err(ParamError {
+            indicator,
+            message: format!("input slices have different lengths {lens:?}"),
+        });
+    }
+    Ok(n)
+}
+
+#[inline]
+fn fold1<S>(x: &[f64], mut state: S, mut f: impl FnMut(&mut S, f64) -> Option<f64>) -> Vec<f64> {
+    x.iter()
+        .map(|&v| f(&mut state, v).unwrap_or(f64::NAN))
+        .collect()
+}
+
+/// SMA of `x`. # Errors: [`ParamError`] for `period == 0`.
+pub fn sma(x: &[f64], period: usize) -> Result<Vec<f64>, ParamError> {
+    Ok(fold1(x, Sma::new(period)?, Sma::update))
+}
+
+/// EMA of `x`. # Errors: [`ParamError`] for `period == 0`.
+pub fn ema(x: &[f64], period: usize) -> Result<Vec<f64>, ParamError> {
+    Ok(fold1(x, Ema::new(period)?, Ema::update))
+}
+
+/// Wilder RSI of closes. # Errors: [`ParamError`] for `period == 0`.
+pub fn rsi(close: &[f64], period: usize) -> Result<Vec<f64>, ParamError> {
+    Ok(fold1(close, Rsi::new(period)?, Rsi::update))
+}
+
+/// MACD line, signal and histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MacdSeries {
+    /// MACD line.
+    pub macd: Vec<f64>,
+    /// Signal line.
+    pub signal: Vec<f64>,
+    /// Histogram.
+    pub hist: Vec<f64>,
+}
+
+/// MACD of closes. # Errors: [`ParamError`] for invalid periods.
+pub fn macd(
+    close: &[f64],
+    fast: usize,
+    slow: usize,
+    signal: usize,
+) -> Result<MacdSeries, ParamError> {
+    let mut m = Macd::new(fast, slow, signal)?;
+    let n = close.len();
+    let mut out = MacdSeries {
+        macd: vec![f64::NAN; n],
+        signal: vec![f64::NAN; n],
+        hist: vec![f64::NAN; n],
+    };
+    for (i, &c) in close.iter().enumerate() {
+        if let Some(o) = m.update(c) {
+            out.macd[i] = o.macd;
+            out.signal[i] = o.signal;
+            out.hist[i] = o.hist;
+        }
+    }
+    Ok(out)
+}
+
+/// Bollinger bands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BollingerSeries {
+    /// Upper band.
+    pub upper: Vec<f64>,
+    /// Middle band (SMA).
+    pub middle: Vec<f64>,
+    /// Lower band.
+    pub lower: Vec<f64>,
+}
+
+/// Bollinger bands of closes. # Errors: [`ParamError`] for invalid parameters.
+pub fn bollinger(close: &[f64], period: usize, k: f64) -> Result<BollingerSeries, ParamError> {
+    let mut b = Bollinger::new(period, k)?;
+    let n = close.len();
+    let mut out = BollingerSeries {
+        upper: vec![f64::NAN; n],
+        middle: vec![f64::NAN; n],
+        lower: vec![f64::NAN; n],
+    };
+    for (i, &c) in close.iter().enumerate() {
+        if let Some(o) = b.update(c) {
+            out.upper[i] = o.upper;
+            out.middle[i] = o.middle;
+            out.lower[i] = o.lower;
+        }
+    }
+    Ok(out)
+}
+
+/// ATR. # Errors: [`ParamError`] for `period == 0` or slices of different lengths.
+pub fn atr(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    period: usize,
+) -> Result<Vec<f64>, ParamError> {
+    let n = same_len("ATR", &[high.len(), low.len(), close.len()])?;
+    let mut a = Atr::new(period)?;
+    Ok((0..n)
+        .map(|i| a.update(high[i], low[i], close[i]).unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// +DI and −DI series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DmiSeries {
+    /// +DI.
+    pub plus_di: Vec<f64>,
+    /// −DI.
+    pub minus_di: Vec<f64>,
+}
+
+/// +DI/−DI. # Errors: [`ParamError`] for `period < 2` or slices of different lengths.
+pub fn dmi(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    period: usize,
+) -> Result<DmiSeries, ParamError> {
+    let n = same_len("DI", &[high.len(), low.len(), close.len()])?;
+    let mut d = DirectionalIndex::new(period)?;
+    let mut out = DmiSeries {
+        plus_di: vec![f64::NAN; n],
+        minus_di: vec![f64::NAN; n],
+    };
+    for i in 0..n {
+        if let Some(o) = d.update(high[i], low[i], close[i]) {
+            out.plus_di[i] = o.plus_di;
+            out.minus_di[i] = o.minus_di;
+        }
+    }
+    Ok(out)
+}
+
+/// ADX. # Errors: [`ParamError`] for `period < 2` or slices of different lengths.
+pub fn adx(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    period: usize,
+) -> Result<Vec<f64>, ParamError> {
+    let n = same_len("ADX", &[high.len(), low.len(), close.len()])?;
+    let mut a = Adx::new(period)?;
+    Ok((0..n)
+        .map(|i| a.update(high[i], low[i], close[i]).unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// Slow stochastic %K and %D.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StochasticSeries {
+    /// Slow %K.
+    pub k: Vec<f64>,
+    /// Slow %D.
+    pub d: Vec<f64>,
+}
+
+/// Slow stochastic. # Errors: [`ParamError`] for zero periods or slices of different lengths.
+pub fn stochastic(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    fast_k: usize,
+    slow_k: usize,
+    slow_d: usize,
+) -> Result<StochasticSeries, ParamError> {
+    let n = same_len("STOCH", &[high.len(), low.len(), close.len()])?;
+    let mut s = Stochastic::new(fast_k, slow_k, slow_d)?;
+    let mut out = StochasticSeries {
+        k: vec![f64::NAN; n],
+        d: vec![f64::NAN; n],
+    };
+    for i in 0..n {
+        if let Some(o) = s.update(high[i], low[i], close[i]) {
+            out.k[i] = o.k;
+            out.d[i] = o.d;
+        }
+    }
+    Ok(out)
+}
+
+/// OBV. # Errors: [`ParamError`] for slices of different lengths.
+pub fn obv(close: &[f64], volume: &[f64]) -> Result<Vec<f64>, ParamError> {
+    let n = same_len("OBV", &[close.len(), volume.len()])?;
+    let mut o = Obv::new();
+    Ok((0..n)
+        .map(|i| o.update(close[i], volume[i]).unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// MFI. # Errors: [`ParamError`] for `period == 0` or slices of different lengths.
+pub fn mfi(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    volume: &[f64],
+    period: usize,
+) -> Result<Vec<f64>, ParamError> {
+    let n = same_len("MFI", &[high.len(), low.len(), close.len(), volume.len()])?;
+    let mut m = Mfi::new(period)?;
+    Ok((0..n)
+        .map(|i| {
+            m.update(high[i], low[i], close[i], volume[i])
+                .unwrap_or(f64::NAN)
+        })
+        .collect())
+}
+
+/// Session-anchored VWAP; `session[i]` identifies bar `i`'s session. # Errors: slices of different lengths.
+pub fn session_vwap(
+    session: &[i64],
+    price: &[f64],
+    volume: &[f64],
+) -> Result<Vec<f64>, ParamError> {
+    let n = same_len("VWAP", &[session.len(), price.len(), volume.len()])?;
+    let mut v = SessionVwap::new();
+    Ok((0..n)
+        .map(|i| {
+            v.update(session[i], price[i], volume[i])
+                .unwrap_or(f64::NAN)
+        })
+        .collect())
+}
+
+/// Parkinson volatility. # Errors: [`ParamError`] for `period == 0` or slices of different lengths.
+pub fn parkinson(high: &[f64], low: &[f64], period: usize) -> Result<Vec<f64>, ParamError> {
+    let n = same_len("Parkinson", &[high.len(), low.len()])?;
+    let mut p = Parkinson::new(period)?;
+    Ok((0..n)
+        .map(|i| p.update(high[i], low[i]).unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// Garman–Klass volatility. # Errors: [`ParamError`] for `period == 0` or slices of different lengths.
+pub fn garman_klass(
+    open: &[f64],
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    period: usize,
+) -> Result<Vec<f64>, ParamError> {
+    let n = same_len(
+        "Garman-Klass",
+        &[open.len(), high.len(), low.len(), close.len()],
+    )?;
+    let mut g = GarmanKlass::new(period)?;
+    Ok((0..n)
+        .map(|i| {
+            g.update(open[i], high[i], low[i], close[i])
+                .unwrap_or(f64::NAN)
+        })
+        .collect())
+}

@@ -1,0 +1,11 @@
+//! Features for mtf: TA-Lib-exact indicators, the feature spec, normalisation and model input windows.
+//!
+//! - [`indicators`]: streaming cores (`update` per bar, O(1)) and [`indicators::batch`] folds over slices.
+//! - [`spec`]: the per-timeframe feature set, its formulas and its stable identifier.
+//! - [`normalize`]: statistics fit on a training slice, applied identically at inference, with clipping.
+//! - [`window`]: `[B, T, K, F]` model inputs with a `[B, T, K]` mask, as of prediction instants.
+
+pub mod indicators;
+pub mod normalize;
+pub mod spec;
+pub mod window;
