@@ -1,5 +1,6 @@
 //! Shared test helpers: where the real data lives, and skipping visibly when it is absent.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, missing_docs)] // test helpers: each test binary uses a different subset
+#![allow(clippy::unwrap_used, clippy::panic)] // test code: a failed read is a failed test
 
 use std::path::PathBuf;
 
