@@ -4,6 +4,8 @@
 //! Criterion: identical warm-up (same first valid index, NaN exactly where TA-Lib has NaN) and relative
 //! difference ≤ 1e-9 everywhere else.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failures are test failures
+
 mod common;
 
 use std::io::Read;
