@@ -119,10 +119,7 @@ fn assert_features_identical(
 
 fn assert_bit_identical(a: &Windows, b: &Windows, what: &str) {
     assert_eq!(a.mask, b.mask, "{what}: mask differs");
-    assert!(
-        a.mask.contains(&1),
-        "{what}: empty window proves nothing"
-    );
+    assert!(a.mask.contains(&1), "{what}: empty window proves nothing");
     for (i, (x, y)) in a.values.iter().zip(&b.values).enumerate() {
         assert_eq!(
             x.to_bits(),
