@@ -1,0 +1,148 @@
+//! `mtf`: command-line tools over bar files (see `mtf --help`).
+
+mod commands;
+mod input;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mtf_market::Timeframe;
+use mtf_market::session::SessionFilter;
+
+/// Multi-timeframe market tools: indicators, resampling and model features from Alpaca-style bar files.
+#[derive(Debug, Parser)]
+#[command(name = "mtf", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReadArgs {
+    /// Repair rows whose open/close lie outside [low, high] by widening the range (a warning names each row);
+    /// without it such rows are errors.
+    #[arg(long)]
+    repair: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compute TA-Lib-compatible indicators for every bar of a file.
+    ///
+    /// Output: the input's time column, then sma_50, ema_20, rsi_14, macd, macd_signal, macd_hist, bb_upper,
+    /// bb_middle, bb_lower, atr_14, adx_14, plus_di_14, minus_di_14, stoch_k, stoch_d, obv, mfi_14
+    /// (empty during warm-up).
+    Indicators {
+        /// Bars CSV (minute `timestamp,open,high,low,close,volume` or daily `date,open,...` layout).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output CSV.
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Resample 1-minute bars to a coarser timeframe on the New York clock.
+    ///
+    /// Output columns: timestamp,open,high,low,close,volume,trade_count,vwap (timestamp = bar start, RFC 3339 UTC).
+    Resample {
+        /// 1-minute bars CSV.
+        #[arg(long)]
+        input: PathBuf,
+        /// Target timeframe: 1m, 5m, 10m, 15m, 30m, 1h, 4h, 1d (or 5Min, 1Hour, 1Day, ...).
+        #[arg(long)]
+        timeframe: Timeframe,
+        /// Which minutes to keep: regular [09:30, 16:00) New York, or extended [04:00, 20:00).
+        #[arg(long, default_value = "regular")]
+        session: SessionFilter,
+        /// Output CSV.
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Model features as of the end of every `--every` bucket of the regular session, for each timeframe.
+    ///
+    /// Output: as_of,timeframe,<feature names>: the raw (un-normalised) features of that timeframe's latest
+    /// bar complete at as_of; empty when there is none yet or it is still warming up.
+    Features {
+        /// 1-minute bars CSV.
+        #[arg(long)]
+        input: PathBuf,
+        /// Daily bars CSV for the 1d timeframe (otherwise 1d is resampled from the minutes).
+        #[arg(long)]
+        daily: Option<PathBuf>,
+        /// Spacing of prediction instants.
+        #[arg(long, default_value = "15m")]
+        every: Timeframe,
+        /// Timeframes, comma-separated.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "1m,5m,10m,15m,30m,1h,4h,1d"
+        )]
+        timeframes: Vec<Timeframe>,
+        /// Which minutes feed the intraday timeframes.
+        #[arg(long, default_value = "regular")]
+        session: SessionFilter,
+        /// Output CSV.
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MTF_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Indicators {
+            input,
+            output,
+            read,
+        } => commands::indicators(&input, &output, read.repair),
+        Command::Resample {
+            input,
+            timeframe,
+            session,
+            output,
+            read,
+        } => commands::resample(&input, timeframe, session, &output, read.repair),
+        Command::Features {
+            input,
+            daily,
+            every,
+            timeframes,
+            session,
+            output,
+            read,
+        } => commands::features(
+            &commands::FeaturesArgs {
+                input,
+                daily,
+                every,
+                timeframes,
+                session,
+                output,
+            },
+            read.repair,
+        ),
+    }
+}
