@@ -43,15 +43,8 @@ pub enum RequestError {
 /// [`RequestError::BadSymbol`].
 pub fn validate_symbol(s: &str) -> Result<String, RequestError> {
     let up = s.trim().to_ascii_uppercase();
-    let ok = (1..=10).contains(&up.len())
-        && up
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    if ok {
-        Ok(up)
-    } else {
-        Err(RequestError::BadSymbol(s.to_string()))
-    }
+    let ok = (1..=10).contains(&up.len()) && up.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if ok { Ok(up) } else { Err(RequestError::BadSymbol(s.to_string())) }
 }
 
 /// Data feed.
@@ -143,10 +136,7 @@ pub struct BarsRequest {
 
 impl BarsRequest {
     /// A request for `symbols` at `timeframe` with every option unset.
-    pub fn new<S: Into<String>>(
-        symbols: impl IntoIterator<Item = S>,
-        timeframe: Timeframe,
-    ) -> Self {
+    pub fn new<S: Into<String>>(symbols: impl IntoIterator<Item = S>, timeframe: Timeframe) -> Self {
         Self {
             symbols: symbols.into_iter().map(Into::into).collect(),
             timeframe,
@@ -193,10 +183,7 @@ impl BarsRequest {
     /// The same request for the page after `token`.
     #[must_use]
     pub fn next_page(&self, token: &str) -> Self {
-        Self {
-            page_token: Some(token.to_string()),
-            ..self.clone()
-        }
+        Self { page_token: Some(token.to_string()), ..self.clone() }
     }
 
     /// Path and query, e.g. `/v2/stocks/AAPL/bars?timeframe=1Min&start=2021-02-01T14:30:00Z&limit=1000`.
@@ -204,27 +191,16 @@ impl BarsRequest {
     /// # Errors
     /// [`RequestError`] for no or invalid symbols, a limit outside 1–10000, or `start > end`.
     pub fn path_and_query(&self) -> Result<String, RequestError> {
-        let symbols = self
-            .symbols
-            .iter()
-            .map(|s| validate_symbol(s))
-            .collect::<Result<Vec<_>, _>>()?;
+        let symbols = self.symbols.iter().map(|s| validate_symbol(s)).collect::<Result<Vec<_>, _>>()?;
         if let Some(l) = self.limit
             && !(1..=10_000).contains(&l)
         {
-            return Err(RequestError::BadLimit {
-                value: l,
-                min: 1,
-                max: 10_000,
-            });
+            return Err(RequestError::BadLimit { value: l, min: 1, max: 10_000 });
         }
         if let (Some(s), Some(e)) = (self.start, self.end)
             && s > e
         {
-            return Err(RequestError::StartAfterEnd {
-                start: rfc3339(s),
-                end: rfc3339(e),
-            });
+            return Err(RequestError::StartAfterEnd { start: rfc3339(s), end: rfc3339(e) });
         }
         let mut q = match symbols.as_slice() {
             [] => return Err(RequestError::NoSymbols),
@@ -286,10 +262,7 @@ pub fn latest_quote_path(symbol: &str, feed: Option<Feed>) -> Result<String, Req
 fn latest_path(symbol: &str, what: &str, feed: Option<Feed>) -> Result<String, RequestError> {
     let s = validate_symbol(symbol)?;
     let mut q = Query::new(format!("/v2/stocks/{s}/{what}/latest"));
-    q.push_opt(
-        "feed",
-        feed.map(|f| if f == Feed::Iex { "iex" } else { "sip" }),
-    );
+    q.push_opt("feed", feed.map(|f| if f == Feed::Iex { "iex" } else { "sip" }));
     Ok(q.0)
 }
 
@@ -301,16 +274,10 @@ pub fn snapshots_path(symbols: &[&str], feed: Option<Feed>) -> Result<String, Re
     if symbols.is_empty() {
         return Err(RequestError::NoSymbols);
     }
-    let s = symbols
-        .iter()
-        .map(|s| validate_symbol(s))
-        .collect::<Result<Vec<_>, _>>()?;
+    let s = symbols.iter().map(|s| validate_symbol(s)).collect::<Result<Vec<_>, _>>()?;
     let mut q = Query::new("/v2/stocks/snapshots".to_string());
     q.push("symbols", &s.join(","));
-    q.push_opt(
-        "feed",
-        feed.map(|f| if f == Feed::Iex { "iex" } else { "sip" }),
-    );
+    q.push_opt("feed", feed.map(|f| if f == Feed::Iex { "iex" } else { "sip" }));
     Ok(q.0)
 }
 
@@ -318,22 +285,11 @@ pub fn snapshots_path(symbols: &[&str], feed: Option<Feed>) -> Result<String, Re
 ///
 /// # Errors
 /// [`RequestError`] for invalid symbols or limit.
-pub fn news_path(
-    symbols: &[&str],
-    limit: u32,
-    page_token: Option<&str>,
-) -> Result<String, RequestError> {
+pub fn news_path(symbols: &[&str], limit: u32, page_token: Option<&str>) -> Result<String, RequestError> {
     if !(1..=50).contains(&limit) {
-        return Err(RequestError::BadLimit {
-            value: limit,
-            min: 1,
-            max: 50,
-        });
+        return Err(RequestError::BadLimit { value: limit, min: 1, max: 50 });
     }
-    let s = symbols
-        .iter()
-        .map(|s| validate_symbol(s))
-        .collect::<Result<Vec<_>, _>>()?;
+    let s = symbols.iter().map(|s| validate_symbol(s)).collect::<Result<Vec<_>, _>>()?;
     let mut q = Query::new("/v1beta1/news".to_string());
     if !s.is_empty() {
         q.push("symbols", &s.join(","));
@@ -362,13 +318,7 @@ pub struct BarsPager {
 impl BarsPager {
     /// A pager for `request`, fetching at most `max_pages` pages.
     pub fn new(request: BarsRequest, max_pages: usize) -> Self {
-        Self {
-            request,
-            bars: BTreeMap::new(),
-            pages: 0,
-            max_pages: max_pages.max(1),
-            truncated: false,
-        }
+        Self { request, bars: BTreeMap::new(), pages: 0, max_pages: max_pages.max(1), truncated: false }
     }
     /// The first request.
     pub fn first(&self) -> &BarsRequest {
@@ -457,20 +407,13 @@ mod tests {
             BarsRequest::new(Vec::<String>::new(), Timeframe::M1).path_and_query(),
             Err(RequestError::NoSymbols)
         );
+        assert!(matches!(BarsRequest::new(["AA PL"], Timeframe::M1).path_and_query(), Err(RequestError::BadSymbol(_))));
         assert!(matches!(
-            BarsRequest::new(["AA PL"], Timeframe::M1).path_and_query(),
-            Err(RequestError::BadSymbol(_))
-        ));
-        assert!(matches!(
-            BarsRequest::new(["AAPL"], Timeframe::M1)
-                .limit(0)
-                .path_and_query(),
+            BarsRequest::new(["AAPL"], Timeframe::M1).limit(0).path_and_query(),
             Err(RequestError::BadLimit { .. })
         ));
         assert!(matches!(
-            BarsRequest::new(["AAPL"], Timeframe::M1)
-                .limit(10_001)
-                .path_and_query(),
+            BarsRequest::new(["AAPL"], Timeframe::M1).limit(10_001).path_and_query(),
             Err(RequestError::BadLimit { .. })
         ));
         let t = Utc.with_ymd_and_hms(2021, 2, 1, 0, 0, 0).unwrap();
@@ -486,30 +429,15 @@ mod tests {
 
     #[test]
     fn other_paths() {
-        assert_eq!(
-            latest_trade_path("spy", Some(Feed::Iex)).unwrap(),
-            "/v2/stocks/SPY/trades/latest?feed=iex"
-        );
-        assert_eq!(
-            latest_quote_path("SPY", None).unwrap(),
-            "/v2/stocks/SPY/quotes/latest"
-        );
-        assert_eq!(
-            snapshots_path(&["SPY", "AAPL"], None).unwrap(),
-            "/v2/stocks/snapshots?symbols=SPY,AAPL"
-        );
-        assert_eq!(
-            news_path(&["AAPL"], 10, None).unwrap(),
-            "/v1beta1/news?symbols=AAPL&limit=10&sort=desc"
-        );
+        assert_eq!(latest_trade_path("spy", Some(Feed::Iex)).unwrap(), "/v2/stocks/SPY/trades/latest?feed=iex");
+        assert_eq!(latest_quote_path("SPY", None).unwrap(), "/v2/stocks/SPY/quotes/latest");
+        assert_eq!(snapshots_path(&["SPY", "AAPL"], None).unwrap(), "/v2/stocks/snapshots?symbols=SPY,AAPL");
+        assert_eq!(news_path(&["AAPL"], 10, None).unwrap(), "/v1beta1/news?symbols=AAPL&limit=10&sort=desc");
     }
 
     #[test]
     fn pager_follows_tokens_and_merges() {
-        let mut p = BarsPager::new(
-            BarsRequest::new(["AAPL", "MSFT"], Timeframe::M1).limit(2),
-            10,
-        );
+        let mut p = BarsPager::new(BarsRequest::new(["AAPL", "MSFT"], Timeframe::M1).limit(2), 10);
         let next = p
             .push_multi(MultiBarsResponse {
                 bars: [("AAPL".to_string(), vec![bar(0), bar(1)])].into(),
@@ -518,11 +446,7 @@ mod tests {
             .unwrap();
         assert_eq!(next.page_token.as_deref(), Some("t1"));
         let done = p.push_multi(MultiBarsResponse {
-            bars: [
-                ("AAPL".to_string(), vec![bar(2)]),
-                ("MSFT".to_string(), vec![bar(0)]),
-            ]
-            .into(),
+            bars: [("AAPL".to_string(), vec![bar(2)]), ("MSFT".to_string(), vec![bar(0)])].into(),
             next_page_token: None,
         });
         assert!(done.is_none());
@@ -534,10 +458,7 @@ mod tests {
 
     #[test]
     fn pager_cap_with_desc_sort_keeps_newest() {
-        let mut p = BarsPager::new(
-            BarsRequest::new(["AAPL"], Timeframe::M1).sort(Sort::Desc),
-            1,
-        );
+        let mut p = BarsPager::new(BarsRequest::new(["AAPL"], Timeframe::M1).sort(Sort::Desc), 1);
         let next = p.push_single(BarsResponse {
             bars: vec![bar(9), bar(8)],
             symbol: "AAPL".into(),

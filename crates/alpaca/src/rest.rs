@@ -194,8 +194,7 @@ mod tests {
         assert!(r.next_page_token.is_some());
         let back: BarsResponse = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
-        let empty: BarsResponse =
-            serde_json::from_str(r#"{"bars":null,"symbol":"X","next_page_token":null}"#).unwrap();
+        let empty: BarsResponse = serde_json::from_str(r#"{"bars":null,"symbol":"X","next_page_token":null}"#).unwrap();
         assert!(empty.bars.is_empty());
     }
 
@@ -227,14 +226,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.news[0].images[0].size, "thumb");
-        let e: ErrorBody =
-            serde_json::from_str(r#"{"code":42210000,"message":"invalid timeframe"}"#).unwrap();
+        let e: ErrorBody = serde_json::from_str(r#"{"code":42210000,"message":"invalid timeframe"}"#).unwrap();
         assert_eq!(e.code, Some(42210000));
         let e: ErrorBody = serde_json::from_str(r#"{"message":"forbidden."}"#).unwrap();
-        assert_eq!(
-            serde_json::to_string(&e).unwrap(),
-            r#"{"message":"forbidden."}"#
-        );
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"message":"forbidden."}"#);
     }
 
     #[test]

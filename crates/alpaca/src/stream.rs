@@ -142,9 +142,7 @@ pub fn message_time(m: &ServerMessage) -> Option<DateTime<Utc>> {
     match m {
         ServerMessage::Trade(t) => Some(t.trade.t),
         ServerMessage::Quote(q) => Some(q.quote.t),
-        ServerMessage::Bar(b) | ServerMessage::UpdatedBar(b) | ServerMessage::DailyBar(b) => {
-            Some(b.bar.start())
-        }
+        ServerMessage::Bar(b) | ServerMessage::UpdatedBar(b) | ServerMessage::DailyBar(b) => Some(b.bar.start()),
         _ => None,
     }
 }
@@ -167,9 +165,7 @@ mod tests {
         let msgs = parse_frame(frame).unwrap();
         assert_eq!(msgs.len(), 9);
         assert!(matches!(&msgs[1], ServerMessage::Subscription(c) if c.bars == ["*"]));
-        assert!(
-            matches!(&msgs[2], ServerMessage::Trade(t) if t.symbol == "AAPL" && t.trade.s == 1)
-        );
+        assert!(matches!(&msgs[2], ServerMessage::Trade(t) if t.symbol == "AAPL" && t.trade.s == 1));
         assert!(matches!(&msgs[3], ServerMessage::Quote(q) if q.quote.ask_size == 4));
         assert!(matches!(&msgs[4], ServerMessage::Bar(b) if b.bar.trade_count() == Some(461)));
         assert!(matches!(&msgs[5], ServerMessage::UpdatedBar(b) if b.bar.volume() == 49400.0));
@@ -184,19 +180,13 @@ mod tests {
 
     #[test]
     fn client_messages_use_alpaca_actions() {
-        let auth = ClientMessage::Auth {
-            key: "k".into(),
-            secret: "s".into(),
-        };
-        assert_eq!(
-            serde_json::to_string(&auth).unwrap(),
-            r#"{"action":"auth","key":"k","secret":"s"}"#
-        );
-        let sub: ClientMessage =
-            serde_json::from_str(r#"{"action":"subscribe","trades":["AAPL"],"bars":["AAPL","SPY"],"updatedBars":["SPY"]}"#).unwrap();
-        let ClientMessage::Subscribe(c) = sub else {
-            panic!()
-        };
+        let auth = ClientMessage::Auth { key: "k".into(), secret: "s".into() };
+        assert_eq!(serde_json::to_string(&auth).unwrap(), r#"{"action":"auth","key":"k","secret":"s"}"#);
+        let sub: ClientMessage = serde_json::from_str(
+            r#"{"action":"subscribe","trades":["AAPL"],"bars":["AAPL","SPY"],"updatedBars":["SPY"]}"#,
+        )
+        .unwrap();
+        let ClientMessage::Subscribe(c) = sub else { panic!() };
         assert_eq!(c.bars, ["AAPL", "SPY"]);
         assert_eq!(c.updated_bars, ["SPY"]);
         assert!(serde_json::from_str::<ClientMessage>(r#"{"action":"dance"}"#).is_err());
@@ -204,15 +194,9 @@ mod tests {
 
     #[test]
     fn malformed_frames_are_errors() {
+        assert!(parse_frame(r#"{"T":"success","msg":"connected"}"#).is_err(), "not an array");
         assert!(
-            parse_frame(r#"{"T":"success","msg":"connected"}"#).is_err(),
-            "not an array"
-        );
-        assert!(
-            parse_frame(
-                r#"[{"T":"b","S":"X","o":1,"h":0.5,"l":1,"c":1,"v":1,"t":"2021-02-22T19:15:00Z"}]"#
-            )
-            .is_err()
+            parse_frame(r#"[{"T":"b","S":"X","o":1,"h":0.5,"l":1,"c":1,"v":1,"t":"2021-02-22T19:15:00Z"}]"#).is_err()
         );
     }
 }

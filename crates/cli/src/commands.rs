@@ -11,9 +11,7 @@ use mtf_features::frames::MultiTimeframe;
 use mtf_features::indicators::batch;
 use mtf_features::spec::FEATURE_NAMES;
 use mtf_market::io::{CsvLayout, write_bars_csv};
-use mtf_market::session::{
-    REGULAR_CLOSE, SessionFilter, ny_local_to_utc, regular_open, trading_day,
-};
+use mtf_market::session::{REGULAR_CLOSE, SessionFilter, ny_local_to_utc, regular_open, trading_day};
 use mtf_market::{Bar, Timeframe};
 
 use crate::input;
@@ -40,20 +38,13 @@ const INDICATOR_COLUMNS: [&str; 17] = [
 
 fn create(path: &Path) -> anyhow::Result<BufWriter<File>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
     }
-    Ok(BufWriter::new(
-        File::create(path).with_context(|| format!("creating {}", path.display()))?,
-    ))
+    Ok(BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?))
 }
 
 fn write_num(w: &mut impl Write, x: f64) -> std::io::Result<()> {
-    if x.is_finite() {
-        write!(w, ",{x}")
-    } else {
-        w.write_all(b",")
-    }
+    if x.is_finite() { write!(w, ",{x}") } else { w.write_all(b",") }
 }
 
 /// `mtf indicators`.
@@ -62,20 +53,10 @@ pub fn indicators(input: &Path, output: &Path, repair: bool) -> anyhow::Result<(
     let (time_name, times) = input::time_column(input)?;
     let bars = &file.bars;
     if times.len() != bars.len() {
-        bail!(
-            "{}: {} rows but {} bars were read",
-            input.display(),
-            times.len(),
-            bars.len()
-        );
+        bail!("{}: {} rows but {} bars were read", input.display(), times.len(), bars.len());
     }
     let col = |f: fn(&Bar) -> f64| bars.iter().map(f).collect::<Vec<f64>>();
-    let (h, l, c, v) = (
-        col(Bar::high),
-        col(Bar::low),
-        col(Bar::close),
-        col(Bar::volume),
-    );
+    let (h, l, c, v) = (col(Bar::high), col(Bar::low), col(Bar::close), col(Bar::volume));
     let m = batch::macd(&c, 12, 26, 9)?;
     let b = batch::bollinger(&c, 20, 2.0)?;
     let d = batch::dmi(&h, &l, &c, 14)?;
@@ -108,23 +89,14 @@ pub fn indicators(input: &Path, output: &Path, repair: bool) -> anyhow::Result<(
         }
         w.write_all(b"\n")?;
     }
-    w.flush()
-        .with_context(|| format!("writing {}", output.display()))?;
-    eprintln!(
-        "{}: {} rows × {} indicators",
-        output.display(),
-        bars.len(),
-        INDICATOR_COLUMNS.len()
-    );
+    w.flush().with_context(|| format!("writing {}", output.display()))?;
+    eprintln!("{}: {} rows × {} indicators", output.display(), bars.len(), INDICATOR_COLUMNS.len());
     Ok(())
 }
 
 fn require_minutes(input: &Path, layout: CsvLayout) -> anyhow::Result<()> {
     if let CsvLayout::Daily { .. } = layout {
-        bail!(
-            "{}: daily bars given where 1-minute bars are needed (header `timestamp,open,...`)",
-            input.display()
-        );
+        bail!("{}: daily bars given where 1-minute bars are needed (header `timestamp,open,...`)", input.display());
     }
     Ok(())
 }
@@ -143,15 +115,8 @@ pub fn resample(
         .with_context(|| format!("resampling {}", input.display()))?;
     let mut w = create(output)?;
     write_bars_csv(&mut w, &out)?;
-    w.flush()
-        .with_context(|| format!("writing {}", output.display()))?;
-    eprintln!(
-        "{}: {} {} bars from {} minutes",
-        output.display(),
-        out.len(),
-        timeframe.short(),
-        file.bars.len()
-    );
+    w.flush().with_context(|| format!("writing {}", output.display()))?;
+    eprintln!("{}: {} {} bars from {} minutes", output.display(), out.len(), timeframe.short(), file.bars.len());
     Ok(())
 }
 
@@ -201,17 +166,13 @@ pub fn features(args: &FeaturesArgs, repair: bool) -> anyhow::Result<()> {
         Some(p) => {
             let d = input::read(p, repair)?;
             if let CsvLayout::Minute { .. } = d.layout {
-                bail!(
-                    "{}: --daily expects daily bars (header `date,open,...`)",
-                    p.display()
-                );
+                bail!("{}: --daily expects daily bars (header `date,open,...`)", p.display());
             }
             Some(d.bars)
         }
         None => None,
     };
-    let mtf =
-        MultiTimeframe::from_minutes(&file.bars, daily.as_deref(), &args.timeframes, args.session)?;
+    let mtf = MultiTimeframe::from_minutes(&file.bars, daily.as_deref(), &args.timeframes, args.session)?;
     let instants = prediction_instants(&file.bars, args.every);
     let bar = ProgressBar::new(instants.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} instants {elapsed}")
@@ -237,8 +198,7 @@ pub fn features(args: &FeaturesArgs, repair: bool) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    w.flush()
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    w.flush().with_context(|| format!("writing {}", args.output.display()))?;
     eprintln!(
         "{}: {} instants × {} timeframes × {} features",
         args.output.display(),
@@ -257,24 +217,15 @@ mod tests {
     #[test]
     fn instants_are_ends_of_regular_buckets() {
         let open = Utc.with_ymd_and_hms(2011, 1, 3, 14, 30, 0).unwrap();
-        let bars: Vec<Bar> = (0..390)
-            .map(|m| {
-                Bar::new(open + chrono::Duration::minutes(m), 1.0, 1.0, 1.0, 1.0, 1.0).unwrap()
-            })
-            .collect();
+        let bars: Vec<Bar> =
+            (0..390).map(|m| Bar::new(open + chrono::Duration::minutes(m), 1.0, 1.0, 1.0, 1.0, 1.0).unwrap()).collect();
         let every15 = prediction_instants(&bars, Timeframe::M15);
         assert_eq!(every15.len(), 26);
         assert_eq!(every15[0], open + chrono::Duration::minutes(15));
-        assert_eq!(
-            *every15.last().unwrap(),
-            open + chrono::Duration::minutes(390)
-        );
+        assert_eq!(*every15.last().unwrap(), open + chrono::Duration::minutes(390));
         let hourly = prediction_instants(&bars, Timeframe::H1);
         assert_eq!(hourly.len(), 7);
-        assert_eq!(
-            hourly[0],
-            Utc.with_ymd_and_hms(2011, 1, 3, 15, 0, 0).unwrap()
-        ); // 10:00 New York
+        assert_eq!(hourly[0], Utc.with_ymd_and_hms(2011, 1, 3, 15, 0, 0).unwrap()); // 10:00 New York
         // A truncated day gets instants only up to the last minute's end.
         assert_eq!(prediction_instants(&bars[..100], Timeframe::M15).len(), 6);
     }

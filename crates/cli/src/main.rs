@@ -77,11 +77,7 @@ enum Command {
         #[arg(long, default_value = "15m")]
         every: Timeframe,
         /// Timeframes, comma-separated.
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "1m,5m,10m,15m,30m,1h,4h,1d"
-        )]
+        #[arg(long, value_delimiter = ',', default_value = "1m,5m,10m,15m,30m,1h,4h,1d")]
         timeframes: Vec<Timeframe>,
         /// Which minutes feed the intraday timeframes.
         #[arg(long, default_value = "regular")]
@@ -113,35 +109,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Indicators {
-            input,
-            output,
-            read,
-        } => commands::indicators(&input, &output, read.repair),
-        Command::Resample {
-            input,
-            timeframe,
-            session,
-            output,
-            read,
-        } => commands::resample(&input, timeframe, session, &output, read.repair),
-        Command::Features {
-            input,
-            daily,
-            every,
-            timeframes,
-            session,
-            output,
-            read,
-        } => commands::features(
-            &commands::FeaturesArgs {
-                input,
-                daily,
-                every,
-                timeframes,
-                session,
-                output,
-            },
+        Command::Indicators { input, output, read } => commands::indicators(&input, &output, read.repair),
+        Command::Resample { input, timeframe, session, output, read } => {
+            commands::resample(&input, timeframe, session, &output, read.repair)
+        }
+        Command::Features { input, daily, every, timeframes, session, output, read } => commands::features(
+            &commands::FeaturesArgs { input, daily, every, timeframes, session, output },
             read.repair,
         ),
     }

@@ -68,16 +68,7 @@ pub fn compute_features(series: &Series) -> Vec<f64> {
     let mut out = vec![f64::NAN; n * N_FEATURES];
     // Parameters are constants that are valid by construction; a failure here would be a programming error,
     // reported as all-NaN features rather than a panic.
-    let (
-        Ok(mut rsi),
-        Ok(mut macd),
-        Ok(mut atr),
-        Ok(mut bb),
-        Ok(mut adx),
-        Ok(mut di),
-        Ok(mut st),
-        Ok(mut mfi),
-    ) = (
+    let (Ok(mut rsi), Ok(mut macd), Ok(mut atr), Ok(mut bb), Ok(mut adx), Ok(mut di), Ok(mut st), Ok(mut mfi)) = (
         Rsi::new(14),
         Macd::new(12, 26, 9),
         Atr::new(14),
@@ -86,12 +77,10 @@ pub fn compute_features(series: &Series) -> Vec<f64> {
         DirectionalIndex::new(14),
         Stochastic::new(14, 3, 3),
         Mfi::new(14),
-    )
-    else {
+    ) else {
         return out;
     };
-    let (Ok(mut sma50), Ok(mut gk), Ok(mut vol_mean)) =
-        (Sma::new(50), GarmanKlass::new(20), Bollinger::new(20, 1.0))
+    let (Ok(mut sma50), Ok(mut gk), Ok(mut vol_mean)) = (Sma::new(50), GarmanKlass::new(20), Bollinger::new(20, 1.0))
     else {
         return out;
     };
@@ -101,11 +90,7 @@ pub fn compute_features(series: &Series) -> Vec<f64> {
         let (o, h, l, c, v) = (b.open(), b.high(), b.low(), b.close(), b.volume());
         let row = &mut out[i * N_FEATURES..(i + 1) * N_FEATURES];
         let back = |k: usize| {
-            if i >= k {
-                ln_ratio(c, bars[i - k].close())
-            } else {
-                f64::NAN
-            }
+            if i >= k { ln_ratio(c, bars[i - k].close()) } else { f64::NAN }
         };
         row[0] = back(1);
         row[1] = back(5);
@@ -150,11 +135,7 @@ pub fn compute_features(series: &Series) -> Vec<f64> {
             let minutes = f64::from(ny_minute_of_day(end)) - 570.0;
             minutes / f64::from(REGULAR_MINUTES) * 2.0 - 1.0
         } else {
-            match b
-                .start()
-                .with_timezone(&mtf_market::session::NEW_YORK)
-                .weekday()
-            {
+            match b.start().with_timezone(&mtf_market::session::NEW_YORK).weekday() {
                 Weekday::Mon => -1.0,
                 Weekday::Tue => -0.5,
                 Weekday::Wed => 0.0,
@@ -199,9 +180,7 @@ impl MultiTimeframe {
         seen.sort();
         seen.dedup();
         if seen.len() != timeframes.len() {
-            return Err(FeatureError::Timeframes(format!(
-                "duplicate timeframe in {timeframes:?}"
-            )));
+            return Err(FeatureError::Timeframes(format!("duplicate timeframe in {timeframes:?}")));
         }
         let mut frames = Vec::with_capacity(timeframes.len());
         for &tf in timeframes {

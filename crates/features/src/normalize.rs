@@ -15,9 +15,7 @@ use crate::spec::{N_FEATURES, spec_id};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum NormError {
     /// No valid training rows for a timeframe.
-    #[error(
-        "no complete feature rows of {0} end by the training cut-off: cannot fit normalisation"
-    )]
+    #[error("no complete feature rows of {0} end by the training cut-off: cannot fit normalisation")]
     NoTrainingRows(Timeframe),
     /// Statistics were fit for other timeframes or another feature spec.
     #[error("normalisation statistics do not match: {0}")]
@@ -51,11 +49,7 @@ impl NormStats {
     ///
     /// # Errors
     /// [`NormError::NoTrainingRows`] when a timeframe has no such row; [`NormError::BadClip`].
-    pub fn fit(
-        mtf: &MultiTimeframe,
-        train_end: DateTime<Utc>,
-        clip: f64,
-    ) -> Result<Self, NormError> {
+    pub fn fit(mtf: &MultiTimeframe, train_end: DateTime<Utc>, clip: f64) -> Result<Self, NormError> {
         if !(clip.is_finite() && clip > 0.0) {
             return Err(NormError::BadClip(clip));
         }
@@ -85,15 +79,7 @@ impl NormStats {
             std.push(s);
             rows.push(valid.len());
         }
-        Ok(Self {
-            spec_id: spec_id(),
-            timeframes: mtf.timeframes(),
-            mean,
-            std,
-            clip,
-            fit_until: train_end,
-            rows,
-        })
+        Ok(Self { spec_id: spec_id(), timeframes: mtf.timeframes(), mean, std, clip, fit_until: train_end, rows })
     }
 
     /// Checks that these statistics belong to the current feature spec and to `timeframes`.
@@ -121,11 +107,7 @@ impl NormStats {
     #[inline]
     pub fn apply(&self, k: usize, f: usize, x: f64) -> f64 {
         let sd = self.std[k][f];
-        if sd > 0.0 {
-            ((x - self.mean[k][f]) / sd).clamp(-self.clip, self.clip)
-        } else {
-            0.0
-        }
+        if sd > 0.0 { ((x - self.mean[k][f]) / sd).clamp(-self.clip, self.clip) } else { 0.0 }
     }
 }
 
@@ -155,15 +137,7 @@ mod tests {
                 };
                 let c = p * k;
                 out.push(
-                    Bar::new(
-                        open + Duration::minutes(m),
-                        c,
-                        c * 1.001,
-                        c * 0.999,
-                        c,
-                        100.0 + (i % 17) as f64,
-                    )
-                    .unwrap(),
+                    Bar::new(open + Duration::minutes(m), c, c * 1.001, c * 0.999, c, 100.0 + (i % 17) as f64).unwrap(),
                 );
             }
         }
@@ -194,28 +168,15 @@ mod tests {
     #[test]
     fn mismatches_and_bad_input_are_errors() {
         let bars = minutes(5, None);
-        let mtf =
-            MultiTimeframe::from_minutes(&bars, None, &[Timeframe::M5], SessionFilter::Regular)
-                .unwrap();
+        let mtf = MultiTimeframe::from_minutes(&bars, None, &[Timeframe::M5], SessionFilter::Regular).unwrap();
         let early = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
-        assert!(matches!(
-            NormStats::fit(&mtf, early, 5.0),
-            Err(NormError::NoTrainingRows(Timeframe::M5))
-        ));
-        assert!(matches!(
-            NormStats::fit(&mtf, bars[1000].start(), 0.0),
-            Err(NormError::BadClip(_))
-        ));
+        assert!(matches!(NormStats::fit(&mtf, early, 5.0), Err(NormError::NoTrainingRows(Timeframe::M5))));
+        assert!(matches!(NormStats::fit(&mtf, bars[1000].start(), 0.0), Err(NormError::BadClip(_))));
         let mut s = NormStats::fit(&mtf, bars[1000].start(), 5.0).unwrap();
         assert!(s.check(&[Timeframe::M5]).is_ok());
         let e = s.check(&[Timeframe::M1]).unwrap_err();
         assert!(e.to_string().contains("timeframes"), "{e}");
         s.spec_id = "mtf-fs0-0000".into();
-        assert!(
-            s.check(&[Timeframe::M5])
-                .unwrap_err()
-                .to_string()
-                .contains("feature spec")
-        );
+        assert!(s.check(&[Timeframe::M5]).unwrap_err().to_string().contains("feature spec"));
     }
 }

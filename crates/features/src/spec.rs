@@ -64,7 +64,8 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
 ];
 
 /// Indicator parameters used by the features (part of the identifier).
-pub const PARAMETERS: &str = "rsi=14;macd=12,26,9;atr=14;bb=20,2;adx=14;stoch=14,3,3;mfi=14;vol_z=20;sma=50;gk=20;returns=1,5,20";
+pub const PARAMETERS: &str =
+    "rsi=14;macd=12,26,9;atr=14;bb=20,2;adx=14;stoch=14,3,3;mfi=14;vol_z=20;sma=50;gk=20;returns=1,5,20";
 
 /// Index of the first bar whose features are all defined (SMA₅₀ is the longest warm-up).
 pub const WARMUP_BARS: usize = 49;

@@ -94,19 +94,11 @@ mod tests {
                 Bar::new(open + Duration::minutes(m), c, c + 0.1, c - 0.1, c, 1000.0).unwrap()
             })
             .collect();
-        let mtf = MultiTimeframe::from_minutes(
-            &bars,
-            None,
-            &[Timeframe::M1, Timeframe::M5],
-            SessionFilter::Regular,
-        )
-        .unwrap();
+        let mtf =
+            MultiTimeframe::from_minutes(&bars, None, &[Timeframe::M1, Timeframe::M5], SessionFilter::Regular).unwrap();
         let tau = open + Duration::minutes(100);
         let w = build_windows(&mtf, &[tau, open], 64, None).unwrap();
-        assert_eq!(
-            (w.batch, w.lookback, w.timeframes, w.features),
-            (2, 64, 2, N_FEATURES)
-        );
+        assert_eq!((w.batch, w.lookback, w.timeframes, w.features), (2, 64, 2, N_FEATURES));
         assert_eq!(w.values.len(), 2 * 64 * 2 * N_FEATURES);
         assert_eq!(w.mask.len(), 2 * 64 * 2);
         let m = |b: usize, t: usize, k: usize| w.mask[(b * 64 + t) * 2 + k];
@@ -123,10 +115,6 @@ mod tests {
         // At the open nothing is complete.
         assert!((0..64).all(|t| m(1, t, 0) == 0 && m(1, t, 1) == 0));
         // Masked slots are zero.
-        assert!(
-            w.values[w.offset(1, 0, 0)..w.offset(1, 0, 0) + N_FEATURES]
-                .iter()
-                .all(|&x| x == 0.0)
-        );
+        assert!(w.values[w.offset(1, 0, 0)..w.offset(1, 0, 0) + N_FEATURES].iter().all(|&x| x == 0.0));
     }
 }

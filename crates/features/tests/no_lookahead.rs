@@ -16,10 +16,7 @@ use proptest::prelude::*;
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }
@@ -60,11 +57,7 @@ fn synthetic(seed: u64, days: usize) -> (Vec<Bar>, Vec<Bar>) {
     let mut p = 100.0;
     while d < day {
         if d.format("%u").to_string().parse::<u32>().unwrap() <= 5 {
-            let b = bar(
-                mtf_market::session::ny_local_to_utc(d, chrono::NaiveTime::MIN),
-                p,
-                &mut rng,
-            );
+            let b = bar(mtf_market::session::ny_local_to_utc(d, chrono::NaiveTime::MIN), p, &mut rng);
             p = b.close();
             daily.push(b);
         }
@@ -73,45 +66,21 @@ fn synthetic(seed: u64, days: usize) -> (Vec<Bar>, Vec<Bar>) {
     (minutes, daily)
 }
 
-fn windows(
-    minutes: &[Bar],
-    daily: &[Bar],
-    tau: DateTime<Utc>,
-    norm: Option<&NormStats>,
-) -> (MultiTimeframe, Windows) {
-    let mtf = MultiTimeframe::from_minutes(
-        minutes,
-        Some(daily),
-        &Timeframe::ALL,
-        SessionFilter::Regular,
-    )
-    .unwrap();
+fn windows(minutes: &[Bar], daily: &[Bar], tau: DateTime<Utc>, norm: Option<&NormStats>) -> (MultiTimeframe, Windows) {
+    let mtf = MultiTimeframe::from_minutes(minutes, Some(daily), &Timeframe::ALL, SessionFilter::Regular).unwrap();
     let w = build_windows(&mtf, &[tau], 64, norm).unwrap();
     (mtf, w)
 }
 
 /// Every f64 feature of every bar complete at τ is bit-identical.
-fn assert_features_identical(
-    a: &MultiTimeframe,
-    b: &MultiTimeframe,
-    tau: DateTime<Utc>,
-    what: &str,
-) {
+fn assert_features_identical(a: &MultiTimeframe, b: &MultiTimeframe, tau: DateTime<Utc>, what: &str) {
     for (fa, fb) in a.frames.iter().zip(&b.frames) {
         let n = fa.series.complete_count(tau);
-        assert_eq!(
-            n,
-            fb.series.complete_count(tau),
-            "{what}: complete bar count"
-        );
+        assert_eq!(n, fb.series.complete_count(tau), "{what}: complete bar count");
         for i in 0..n {
             assert_eq!(fa.series.bars()[i], fb.series.bars()[i], "{what}: bar {i}");
             for (x, y) in fa.row(i).iter().zip(fb.row(i)) {
-                assert!(
-                    x.to_bits() == y.to_bits(),
-                    "{what}: {:?} bar {i}: {x} vs {y}",
-                    fa.series.timeframe()
-                );
+                assert!(x.to_bits() == y.to_bits(), "{what}: {:?} bar {i}: {x} vs {y}", fa.series.timeframe());
             }
         }
     }
@@ -121,11 +90,7 @@ fn assert_bit_identical(a: &Windows, b: &Windows, what: &str) {
     assert_eq!(a.mask, b.mask, "{what}: mask differs");
     assert!(a.mask.contains(&1), "{what}: empty window proves nothing");
     for (i, (x, y)) in a.values.iter().zip(&b.values).enumerate() {
-        assert_eq!(
-            x.to_bits(),
-            y.to_bits(),
-            "{what}: value {i} differs: {x} vs {y}"
-        );
+        assert_eq!(x.to_bits(), y.to_bits(), "{what}: value {i} differs: {x} vs {y}");
     }
 }
 
@@ -134,51 +99,28 @@ fn end_of(tf: Timeframe, b: &Bar) -> DateTime<Utc> {
 }
 
 fn check(minutes: &[Bar], daily: &[Bar], tau: DateTime<Utc>, seed: u64) {
-    let full_mtf = MultiTimeframe::from_minutes(
-        minutes,
-        Some(daily),
-        &Timeframe::ALL,
-        SessionFilter::Regular,
-    )
-    .unwrap();
+    let full_mtf = MultiTimeframe::from_minutes(minutes, Some(daily), &Timeframe::ALL, SessionFilter::Regular).unwrap();
     let train_end = tau - Duration::days(1);
     let norm = NormStats::fit(&full_mtf, train_end, 5.0).ok();
     let (full_mtf, full) = windows(minutes, daily, tau, norm.as_ref());
     // Truncated: only bars that had closed by τ.
-    let tm: Vec<Bar> = minutes
-        .iter()
-        .filter(|b| end_of(Timeframe::M1, b) <= tau)
-        .copied()
-        .collect();
-    let td: Vec<Bar> = daily
-        .iter()
-        .filter(|b| end_of(Timeframe::D1, b) <= tau)
-        .copied()
-        .collect();
+    let tm: Vec<Bar> = minutes.iter().filter(|b| end_of(Timeframe::M1, b) <= tau).copied().collect();
+    let td: Vec<Bar> = daily.iter().filter(|b| end_of(Timeframe::D1, b) <= tau).copied().collect();
     let (mtf, w) = windows(&tm, &td, tau, norm.as_ref());
     assert_bit_identical(&full, &w, "truncated");
     assert_features_identical(&full_mtf, &mtf, tau, "truncated");
     // Garbage after τ: same timestamps, unrelated prices and volumes.
     let mut rng = Lcg(seed ^ 0xdead_beef);
-    let gm: Vec<Bar> = minutes
-        .iter()
-        .map(|b| {
-            if end_of(Timeframe::M1, b) <= tau {
-                *b
-            } else {
-                bar(b.start(), 1000.0 * (1.0 + rng.next()), &mut rng)
-            }
-        })
-        .collect();
+    let gm: Vec<Bar> =
+        minutes
+            .iter()
+            .map(|b| {
+                if end_of(Timeframe::M1, b) <= tau { *b } else { bar(b.start(), 1000.0 * (1.0 + rng.next()), &mut rng) }
+            })
+            .collect();
     let gd: Vec<Bar> = daily
         .iter()
-        .map(|b| {
-            if end_of(Timeframe::D1, b) <= tau {
-                *b
-            } else {
-                bar(b.start(), 5.0 * (1.0 + rng.next()), &mut rng)
-            }
-        })
+        .map(|b| if end_of(Timeframe::D1, b) <= tau { *b } else { bar(b.start(), 5.0 * (1.0 + rng.next()), &mut rng) })
         .collect();
     let (mtf, w) = windows(&gm, &gd, tau, norm.as_ref());
     assert_bit_identical(&full, &w, "garbage after tau");
@@ -203,12 +145,8 @@ fn windows_do_not_look_ahead_on_real_data() {
         return;
     };
     let opts = mtf_market::io::ReadOptions { repair: true };
-    let minutes = mtf_market::io::read_bars_csv(&dir.join("spy_1min_2011-01.csv"), opts)
-        .unwrap()
-        .bars;
-    let daily = mtf_market::io::read_bars_csv(&dir.join("spy_1d_2007-12-31_2017-12-29.csv"), opts)
-        .unwrap()
-        .bars;
+    let minutes = mtf_market::io::read_bars_csv(&dir.join("spy_1min_2011-01.csv"), opts).unwrap().bars;
+    let daily = mtf_market::io::read_bars_csv(&dir.join("spy_1d_2007-12-31_2017-12-29.csv"), opts).unwrap().bars;
     for (d, h, m) in [(14, 15, 0), (20, 20, 59), (25, 14, 47), (31, 21, 0)] {
         let tau = Utc.with_ymd_and_hms(2011, 1, d, h, m, 30).unwrap();
         check(&minutes, &daily, tau, u64::from(d));

@@ -34,22 +34,15 @@ const COLUMNS: [&str; 17] = [
 ];
 
 fn fixture(stem: &str) -> Vec<Vec<f64>> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/talib/{stem}.csv.gz"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/talib/{stem}.csv.gz"));
     let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
+    flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_string(&mut text).unwrap();
     let mut lines = text.lines().filter(|l| !l.starts_with('#'));
     assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
     let mut cols = vec![Vec::new(); COLUMNS.len()];
     for line in lines {
         for (c, f) in line.split(',').enumerate() {
-            cols[c].push(if f.is_empty() {
-                f64::NAN
-            } else {
-                f.parse().unwrap()
-            });
+            cols[c].push(if f.is_empty() { f64::NAN } else { f.parse().unwrap() });
         }
     }
     cols
@@ -136,17 +129,9 @@ fn compare(stem: &str, what: &str, ours: &[Vec<f64>], theirs: &[Vec<f64>]) -> f6
         let (a, b) = (&ours[k], &theirs[k]);
         assert_eq!(a.len(), b.len(), "{stem} {what} {name}: length");
         let first = |v: &[f64]| v.iter().position(|x| !x.is_nan());
-        assert_eq!(
-            first(a),
-            first(b),
-            "{stem} {what} {name}: first valid index"
-        );
+        assert_eq!(first(a), first(b), "{stem} {what} {name}: first valid index");
         for i in 0..a.len() {
-            assert_eq!(
-                a[i].is_nan(),
-                b[i].is_nan(),
-                "{stem} {what} {name}[{i}]: NaN mismatch"
-            );
+            assert_eq!(a[i].is_nan(), b[i].is_nan(), "{stem} {what} {name}[{i}]: NaN mismatch");
             if a[i].is_nan() {
                 continue;
             }
@@ -154,12 +139,7 @@ fn compare(stem: &str, what: &str, ours: &[Vec<f64>], theirs: &[Vec<f64>]) -> f6
             let diff = (a[i] - b[i]).abs();
             let rel = if scale == 0.0 { 0.0 } else { diff / scale };
             worst = worst.max(rel);
-            assert!(
-                rel <= 1e-9,
-                "{stem} {what} {name}[{i}]: ours {} vs TA-Lib {} (rel {rel:e})",
-                a[i],
-                b[i]
-            );
+            assert!(rel <= 1e-9, "{stem} {what} {name}[{i}]: ours {} vs TA-Lib {} (rel {rel:e})", a[i], b[i]);
         }
     }
     worst
@@ -181,14 +161,8 @@ fn indicators_match_talib_on_real_data() {
         let expected = fixture(&stem);
         let b = compare(&stem, "batch", &batch_outputs(&cols), &expected);
         let s = compare(&stem, "streaming", &streaming_outputs(&cols), &expected);
-        eprintln!(
-            "{stem}: {} rows, worst relative difference batch {b:e}, streaming {s:e}",
-            cols.close.len()
-        );
+        eprintln!("{stem}: {} rows, worst relative difference batch {b:e}, streaming {s:e}", cols.close.len());
         checked += 1;
     }
-    assert!(
-        checked >= 5,
-        "expected the five shared data files, found {checked}"
-    );
+    assert!(checked >= 5, "expected the five shared data files, found {checked}");
 }

@@ -85,11 +85,7 @@ impl Series {
     ///
     /// # Errors
     /// [`AlignError`] when starts are not strictly increasing.
-    pub fn new(
-        timeframe: Timeframe,
-        filter: SessionFilter,
-        bars: Vec<Bar>,
-    ) -> Result<Self, AlignError> {
+    pub fn new(timeframe: Timeframe, filter: SessionFilter, bars: Vec<Bar>) -> Result<Self, AlignError> {
         let mut ends_ms = Vec::with_capacity(bars.len());
         let mut gaps = Vec::with_capacity(bars.len());
         for (i, b) in bars.iter().enumerate() {
@@ -98,11 +94,7 @@ impl Series {
             } else {
                 let prev = &bars[i - 1];
                 if b.start() <= prev.start() {
-                    return Err(AlignError {
-                        timeframe,
-                        index: i,
-                        start: b.start().to_rfc3339(),
-                    });
+                    return Err(AlignError { timeframe, index: i, start: b.start().to_rfc3339() });
                 }
                 let (pd, d) = (trading_day(prev.start()), trading_day(b.start()));
                 if timeframe.is_intraday() {
@@ -114,9 +106,7 @@ impl Series {
                         if missing <= 0 {
                             Gap::None
                         } else {
-                            Gap::Missing {
-                                bars: u32::try_from(missing).unwrap_or(u32::MAX),
-                            }
+                            Gap::Missing { bars: u32::try_from(missing).unwrap_or(u32::MAX) }
                         }
                     }
                 } else {
@@ -129,13 +119,7 @@ impl Series {
             gaps.push(gap);
             ends_ms.push(timeframe.bar_end(b.start(), filter).timestamp_millis());
         }
-        Ok(Self {
-            timeframe,
-            filter,
-            bars,
-            ends_ms,
-            gaps,
-        })
+        Ok(Self { timeframe, filter, bars, ends_ms, gaps })
     }
 
     /// The timeframe.
@@ -171,10 +155,7 @@ impl Series {
         let first = n.saturating_sub(lookback);
         let mut indices = vec![None; lookback - (n - first)];
         indices.extend((first..n).map(Some));
-        Window {
-            timeframe: self.timeframe,
-            indices,
-        }
+        Window { timeframe: self.timeframe, indices }
     }
 }
 
@@ -197,13 +178,7 @@ mod tests {
     fn only_complete_bars_are_in_the_window() {
         let t0 = Utc.with_ymd_and_hms(2011, 1, 3, 14, 30, 0).unwrap();
         let minutes: Vec<Bar> = (0..30).map(|i| bar(t0 + Duration::minutes(i))).collect();
-        let fifteen = resample(
-            &minutes,
-            Timeframe::M1,
-            Timeframe::M15,
-            SessionFilter::Regular,
-        )
-        .unwrap();
+        let fifteen = resample(&minutes, Timeframe::M1, Timeframe::M15, SessionFilter::Regular).unwrap();
         let s = Series::new(Timeframe::M15, SessionFilter::Regular, fifteen).unwrap();
         // At 09:44:59 the 09:30 bar is still in progress.
         assert_eq!(s.complete_count(t0 + Duration::seconds(15 * 60 - 1)), 0);
@@ -227,14 +202,7 @@ mod tests {
         let s = Series::new(Timeframe::M1, SessionFilter::Regular, bars).unwrap();
         assert_eq!(
             s.gaps(),
-            &[
-                Gap::Start,
-                Gap::None,
-                Gap::Missing { bars: 3 },
-                Gap::SessionBreak,
-                Gap::SessionBreak,
-                Gap::SessionBreak
-            ]
+            &[Gap::Start, Gap::None, Gap::Missing { bars: 3 }, Gap::SessionBreak, Gap::SessionBreak, Gap::SessionBreak]
         );
     }
 
@@ -242,12 +210,7 @@ mod tests {
     fn daily_gaps_skip_weekends_but_count_holidays() {
         let day = |d: u32| bar(Utc.with_ymd_and_hms(2012, 10, d, 4, 0, 0).unwrap());
         // Thu 25, Fri 26, (Hurricane Sandy: Mon 29, Tue 30 closed), Wed 31.
-        let s = Series::new(
-            Timeframe::D1,
-            SessionFilter::Regular,
-            vec![day(25), day(26), day(31)],
-        )
-        .unwrap();
+        let s = Series::new(Timeframe::D1, SessionFilter::Regular, vec![day(25), day(26), day(31)]).unwrap();
         assert_eq!(s.gaps(), &[Gap::Start, Gap::None, Gap::Missing { bars: 2 }]);
         // A daily bar is complete at 16:00 New York of its day.
         let close = Utc.with_ymd_and_hms(2012, 10, 26, 20, 0, 0).unwrap();
@@ -258,12 +221,7 @@ mod tests {
     #[test]
     fn unsorted_series_is_an_error() {
         let t0 = Utc.with_ymd_and_hms(2011, 1, 3, 14, 30, 0).unwrap();
-        let e = Series::new(
-            Timeframe::M1,
-            SessionFilter::Regular,
-            vec![bar(t0), bar(t0)],
-        )
-        .unwrap_err();
+        let e = Series::new(Timeframe::M1, SessionFilter::Regular, vec![bar(t0), bar(t0)]).unwrap_err();
         assert!(e.to_string().contains("not after"), "{e}");
     }
 }

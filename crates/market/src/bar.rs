@@ -82,28 +82,17 @@ fn check_price(field: &'static str, value: f64) -> Result<f64, BarError> {
         return Err(BarError::NonFinite { field, value });
     }
     if value <= 0.0 {
-        return Err(BarError::OutOfDomain {
-            field,
-            requirement: "> 0",
-            value,
-        });
+        return Err(BarError::OutOfDomain { field, requirement: "> 0", value });
     }
     Ok(value)
 }
 
 fn check_volume(value: f64) -> Result<f64, BarError> {
     if !value.is_finite() {
-        return Err(BarError::NonFinite {
-            field: "volume",
-            value,
-        });
+        return Err(BarError::NonFinite { field: "volume", value });
     }
     if value < 0.0 {
-        return Err(BarError::OutOfDomain {
-            field: "volume",
-            requirement: ">= 0",
-            value,
-        });
+        return Err(BarError::OutOfDomain { field: "volume", requirement: ">= 0", value });
     }
     Ok(value)
 }
@@ -128,12 +117,7 @@ impl Bar {
         }
         for (field, value) in [("open", open), ("close", close)] {
             if value < low || value > high {
-                return Err(BarError::OutsideRange {
-                    field,
-                    value,
-                    low,
-                    high,
-                });
+                return Err(BarError::OutsideRange { field, value, low, high });
             }
         }
         Ok(bar)
@@ -221,16 +205,7 @@ impl Bar {
         vwap: Option<f64>,
     ) -> Self {
         let [open, high, low, close, volume] = ohlcv;
-        Self {
-            start,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            trade_count,
-            vwap,
-        }
+        Self { start, open, high, low, close, volume, trade_count, vwap }
     }
 
     /// Start of the bar's interval, UTC.
@@ -297,24 +272,13 @@ struct WireBar {
 impl TryFrom<WireBar> for Bar {
     type Error = BarError;
     fn try_from(w: WireBar) -> Result<Self, BarError> {
-        Bar::new(w.t, w.o, w.h, w.l, w.c, w.v)?
-            .with_trade_count(w.n)
-            .with_vwap(w.vw)
+        Bar::new(w.t, w.o, w.h, w.l, w.c, w.v)?.with_trade_count(w.n).with_vwap(w.vw)
     }
 }
 
 impl From<Bar> for WireBar {
     fn from(b: Bar) -> Self {
-        WireBar {
-            t: b.start,
-            o: b.open,
-            h: b.high,
-            l: b.low,
-            c: b.close,
-            v: b.volume,
-            n: b.trade_count,
-            vw: b.vwap,
-        }
+        WireBar { t: b.start, o: b.open, h: b.high, l: b.low, c: b.close, v: b.volume, n: b.trade_count, vw: b.vwap }
     }
 }
 
@@ -330,23 +294,14 @@ mod tests {
     #[test]
     fn rejects_nan_price_naming_field() {
         let e = Bar::new(t(), f64::NAN, 2.0, 1.0, 1.5, 10.0).unwrap_err();
-        assert!(
-            matches!(e, BarError::NonFinite { field: "open", .. }),
-            "{e}"
-        );
+        assert!(matches!(e, BarError::NonFinite { field: "open", .. }), "{e}");
         assert!(e.to_string().contains("open"));
     }
 
     #[test]
     fn rejects_infinite_volume() {
         let e = Bar::new(t(), 1.5, 2.0, 1.0, 1.5, f64::INFINITY).unwrap_err();
-        assert!(matches!(
-            e,
-            BarError::NonFinite {
-                field: "volume",
-                ..
-            }
-        ));
+        assert!(matches!(e, BarError::NonFinite { field: "volume", .. }));
     }
 
     #[test]
@@ -357,28 +312,19 @@ mod tests {
         ));
         assert!(matches!(
             Bar::new(t(), 1.5, 2.0, 1.0, 1.5, -1.0).unwrap_err(),
-            BarError::OutOfDomain {
-                field: "volume",
-                ..
-            }
+            BarError::OutOfDomain { field: "volume", .. }
         ));
     }
 
     #[test]
     fn rejects_high_below_low() {
-        assert!(matches!(
-            Bar::new(t(), 1.5, 1.0, 2.0, 1.5, 1.0).unwrap_err(),
-            BarError::HighBelowLow { .. }
-        ));
+        assert!(matches!(Bar::new(t(), 1.5, 1.0, 2.0, 1.5, 1.0).unwrap_err(), BarError::HighBelowLow { .. }));
     }
 
     #[test]
     fn rejects_open_below_low() {
         let e = Bar::new(t(), 0.5, 2.0, 1.0, 1.5, 1.0).unwrap_err();
-        assert!(
-            matches!(e, BarError::OutsideRange { field: "open", .. }),
-            "{e}"
-        );
+        assert!(matches!(e, BarError::OutsideRange { field: "open", .. }), "{e}");
     }
 
     #[test]
@@ -394,26 +340,18 @@ mod tests {
 
     #[test]
     fn json_round_trip_uses_alpaca_names() {
-        let bar = Bar::new(t(), 1.5, 2.0, 1.0, 1.75, 10.0)
-            .unwrap()
-            .with_trade_count(Some(3))
-            .with_vwap(Some(1.6))
-            .unwrap();
+        let bar =
+            Bar::new(t(), 1.5, 2.0, 1.0, 1.75, 10.0).unwrap().with_trade_count(Some(3)).with_vwap(Some(1.6)).unwrap();
         let s = serde_json::to_string(&bar).unwrap();
-        assert_eq!(
-            s,
-            r#"{"t":"2020-12-15T14:30:00Z","o":1.5,"h":2.0,"l":1.0,"c":1.75,"v":10.0,"n":3,"vw":1.6}"#
-        );
+        assert_eq!(s, r#"{"t":"2020-12-15T14:30:00Z","o":1.5,"h":2.0,"l":1.0,"c":1.75,"v":10.0,"n":3,"vw":1.6}"#);
         let back: Bar = serde_json::from_str(&s).unwrap();
         assert_eq!(back, bar);
     }
 
     #[test]
     fn json_rejects_invalid_bar_with_reason() {
-        let e = serde_json::from_str::<Bar>(
-            r#"{"t":"2020-12-15T14:30:00Z","o":1.5,"h":1.0,"l":2.0,"c":1.75,"v":10}"#,
-        )
-        .unwrap_err();
+        let e = serde_json::from_str::<Bar>(r#"{"t":"2020-12-15T14:30:00Z","o":1.5,"h":1.0,"l":2.0,"c":1.75,"v":10}"#)
+            .unwrap_err();
         assert!(e.to_string().contains("below `low`"), "{e}");
     }
 }

@@ -67,9 +67,7 @@ pub enum LiveError {
         reason: String,
     },
     /// Older than the retained history.
-    #[error(
-        "input at {time} is older than the retained history (from {oldest}); it cannot be applied"
-    )]
+    #[error("input at {time} is older than the retained history (from {oldest}); it cannot be applied")]
     TooLate {
         /// Input time, RFC 3339.
         time: String,
@@ -140,11 +138,7 @@ impl Agg {
     }
 
     fn to_bar(self, start: DateTime<Utc>) -> Bar {
-        let vwap = if self.volume > 0.0 {
-            self.pv / self.volume
-        } else {
-            (self.high + self.low + self.close) / 3.0
-        };
+        let vwap = if self.volume > 0.0 { self.pv / self.volume } else { (self.high + self.low + self.close) / 3.0 };
         Bar::from_valid_parts(
             start,
             [self.open, self.high, self.low, self.close, self.volume],
@@ -218,10 +212,7 @@ impl LiveBars {
 
     /// Completed bars of a timeframe, oldest first.
     pub fn completed(&self, timeframe: Timeframe) -> &[Bar] {
-        self.timeframes
-            .iter()
-            .position(|&t| t == timeframe)
-            .map_or(&[], |i| &self.tracks[i].completed)
+        self.timeframes.iter().position(|&t| t == timeframe).map_or(&[], |i| &self.tracks[i].completed)
     }
 
     /// The bar in progress for a timeframe, if any (not complete: never use it as a closed bar).
@@ -233,17 +224,14 @@ impl LiveBars {
 
     /// The watermark: latest event or clock time seen.
     pub fn watermark(&self) -> Option<DateTime<Utc>> {
-        (self.watermark != i64::MIN)
-            .then(|| DateTime::from_timestamp_millis(self.watermark).unwrap_or_default())
+        (self.watermark != i64::MIN).then(|| DateTime::from_timestamp_millis(self.watermark).unwrap_or_default())
     }
 
     fn check_retained(&self, t: DateTime<Utc>) -> Result<(), LiveError> {
         if t.timestamp_millis() < self.cutoff {
             return Err(LiveError::TooLate {
                 time: t.to_rfc3339(),
-                oldest: DateTime::from_timestamp_millis(self.cutoff)
-                    .unwrap_or_default()
-                    .to_rfc3339(),
+                oldest: DateTime::from_timestamp_millis(self.cutoff).unwrap_or_default().to_rfc3339(),
             });
         }
         Ok(())
@@ -275,13 +263,7 @@ impl LiveBars {
             let agg = Agg::from_trade(&trade, self.seq);
             let ignored = self.minutes.get(&minute).is_some_and(|m| m.from_bar);
             if !ignored {
-                self.minutes
-                    .entry(minute)
-                    .and_modify(|m| m.agg.merge(&agg))
-                    .or_insert(Minute {
-                        agg,
-                        from_bar: false,
-                    });
+                self.minutes.entry(minute).and_modify(|m| m.agg.merge(&agg)).or_insert(Minute { agg, from_bar: false });
                 for i in 0..self.timeframes.len() {
                     let tf = self.timeframes[i];
                     let start = tf.bucket_start(trade.time).timestamp_millis();
@@ -314,13 +296,7 @@ impl LiveBars {
         if self.filter.contains(bar.start()) {
             let minute = bar.start().timestamp_millis();
             self.seq += 1;
-            self.minutes.insert(
-                minute,
-                Minute {
-                    agg: Agg::from_bar(bar, self.seq),
-                    from_bar: true,
-                },
-            );
+            self.minutes.insert(minute, Minute { agg: Agg::from_bar(bar, self.seq), from_bar: true });
             for i in 0..self.timeframes.len() {
                 let tf = self.timeframes[i];
                 let start = tf.bucket_start(bar.start());
@@ -359,10 +335,7 @@ impl LiveBars {
             Ok(j) => completed[j] = bar,
             Err(j) => completed.insert(j, bar),
         }
-        LiveEvent::Corrected {
-            timeframe: self.timeframes[i],
-            bar,
-        }
+        LiveEvent::Corrected { timeframe: self.timeframes[i], bar }
     }
 
     fn advance(&mut self, now_ms: i64, events: &mut Vec<LiveEvent>) {
@@ -394,10 +367,7 @@ impl LiveBars {
         }
         // Retain two New York trading days of minutes and buckets.
         let now = DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
-        let horizon = crate::session::ny_local_to_utc(
-            trading_day(now) - Duration::days(1),
-            chrono::NaiveTime::MIN,
-        );
+        let horizon = crate::session::ny_local_to_utc(trading_day(now) - Duration::days(1), chrono::NaiveTime::MIN);
         let cutoff = Timeframe::D1.bucket_start(horizon).timestamp_millis();
         self.cutoff = self.cutoff.max(cutoff);
         self.minutes = self.minutes.split_off(&cutoff);
@@ -419,11 +389,7 @@ mod tests {
     }
 
     fn trade(secs: i64, price: f64, size: f64) -> Trade {
-        Trade {
-            time: t0() + Duration::seconds(secs),
-            price,
-            size,
-        }
+        Trade { time: t0() + Duration::seconds(secs), price, size }
     }
 
     #[test]
@@ -434,17 +400,14 @@ mod tests {
         assert_eq!(live.current(Timeframe::M1).unwrap().close(), 11.0);
         let ev = live.on_trade(trade(61, 9.0, 1.0)).unwrap();
         assert_eq!(ev.len(), 1);
-        let LiveEvent::Closed { timeframe, bar } = &ev[0] else {
-            panic!("{ev:?}")
-        };
+        let LiveEvent::Closed { timeframe, bar } = &ev[0] else { panic!("{ev:?}") };
         assert_eq!(*timeframe, Timeframe::M1);
-        assert_eq!(
-            (bar.open(), bar.high(), bar.low(), bar.close(), bar.volume()),
-            (10.0, 11.0, 10.0, 11.0, 3.0)
-        );
+        assert_eq!((bar.open(), bar.high(), bar.low(), bar.close(), bar.volume()), (10.0, 11.0, 10.0, 11.0, 3.0));
         assert_eq!(bar.trade_count(), Some(2));
         let ev = live.advance_to(t0() + Duration::minutes(5));
-        assert!(ev.iter().any(|e| matches!(e, LiveEvent::Closed { timeframe: Timeframe::M5, bar } if bar.volume() == 4.0)));
+        assert!(
+            ev.iter().any(|e| matches!(e, LiveEvent::Closed { timeframe: Timeframe::M5, bar } if bar.volume() == 4.0))
+        );
         assert_eq!(live.completed(Timeframe::M5).len(), 1);
     }
 
@@ -455,10 +418,7 @@ mod tests {
         live.on_trade(trade(61, 10.0, 1.0)).unwrap();
         let ev = live.on_trade(trade(2, 12.0, 5.0)).unwrap();
         let fixed = ev.iter().find_map(|e| match e {
-            LiveEvent::Corrected {
-                timeframe: Timeframe::M1,
-                bar,
-            } => Some(*bar),
+            LiveEvent::Corrected { timeframe: Timeframe::M1, bar } => Some(*bar),
             _ => None,
         });
         assert_eq!(fixed.unwrap().high(), 12.0);
@@ -477,7 +437,10 @@ mod tests {
         assert_eq!(live.current(Timeframe::M5).unwrap().high(), 11.0);
         let u = Bar::new(t0(), 10.0, 12.0, 9.0, 10.5, 120.0).unwrap();
         let ev = live.on_minute_bar(&u).unwrap();
-        assert!(ev.iter().any(|e| matches!(e, LiveEvent::Corrected { timeframe: Timeframe::M1, bar } if bar.volume() == 120.0)));
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, LiveEvent::Corrected { timeframe: Timeframe::M1, bar } if bar.volume() == 120.0))
+        );
         assert_eq!(live.current(Timeframe::M5).unwrap().volume(), 170.0);
         assert_eq!(live.current(Timeframe::M5).unwrap().high(), 12.0);
     }
@@ -485,22 +448,13 @@ mod tests {
     #[test]
     fn invalid_and_too_late_input_is_rejected_without_change() {
         let mut live = LiveBars::new(&[Timeframe::M5], SessionFilter::Regular, 100);
-        assert!(matches!(
-            live.on_trade(trade(1, f64::NAN, 1.0)),
-            Err(LiveError::InvalidTrade { .. })
-        ));
-        assert!(matches!(
-            live.on_trade(trade(1, 1.0, -1.0)),
-            Err(LiveError::InvalidTrade { .. })
-        ));
+        assert!(matches!(live.on_trade(trade(1, f64::NAN, 1.0)), Err(LiveError::InvalidTrade { .. })));
+        assert!(matches!(live.on_trade(trade(1, 1.0, -1.0)), Err(LiveError::InvalidTrade { .. })));
         live.on_trade(trade(1, 10.0, 1.0)).unwrap();
         live.advance_to(t0() + Duration::days(3));
         live.on_trade(trade(3 * 86_400 + 5, 10.0, 1.0)).unwrap();
         let before = live.completed(Timeframe::M1).to_vec();
-        assert!(matches!(
-            live.on_trade(trade(2, 10.0, 1.0)),
-            Err(LiveError::TooLate { .. })
-        ));
+        assert!(matches!(live.on_trade(trade(2, 10.0, 1.0)), Err(LiveError::TooLate { .. })));
         assert_eq!(live.completed(Timeframe::M1), &before[..]);
     }
 

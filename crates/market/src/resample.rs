@@ -24,9 +24,7 @@ pub enum ResampleError {
         to: Timeframe,
     },
     /// Input bars are not in strictly increasing time order.
-    #[error(
-        "input bar {index} (start {start}) is not after the previous bar: bars must be sorted and unique"
-    )]
+    #[error("input bar {index} (start {start}) is not after the previous bar: bars must be sorted and unique")]
     Unsorted {
         /// 0-based index of the offending bar.
         index: usize,
@@ -94,11 +92,7 @@ impl Accumulator {
     }
 
     pub(crate) fn finish(&self) -> Bar {
-        let vwap = if self.volume > 0.0 {
-            self.pv / self.volume
-        } else {
-            self.price_sum / f64::from(self.n)
-        };
+        let vwap = if self.volume > 0.0 { self.pv / self.volume } else { self.price_sum / f64::from(self.n) };
         // Rounding can put a VWAP a hair outside [low, high]; clamp so the result stays a valid bar.
         let vwap = vwap.clamp(self.low, self.high);
         Bar::from_valid_parts(
@@ -129,16 +123,12 @@ pub fn resample(
     if !compatible(from, to) {
         return Err(ResampleError::Incompatible { from, to });
     }
-    let mut out =
-        Vec::with_capacity(bars.len() / (to.minutes() / from.minutes()).max(1) as usize + 1);
+    let mut out = Vec::with_capacity(bars.len() / (to.minutes() / from.minutes()).max(1) as usize + 1);
     let mut acc: Option<Accumulator> = None;
     let mut prev_start = None;
     for (index, bar) in bars.iter().enumerate() {
         if prev_start.is_some_and(|p| bar.start() <= p) {
-            return Err(ResampleError::Unsorted {
-                index,
-                start: bar.start().to_rfc3339(),
-            });
+            return Err(ResampleError::Unsorted { index, start: bar.start().to_rfc3339() });
         }
         prev_start = Some(bar.start());
         if !keeps(filter, from, bar) {
@@ -174,21 +164,16 @@ fn keeps(filter: SessionFilter, from: Timeframe, bar: &Bar) -> bool {
     let end = from.bar_end(start, filter);
     let open = match filter {
         SessionFilter::Regular => crate::session::regular_open(crate::session::trading_day(start)),
-        SessionFilter::Extended => crate::session::ny_local_to_utc(
-            crate::session::trading_day(start),
-            crate::session::PRE_MARKET_OPEN,
-        ),
+        SessionFilter::Extended => {
+            crate::session::ny_local_to_utc(crate::session::trading_day(start), crate::session::PRE_MARKET_OPEN)
+        }
     };
-    filter.contains(end - chrono::Duration::minutes(1))
-        || (start <= open && open < end && filter.contains(open))
+    filter.contains(end - chrono::Duration::minutes(1)) || (start <= open && open < end && filter.contains(open))
 }
 
 /// Keeps the bars whose start the session filter accepts (the identity resampling of 1-minute bars).
 pub fn filter_session(bars: &[Bar], filter: SessionFilter) -> Vec<Bar> {
-    bars.iter()
-        .filter(|b| filter.contains(b.start()))
-        .copied()
-        .collect()
+    bars.iter().filter(|b| filter.contains(b.start())).copied().collect()
 }
 
 #[cfg(test)]
@@ -201,49 +186,24 @@ mod tests {
         // (minute offset, close, volume); open = close - 0.01, high/low around them.
         closes
             .iter()
-            .map(|&(m, c, v)| {
-                Bar::new(
-                    start + Duration::minutes(m),
-                    c - 0.01,
-                    c + 0.05,
-                    c - 0.05,
-                    c,
-                    v,
-                )
-                .unwrap()
-            })
+            .map(|&(m, c, v)| Bar::new(start + Duration::minutes(m), c - 0.01, c + 0.05, c - 0.05, c, v).unwrap())
             .collect()
     }
 
     #[test]
     fn five_minute_buckets_are_aligned_and_aggregate_correctly() {
         let t0 = Utc.with_ymd_and_hms(2011, 1, 3, 14, 32, 0).unwrap(); // 09:32 NY
-        let bars = minute_bars(
-            t0,
-            &[
-                (0, 10.0, 1.0),
-                (1, 11.0, 2.0),
-                (2, 9.0, 3.0),
-                (3, 10.5, 4.0),
-                (9, 12.0, 5.0),
-            ],
-        );
+        let bars = minute_bars(t0, &[(0, 10.0, 1.0), (1, 11.0, 2.0), (2, 9.0, 3.0), (3, 10.5, 4.0), (9, 12.0, 5.0)]);
         let out = resample(&bars, Timeframe::M1, Timeframe::M5, SessionFilter::Regular).unwrap();
         assert_eq!(out.len(), 3);
-        assert_eq!(
-            out[0].start(),
-            Utc.with_ymd_and_hms(2011, 1, 3, 14, 30, 0).unwrap()
-        );
+        assert_eq!(out[0].start(), Utc.with_ymd_and_hms(2011, 1, 3, 14, 30, 0).unwrap());
         assert_eq!(out[0].open(), 9.99);
         assert_eq!(out[0].close(), 9.0);
         assert_eq!(out[0].high(), 11.05);
         assert_eq!(out[0].low(), 8.95);
         assert_eq!(out[0].volume(), 6.0);
         // 09:34 → bucket 09:30; 09:35 → bucket 09:35; the 09:41 bar goes to 09:40.
-        assert_eq!(
-            out[1].start(),
-            Utc.with_ymd_and_hms(2011, 1, 3, 14, 35, 0).unwrap()
-        );
+        assert_eq!(out[1].start(), Utc.with_ymd_and_hms(2011, 1, 3, 14, 35, 0).unwrap());
         assert_eq!(out[1].volume(), 4.0);
     }
 
@@ -252,26 +212,14 @@ mod tests {
         // 2011-03-11 (EST): 12:00 NY = 17:00 UTC. 2011-03-14 (EDT): 12:00 NY = 16:00 UTC.
         let before = Utc.with_ymd_and_hms(2011, 3, 11, 18, 0, 0).unwrap();
         let after = Utc.with_ymd_and_hms(2011, 3, 14, 17, 0, 0).unwrap();
-        assert_eq!(
-            Timeframe::H4.bucket_start(before),
-            Utc.with_ymd_and_hms(2011, 3, 11, 17, 0, 0).unwrap()
-        );
-        assert_eq!(
-            Timeframe::H4.bucket_start(after),
-            Utc.with_ymd_and_hms(2011, 3, 14, 16, 0, 0).unwrap()
-        );
+        assert_eq!(Timeframe::H4.bucket_start(before), Utc.with_ymd_and_hms(2011, 3, 11, 17, 0, 0).unwrap());
+        assert_eq!(Timeframe::H4.bucket_start(after), Utc.with_ymd_and_hms(2011, 3, 14, 16, 0, 0).unwrap());
         // The 00:00 bucket on the spring-forward Sunday is 3 real hours long, in November it is 5.
         let spring = Utc.with_ymd_and_hms(2011, 3, 13, 5, 0, 0).unwrap();
-        assert_eq!(
-            Timeframe::H4.bar_end(spring, SessionFilter::Extended) - spring,
-            Duration::hours(3)
-        );
+        assert_eq!(Timeframe::H4.bar_end(spring, SessionFilter::Extended) - spring, Duration::hours(3));
         let fall = Utc.with_ymd_and_hms(2011, 11, 6, 4, 0, 0).unwrap();
         assert_eq!(Timeframe::H4.bucket_start(fall + Duration::hours(2)), fall);
-        assert_eq!(
-            Timeframe::H4.bar_end(fall, SessionFilter::Extended) - fall,
-            Duration::hours(5)
-        );
+        assert_eq!(Timeframe::H4.bar_end(fall, SessionFilter::Extended) - fall, Duration::hours(5));
     }
 
     #[test]
@@ -283,8 +231,7 @@ mod tests {
             Timeframe::D1.bar_end(d, SessionFilter::Regular),
             Utc.with_ymd_and_hms(2011, 11, 7, 21, 0, 0).unwrap()
         );
-        let summer =
-            Timeframe::D1.bucket_start(Utc.with_ymd_and_hms(2011, 11, 4, 19, 59, 0).unwrap());
+        let summer = Timeframe::D1.bucket_start(Utc.with_ymd_and_hms(2011, 11, 4, 19, 59, 0).unwrap());
         assert_eq!(summer, Utc.with_ymd_and_hms(2011, 11, 4, 4, 0, 0).unwrap());
     }
 
@@ -294,21 +241,12 @@ mod tests {
         let fri = Utc.with_ymd_and_hms(2011, 11, 4, 13, 30, 0).unwrap();
         let mon = Utc.with_ymd_and_hms(2011, 11, 7, 14, 30, 0).unwrap();
         let mut bars = minute_bars(fri, &(0..390).map(|m| (m, 100.0, 1.0)).collect::<Vec<_>>());
-        bars.extend(minute_bars(
-            mon,
-            &(0..390).map(|m| (m, 100.0, 1.0)).collect::<Vec<_>>(),
-        ));
+        bars.extend(minute_bars(mon, &(0..390).map(|m| (m, 100.0, 1.0)).collect::<Vec<_>>()));
         let out = resample(&bars, Timeframe::M1, Timeframe::H1, SessionFilter::Regular).unwrap();
         assert_eq!(out.len(), 14);
-        assert_eq!(
-            out[0].start(),
-            Utc.with_ymd_and_hms(2011, 11, 4, 13, 0, 0).unwrap()
-        ); // 09:00 EDT
+        assert_eq!(out[0].start(), Utc.with_ymd_and_hms(2011, 11, 4, 13, 0, 0).unwrap()); // 09:00 EDT
         assert_eq!(out[0].volume(), 30.0);
-        assert_eq!(
-            out[7].start(),
-            Utc.with_ymd_and_hms(2011, 11, 7, 14, 0, 0).unwrap()
-        ); // 09:00 EST
+        assert_eq!(out[7].start(), Utc.with_ymd_and_hms(2011, 11, 7, 14, 0, 0).unwrap()); // 09:00 EST
         let days = resample(&bars, Timeframe::M1, Timeframe::D1, SessionFilter::Regular).unwrap();
         assert_eq!(days.len(), 2);
         assert!(days.iter().all(|d| d.volume() == 390.0));
@@ -338,41 +276,29 @@ mod tests {
             Err(ResampleError::Unsorted { index: 1, .. })
         ));
         bars[1] = bars[0];
-        assert!(
-            resample(&bars, Timeframe::M1, Timeframe::M5, SessionFilter::Regular).is_err(),
-            "duplicate"
-        );
+        assert!(resample(&bars, Timeframe::M1, Timeframe::M5, SessionFilter::Regular).is_err(), "duplicate");
     }
 
     fn arb_minutes() -> impl Strategy<Value = Vec<Bar>> {
         // Two trading days around the March DST switch, random subsets of minutes, integer volumes.
         let day1 = Utc.with_ymd_and_hms(2011, 3, 11, 9, 0, 0).unwrap();
         let day2 = Utc.with_ymd_and_hms(2011, 3, 14, 8, 0, 0).unwrap();
-        proptest::collection::vec(
-            (
-                any::<bool>(),
-                1.0f64..2.0,
-                0.0f64..1.0,
-                0.0f64..1.0,
-                0u32..10_000,
-            ),
-            960 * 2,
-        )
-        .prop_map(move |v| {
-            v.into_iter()
-                .enumerate()
-                .filter(|(_, x)| x.0)
-                .map(|(i, (_, mid, a, b, vol))| {
-                    let t = if i < 960 {
-                        day1 + Duration::minutes(i as i64)
-                    } else {
-                        day2 + Duration::minutes(i as i64 - 960)
-                    };
-                    let (o, c) = (mid + a * 0.1, mid + b * 0.1);
-                    Bar::new(t, o, o.max(c) + 0.01, o.min(c) - 0.01, c, f64::from(vol)).unwrap()
-                })
-                .collect()
-        })
+        proptest::collection::vec((any::<bool>(), 1.0f64..2.0, 0.0f64..1.0, 0.0f64..1.0, 0u32..10_000), 960 * 2)
+            .prop_map(move |v| {
+                v.into_iter()
+                    .enumerate()
+                    .filter(|(_, x)| x.0)
+                    .map(|(i, (_, mid, a, b, vol))| {
+                        let t = if i < 960 {
+                            day1 + Duration::minutes(i as i64)
+                        } else {
+                            day2 + Duration::minutes(i as i64 - 960)
+                        };
+                        let (o, c) = (mid + a * 0.1, mid + b * 0.1);
+                        Bar::new(t, o, o.max(c) + 0.01, o.min(c) - 0.01, c, f64::from(vol)).unwrap()
+                    })
+                    .collect()
+            })
     }
 
     proptest! {

@@ -75,9 +75,7 @@ impl std::str::FromStr for SessionFilter {
         match s.to_ascii_lowercase().as_str() {
             "regular" | "rth" => Ok(SessionFilter::Regular),
             "extended" | "eth" | "all" => Ok(SessionFilter::Extended),
-            _ => Err(format!(
-                "unknown session filter `{s}`: use `regular` or `extended`"
-            )),
+            _ => Err(format!("unknown session filter `{s}`: use `regular` or `extended`")),
         }
     }
 }
@@ -121,9 +119,7 @@ pub fn ny_minute_of_day(t: DateTime<Utc>) -> u32 {
 pub fn ny_local_to_utc(day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
     let naive = day.and_time(time);
     match NEW_YORK.from_local_datetime(&naive) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
-            t.with_timezone(&Utc)
-        }
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
         chrono::LocalResult::None => Utc.from_utc_datetime(&(naive + chrono::Duration::hours(5))),
     }
 }
@@ -161,34 +157,18 @@ mod tests {
     #[test]
     fn dst_march_switch_moves_the_open_in_utc() {
         // Friday 2011-03-11 is EST; Monday 2011-03-14 is EDT (switch on Sunday 2011-03-13 02:00).
-        assert_eq!(
-            regular_open(NaiveDate::from_ymd_opt(2011, 3, 11).unwrap()),
-            utc(2011, 3, 11, 14, 30)
-        );
-        assert_eq!(
-            regular_open(NaiveDate::from_ymd_opt(2011, 3, 14).unwrap()),
-            utc(2011, 3, 14, 13, 30)
-        );
+        assert_eq!(regular_open(NaiveDate::from_ymd_opt(2011, 3, 11).unwrap()), utc(2011, 3, 11, 14, 30));
+        assert_eq!(regular_open(NaiveDate::from_ymd_opt(2011, 3, 14).unwrap()), utc(2011, 3, 14, 13, 30));
         assert_eq!(session_at(utc(2011, 3, 14, 13, 30)), Session::Regular);
         assert_eq!(session_at(utc(2011, 3, 11, 13, 30)), Session::PreMarket);
-        assert_eq!(
-            session_at(utc(2011, 3, 13, 15, 0)),
-            Session::Closed,
-            "Sunday"
-        );
+        assert_eq!(session_at(utc(2011, 3, 13, 15, 0)), Session::Closed, "Sunday");
     }
 
     #[test]
     fn dst_november_switch_moves_the_close_in_utc() {
         // Friday 2011-11-04 is EDT; Monday 2011-11-07 is EST (switch on Sunday 2011-11-06 02:00).
-        assert_eq!(
-            regular_close(NaiveDate::from_ymd_opt(2011, 11, 4).unwrap()),
-            utc(2011, 11, 4, 20, 0)
-        );
-        assert_eq!(
-            regular_close(NaiveDate::from_ymd_opt(2011, 11, 7).unwrap()),
-            utc(2011, 11, 7, 21, 0)
-        );
+        assert_eq!(regular_close(NaiveDate::from_ymd_opt(2011, 11, 4).unwrap()), utc(2011, 11, 4, 20, 0));
+        assert_eq!(regular_close(NaiveDate::from_ymd_opt(2011, 11, 7).unwrap()), utc(2011, 11, 7, 21, 0));
         assert_eq!(session_at(utc(2011, 11, 7, 20, 30)), Session::Regular);
         assert_eq!(session_at(utc(2011, 11, 4, 20, 30)), Session::AfterHours);
     }
@@ -196,14 +176,8 @@ mod tests {
     #[test]
     fn trading_day_uses_new_york_date() {
         // 2011-01-04 01:00 UTC is 2011-01-03 20:00 New York.
-        assert_eq!(
-            trading_day(utc(2011, 1, 4, 1, 0)),
-            NaiveDate::from_ymd_opt(2011, 1, 3).unwrap()
-        );
-        assert_eq!(
-            trading_day(utc(2011, 1, 4, 5, 0)),
-            NaiveDate::from_ymd_opt(2011, 1, 4).unwrap()
-        );
+        assert_eq!(trading_day(utc(2011, 1, 4, 1, 0)), NaiveDate::from_ymd_opt(2011, 1, 3).unwrap());
+        assert_eq!(trading_day(utc(2011, 1, 4, 5, 0)), NaiveDate::from_ymd_opt(2011, 1, 4).unwrap());
     }
 
     #[test]

@@ -36,9 +36,7 @@ pub enum Timeframe {
 
 /// A timeframe string that is not one of the supported sizes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown timeframe `{input}`: supported are 1m, 5m, 10m, 15m, 30m, 1h, 4h, 1d (or Alpaca's 1Min … 1Day)"
-)]
+#[error("unknown timeframe `{input}`: supported are 1m, 5m, 10m, 15m, 30m, 1h, 4h, 1d (or Alpaca's 1Min … 1Day)")]
 pub struct TimeframeError {
     /// The rejected input.
     pub input: String,
@@ -115,11 +113,7 @@ impl Timeframe {
             Timeframe::H4 | Timeframe::D1 => {
                 let local = t.with_timezone(&NEW_YORK);
                 // Hours 0, 4, …, 20 never fall in a DST gap or overlap (switches happen at 02:00 local).
-                let hour = if self == Timeframe::H4 {
-                    local.hour() - local.hour() % 4
-                } else {
-                    0
-                };
+                let hour = if self == Timeframe::H4 { local.hour() - local.hour() % 4 } else { 0 };
                 local_to_utc(local.date_naive(), hour)
             }
             _ => {
@@ -162,10 +156,7 @@ impl Timeframe {
 }
 
 fn local_to_utc(day: chrono::NaiveDate, hour: u32) -> DateTime<Utc> {
-    session::ny_local_to_utc(
-        day,
-        NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN),
-    )
+    session::ny_local_to_utc(day, NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN))
 }
 
 impl fmt::Display for Timeframe {
@@ -178,17 +169,11 @@ impl FromStr for Timeframe {
     type Err = TimeframeError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = || TimeframeError {
-            input: input.to_string(),
-        };
+        let err = || TimeframeError { input: input.to_string() };
         let s = input.trim().to_ascii_lowercase();
         let digits_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (num, unit) = s.split_at(digits_end);
-        let n: i64 = if num.is_empty() {
-            1
-        } else {
-            num.parse().map_err(|_| err())?
-        };
+        let n: i64 = if num.is_empty() { 1 } else { num.parse().map_err(|_| err())? };
         let unit_minutes = match unit {
             "m" | "min" | "mins" | "minute" | "minutes" | "t" => 1,
             "h" | "hr" | "hour" | "hours" => 60,
@@ -196,10 +181,7 @@ impl FromStr for Timeframe {
             _ => return Err(err()),
         };
         let minutes = n.checked_mul(unit_minutes).ok_or_else(err)?;
-        Timeframe::ALL
-            .into_iter()
-            .find(|tf| tf.minutes() == minutes)
-            .ok_or_else(err)
+        Timeframe::ALL.into_iter().find(|tf| tf.minutes() == minutes).ok_or_else(err)
     }
 }
 
@@ -259,9 +241,6 @@ mod tests {
         }
         assert_eq!(Timeframe::H1.to_string(), "1Hour");
         assert_eq!(serde_json::to_string(&Timeframe::M15).unwrap(), "\"15m\"");
-        assert_eq!(
-            serde_json::from_str::<Timeframe>("\"15Min\"").unwrap(),
-            Timeframe::M15
-        );
+        assert_eq!(serde_json::from_str::<Timeframe>("\"15Min\"").unwrap(), Timeframe::M15);
     }
 }

@@ -7,19 +7,14 @@ use super::*;
 fn same_len(indicator: &'static str, lens: &[usize]) -> Result<usize, ParamError> {
     let n = lens.first().copied().unwrap_or(0);
     if lens.iter().any(|&l| l != n) {
-        return Err(ParamError {
-            indicator,
-            message: format!("input slices have different lengths {lens:?}"),
-        });
+        return Err(ParamError { indicator, message: format!("input slices have different lengths {lens:?}") });
     }
     Ok(n)
 }
 
 #[inline]
 fn fold1<S>(x: &[f64], mut state: S, mut f: impl FnMut(&mut S, f64) -> Option<f64>) -> Vec<f64> {
-    x.iter()
-        .map(|&v| f(&mut state, v).unwrap_or(f64::NAN))
-        .collect()
+    x.iter().map(|&v| f(&mut state, v).unwrap_or(f64::NAN)).collect()
 }
 
 /// SMA of `x`. # Errors: [`ParamError`] for `period == 0`.
@@ -49,24 +44,13 @@ pub struct MacdSeries {
 }
 
 /// MACD of closes. # Errors: [`ParamError`] for invalid periods.
-pub fn macd(
-    close: &[f64],
-    fast: usize,
-    slow: usize,
-    signal: usize,
-) -> Result<MacdSeries, ParamError> {
+pub fn macd(close: &[f64], fast: usize, slow: usize, signal: usize) -> Result<MacdSeries, ParamError> {
     let mut m = Macd::new(fast, slow, signal)?;
     let n = close.len();
-    let mut out = MacdSeries {
-        macd: vec![f64::NAN; n],
-        signal: vec![f64::NAN; n],
-        hist: vec![f64::NAN; n],
-    };
-    for (i, &c) in close.iter().enumerate() {
+    let mut out = MacdSeries { macd: vec![f64::NAN; n], signal: vec![f64::NAN; n], hist: vec![f64::NAN; n] };
+    for (((&c, a), b), h) in close.iter().zip(&mut out.macd).zip(&mut out.signal).zip(&mut out.hist) {
         if let Some(o) = m.update(c) {
-            out.macd[i] = o.macd;
-            out.signal[i] = o.signal;
-            out.hist[i] = o.hist;
+            (*a, *b, *h) = (o.macd, o.signal, o.hist);
         }
     }
     Ok(out)
@@ -87,33 +71,20 @@ pub struct BollingerSeries {
 pub fn bollinger(close: &[f64], period: usize, k: f64) -> Result<BollingerSeries, ParamError> {
     let mut b = Bollinger::new(period, k)?;
     let n = close.len();
-    let mut out = BollingerSeries {
-        upper: vec![f64::NAN; n],
-        middle: vec![f64::NAN; n],
-        lower: vec![f64::NAN; n],
-    };
-    for (i, &c) in close.iter().enumerate() {
+    let mut out = BollingerSeries { upper: vec![f64::NAN; n], middle: vec![f64::NAN; n], lower: vec![f64::NAN; n] };
+    for (((&c, u), m), l) in close.iter().zip(&mut out.upper).zip(&mut out.middle).zip(&mut out.lower) {
         if let Some(o) = b.update(c) {
-            out.upper[i] = o.upper;
-            out.middle[i] = o.middle;
-            out.lower[i] = o.lower;
+            (*u, *m, *l) = (o.upper, o.middle, o.lower);
         }
     }
     Ok(out)
 }
 
 /// ATR. # Errors: [`ParamError`] for `period == 0` or slices of different lengths.
-pub fn atr(
-    high: &[f64],
-    low: &[f64],
-    close: &[f64],
-    period: usize,
-) -> Result<Vec<f64>, ParamError> {
+pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<Vec<f64>, ParamError> {
     let n = same_len("ATR", &[high.len(), low.len(), close.len()])?;
     let mut a = Atr::new(period)?;
-    Ok((0..n)
-        .map(|i| a.update(high[i], low[i], close[i]).unwrap_or(f64::NAN))
-        .collect())
+    Ok((0..n).map(|i| a.update(high[i], low[i], close[i]).unwrap_or(f64::NAN)).collect())
 }
 
 /// +DI and −DI series.
@@ -126,39 +97,23 @@ pub struct DmiSeries {
 }
 
 /// +DI/−DI. # Errors: [`ParamError`] for `period < 2` or slices of different lengths.
-pub fn dmi(
-    high: &[f64],
-    low: &[f64],
-    close: &[f64],
-    period: usize,
-) -> Result<DmiSeries, ParamError> {
+pub fn dmi(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<DmiSeries, ParamError> {
     let n = same_len("DI", &[high.len(), low.len(), close.len()])?;
     let mut d = DirectionalIndex::new(period)?;
-    let mut out = DmiSeries {
-        plus_di: vec![f64::NAN; n],
-        minus_di: vec![f64::NAN; n],
-    };
-    for i in 0..n {
-        if let Some(o) = d.update(high[i], low[i], close[i]) {
-            out.plus_di[i] = o.plus_di;
-            out.minus_di[i] = o.minus_di;
+    let mut out = DmiSeries { plus_di: vec![f64::NAN; n], minus_di: vec![f64::NAN; n] };
+    for ((((&h, &l), &c), p), m) in high.iter().zip(low).zip(close).zip(&mut out.plus_di).zip(&mut out.minus_di) {
+        if let Some(o) = d.update(h, l, c) {
+            (*p, *m) = (o.plus_di, o.minus_di);
         }
     }
     Ok(out)
 }
 
 /// ADX. # Errors: [`ParamError`] for `period < 2` or slices of different lengths.
-pub fn adx(
-    high: &[f64],
-    low: &[f64],
-    close: &[f64],
-    period: usize,
-) -> Result<Vec<f64>, ParamError> {
+pub fn adx(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<Vec<f64>, ParamError> {
     let n = same_len("ADX", &[high.len(), low.len(), close.len()])?;
     let mut a = Adx::new(period)?;
-    Ok((0..n)
-        .map(|i| a.update(high[i], low[i], close[i]).unwrap_or(f64::NAN))
-        .collect())
+    Ok((0..n).map(|i| a.update(high[i], low[i], close[i]).unwrap_or(f64::NAN)).collect())
 }
 
 /// Slow stochastic %K and %D.
@@ -181,14 +136,10 @@ pub fn stochastic(
 ) -> Result<StochasticSeries, ParamError> {
     let n = same_len("STOCH", &[high.len(), low.len(), close.len()])?;
     let mut s = Stochastic::new(fast_k, slow_k, slow_d)?;
-    let mut out = StochasticSeries {
-        k: vec![f64::NAN; n],
-        d: vec![f64::NAN; n],
-    };
-    for i in 0..n {
-        if let Some(o) = s.update(high[i], low[i], close[i]) {
-            out.k[i] = o.k;
-            out.d[i] = o.d;
+    let mut out = StochasticSeries { k: vec![f64::NAN; n], d: vec![f64::NAN; n] };
+    for ((((&h, &l), &c), k), d) in high.iter().zip(low).zip(close).zip(&mut out.k).zip(&mut out.d) {
+        if let Some(o) = s.update(h, l, c) {
+            (*k, *d) = (o.k, o.d);
         }
     }
     Ok(out)
@@ -198,52 +149,28 @@ pub fn stochastic(
 pub fn obv(close: &[f64], volume: &[f64]) -> Result<Vec<f64>, ParamError> {
     let n = same_len("OBV", &[close.len(), volume.len()])?;
     let mut o = Obv::new();
-    Ok((0..n)
-        .map(|i| o.update(close[i], volume[i]).unwrap_or(f64::NAN))
-        .collect())
+    Ok((0..n).map(|i| o.update(close[i], volume[i]).unwrap_or(f64::NAN)).collect())
 }
 
 /// MFI. # Errors: [`ParamError`] for `period == 0` or slices of different lengths.
-pub fn mfi(
-    high: &[f64],
-    low: &[f64],
-    close: &[f64],
-    volume: &[f64],
-    period: usize,
-) -> Result<Vec<f64>, ParamError> {
+pub fn mfi(high: &[f64], low: &[f64], close: &[f64], volume: &[f64], period: usize) -> Result<Vec<f64>, ParamError> {
     let n = same_len("MFI", &[high.len(), low.len(), close.len(), volume.len()])?;
     let mut m = Mfi::new(period)?;
-    Ok((0..n)
-        .map(|i| {
-            m.update(high[i], low[i], close[i], volume[i])
-                .unwrap_or(f64::NAN)
-        })
-        .collect())
+    Ok((0..n).map(|i| m.update(high[i], low[i], close[i], volume[i]).unwrap_or(f64::NAN)).collect())
 }
 
 /// Session-anchored VWAP; `session[i]` identifies bar `i`'s session. # Errors: slices of different lengths.
-pub fn session_vwap(
-    session: &[i64],
-    price: &[f64],
-    volume: &[f64],
-) -> Result<Vec<f64>, ParamError> {
+pub fn session_vwap(session: &[i64], price: &[f64], volume: &[f64]) -> Result<Vec<f64>, ParamError> {
     let n = same_len("VWAP", &[session.len(), price.len(), volume.len()])?;
     let mut v = SessionVwap::new();
-    Ok((0..n)
-        .map(|i| {
-            v.update(session[i], price[i], volume[i])
-                .unwrap_or(f64::NAN)
-        })
-        .collect())
+    Ok((0..n).map(|i| v.update(session[i], price[i], volume[i]).unwrap_or(f64::NAN)).collect())
 }
 
 /// Parkinson volatility. # Errors: [`ParamError`] for `period == 0` or slices of different lengths.
 pub fn parkinson(high: &[f64], low: &[f64], period: usize) -> Result<Vec<f64>, ParamError> {
     let n = same_len("Parkinson", &[high.len(), low.len()])?;
     let mut p = Parkinson::new(period)?;
-    Ok((0..n)
-        .map(|i| p.update(high[i], low[i]).unwrap_or(f64::NAN))
-        .collect())
+    Ok((0..n).map(|i| p.update(high[i], low[i]).unwrap_or(f64::NAN)).collect())
 }
 
 /// Garman–Klass volatility. # Errors: [`ParamError`] for `period == 0` or slices of different lengths.
@@ -254,15 +181,7 @@ pub fn garman_klass(
     close: &[f64],
     period: usize,
 ) -> Result<Vec<f64>, ParamError> {
-    let n = same_len(
-        "Garman-Klass",
-        &[open.len(), high.len(), low.len(), close.len()],
-    )?;
+    let n = same_len("Garman-Klass", &[open.len(), high.len(), low.len(), close.len()])?;
     let mut g = GarmanKlass::new(period)?;
-    Ok((0..n)
-        .map(|i| {
-            g.update(open[i], high[i], low[i], close[i])
-                .unwrap_or(f64::NAN)
-        })
-        .collect())
+    Ok((0..n).map(|i| g.update(open[i], high[i], low[i], close[i]).unwrap_or(f64::NAN)).collect())
 }

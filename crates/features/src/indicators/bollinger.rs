@@ -35,20 +35,14 @@ impl Bollinger {
                 message: format!("deviation multiplier must be finite (got {k})"),
             });
         }
-        Ok(Self {
-            period,
-            k,
-            ring: Ring::new(period),
-            sum: 0.0,
-            sum_sq: 0.0,
-        })
+        Ok(Self { period, k, ring: Ring::new(period), sum: 0.0, sum_sq: 0.0 })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
         self.period - 1
     }
     /// Adds a close.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<BollingerOutput> {
         if let Some(old) = self.ring.oldest() {
             self.sum -= old;
@@ -65,11 +59,7 @@ impl Bollinger {
         let var = self.sum_sq / n - middle * middle;
         let sd = if var > 0.0 { var.sqrt() } else { 0.0 };
         let w = sd * self.k;
-        Some(BollingerOutput {
-            upper: middle + w,
-            middle,
-            lower: middle - w,
-        })
+        Some(BollingerOutput { upper: middle + w, middle, lower: middle - w })
     }
     /// Whether outputs are valid.
     pub fn is_ready(&self) -> bool {

@@ -1,20 +1,12 @@
 //! True range, ATR and Wilder's directional movement system (+DI, −DI, ADX).
 
-use super::{ParamError, check_period, ta_is_zero};
+use super::{ParamError, Wilder, check_period, ta_is_zero};
 
 /// True range of a bar given the previous close: `max(h − l, |h − c₋₁|, |l − c₋₁|)` (TA-Lib's order).
-#[inline]
+#[inline(always)]
 pub fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
-    let mut out = high - low;
-    let a = (high - prev_close).abs();
-    if a > out {
-        out = a;
-    }
-    let b = (low - prev_close).abs();
-    if b > out {
-        out = b;
-    }
-    out
+    // Branchless max: the comparisons are data-dependent and mispredict on real data.
+    (high - low).max((high - prev_close).abs()).max((low - prev_close).abs())
 }
 
 /// Average true range with Wilder smoothing. TR starts at index 1; ATR at index `period` is the mean of
@@ -22,6 +14,7 @@ pub fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Atr {
     period: usize,
+    wilder: Wilder,
     prev_close: Option<f64>,
     count: usize,
     value: f64,
@@ -32,19 +25,14 @@ impl Atr {
     /// [`ParamError`] when `period` is 0.
     pub fn new(period: usize) -> Result<Self, ParamError> {
         check_period("ATR", "period", period, 1)?;
-        Ok(Self {
-            period,
-            prev_close: None,
-            count: 0,
-            value: 0.0,
-        })
+        Ok(Self { period, wilder: Wilder::new(period), prev_close: None, count: 0, value: 0.0 })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
         self.period
     }
     /// Adds a bar.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         let prev = self.prev_close.replace(close)?;
         let tr = true_range(high, low, prev);
@@ -57,9 +45,7 @@ impl Atr {
             }
             self.value /= n;
         } else {
-            self.value *= n - 1.0;
-            self.value += tr;
-            self.value /= n;
+            self.value = self.wilder.step(self.value, tr);
         }
         Some(self.value)
     }
@@ -69,12 +55,7 @@ impl Atr {
     }
     /// Forgets all input.
     pub fn reset(&mut self) {
-        *self = Self {
-            period: self.period,
-            prev_close: None,
-            count: 0,
-            value: 0.0,
-        };
+        *self = Self { period: self.period, wilder: self.wilder, prev_close: None, count: 0, value: 0.0 };
     }
 }
 
@@ -82,6 +63,7 @@ impl Atr {
 #[derive(Debug, Clone)]
 struct WilderDm {
     period: usize,
+    wilder: Wilder,
     prev: Option<(f64, f64, f64)>,
     /// Bars seen after the first.
     count: usize,
@@ -92,18 +74,11 @@ struct WilderDm {
 
 impl WilderDm {
     fn new(period: usize) -> Self {
-        Self {
-            period,
-            prev: None,
-            count: 0,
-            plus: 0.0,
-            minus: 0.0,
-            tr: 0.0,
-        }
+        Self { period, wilder: Wilder::new(period), prev: None, count: 0, plus: 0.0, minus: 0.0, tr: 0.0 }
     }
 
     /// Returns `(+DI, −DI, TR sum is zero)` once `count ≥ period`.
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, high: f64, low: f64, close: f64) -> Option<(f64, f64, bool)> {
         let (ph, pl, pc) = self.prev.replace((high, low, close))?;
         let diff_p = high - ph;
@@ -122,20 +97,13 @@ impl WilderDm {
             self.tr += tr;
             return None;
         }
-        let n = self.period as f64;
-        self.minus -= self.minus / n;
-        self.plus -= self.plus / n;
-        self.minus += dm;
-        self.plus += dp;
-        self.tr = self.tr - self.tr / n + tr;
+        self.minus = self.wilder.sum_step(self.minus, dm);
+        self.plus = self.wilder.sum_step(self.plus, dp);
+        self.tr = self.wilder.sum_step(self.tr, tr);
         if ta_is_zero(self.tr) {
             return Some((0.0, 0.0, true));
         }
-        Some((
-            100.0 * (self.plus / self.tr),
-            100.0 * (self.minus / self.tr),
-            false,
-        ))
+        Some((100.0 * (self.plus / self.tr), 100.0 * (self.minus / self.tr), false))
     }
 }
 
@@ -159,16 +127,14 @@ impl DirectionalIndex {
     /// [`ParamError`] when `period < 2`.
     pub fn new(period: usize) -> Result<Self, ParamError> {
         check_period("DI", "period", period, 2)?;
-        Ok(Self {
-            core: WilderDm::new(period),
-        })
+        Ok(Self { core: WilderDm::new(period) })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
         self.core.period
     }
     /// Adds a bar.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, high: f64, low: f64, close: f64) -> Option<DmiOutput> {
         let (plus_di, minus_di, _) = self.core.update(high, low, close)?;
         Some(DmiOutput { plus_di, minus_di })
@@ -189,6 +155,7 @@ impl DirectionalIndex {
 #[derive(Debug, Clone)]
 pub struct Adx {
     core: WilderDm,
+    wilder: Wilder,
     dx_count: usize,
     sum_dx: f64,
     value: f64,
@@ -199,19 +166,14 @@ impl Adx {
     /// [`ParamError`] when `period < 2`.
     pub fn new(period: usize) -> Result<Self, ParamError> {
         check_period("ADX", "period", period, 2)?;
-        Ok(Self {
-            core: WilderDm::new(period),
-            dx_count: 0,
-            sum_dx: 0.0,
-            value: 0.0,
-        })
+        Ok(Self { core: WilderDm::new(period), wilder: Wilder::new(period), dx_count: 0, sum_dx: 0.0, value: 0.0 })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
         2 * self.core.period - 1
     }
     /// Adds a bar.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         let (plus, minus, tr_zero) = self.core.update(high, low, close)?;
         let n = self.core.period as f64;
@@ -231,7 +193,7 @@ impl Adx {
             }
             self.value = self.sum_dx / n;
         } else if let Some(dx) = dx {
-            self.value = (self.value * (n - 1.0) + dx) / n;
+            self.value = self.wilder.step(self.value, dx);
         }
         Some(self.value)
     }
@@ -241,11 +203,7 @@ impl Adx {
     }
     /// Forgets all input.
     pub fn reset(&mut self) {
-        *self = Self {
-            core: WilderDm::new(self.core.period),
-            dx_count: 0,
-            sum_dx: 0.0,
-            value: 0.0,
-        };
+        *self =
+            Self { core: WilderDm::new(self.core.period), wilder: self.wilder, dx_count: 0, sum_dx: 0.0, value: 0.0 };
     }
 }

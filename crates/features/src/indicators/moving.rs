@@ -17,18 +17,14 @@ impl Sma {
     /// [`ParamError`] when `period` is 0.
     pub fn new(period: usize) -> Result<Self, ParamError> {
         check_period("SMA", "period", period, 1)?;
-        Ok(Self {
-            period,
-            ring: Ring::new(period),
-            sum: 0.0,
-        })
+        Ok(Self { period, ring: Ring::new(period), sum: 0.0 })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
         self.period - 1
     }
     /// Adds a value; the mean of the last `period` values once that many were seen.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         if let Some(old) = self.ring.oldest() {
             self.sum -= old;
@@ -50,6 +46,9 @@ impl Sma {
 
 /// Exponential moving average, `k = 2 / (period + 1)`, seeded at index `period - 1` with the SMA of the first
 /// `period` values (TA-Lib's default). First output at index `period - 1`.
+///
+/// The step is TA-Lib's `(x − ema)·k + ema` exactly: MACD subtracts two EMAs of similar size, so any other
+/// rounding shows up at 1e-9 relative in the MACD line near zero.
 #[derive(Debug, Clone)]
 pub struct Ema {
     period: usize,
@@ -64,13 +63,8 @@ impl Ema {
     /// [`ParamError`] when `period` is 0.
     pub fn new(period: usize) -> Result<Self, ParamError> {
         check_period("EMA", "period", period, 1)?;
-        Ok(Self {
-            period,
-            k: 2.0 / (period as f64 + 1.0),
-            count: 0,
-            seed_sum: 0.0,
-            value: 0.0,
-        })
+        let k = 2.0 / (period as f64 + 1.0);
+        Ok(Self { period, k, count: 0, seed_sum: 0.0, value: 0.0 })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
@@ -78,16 +72,11 @@ impl Ema {
     }
     /// Seeds the EMA directly with a value (used by MACD, whose seeds TA-Lib computes over shifted windows).
     pub(crate) fn seeded(period: usize, seed: f64) -> Self {
-        Self {
-            period,
-            k: 2.0 / (period as f64 + 1.0),
-            count: period,
-            seed_sum: 0.0,
-            value: seed,
-        }
+        let k = 2.0 / (period as f64 + 1.0);
+        Self { period, k, count: period, seed_sum: 0.0, value: seed }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         if self.count < self.period {
             self.seed_sum += x;
@@ -165,7 +154,7 @@ impl Macd {
         self.slow_period + self.signal_period - 2
     }
     /// Adds a close.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<MacdOutput> {
         let line = match (&mut self.fast, &mut self.slow) {
             (Some(f), Some(s)) => f.value_after(x) - s.value_after(x),
@@ -176,19 +165,14 @@ impl Macd {
                 }
                 let sum = |xs: &[f64]| xs.iter().fold(0.0, |a, &b| a + b);
                 let slow_seed = sum(&self.warm) / self.slow_period as f64;
-                let fast_seed = sum(&self.warm[self.slow_period - self.fast_period..])
-                    / self.fast_period as f64;
+                let fast_seed = sum(&self.warm[self.slow_period - self.fast_period..]) / self.fast_period as f64;
                 self.fast = Some(Ema::seeded(self.fast_period, fast_seed));
                 self.slow = Some(Ema::seeded(self.slow_period, slow_seed));
                 fast_seed - slow_seed
             }
         };
         let signal = self.signal.update(line)?;
-        Some(MacdOutput {
-            macd: line,
-            signal,
-            hist: line - signal,
-        })
+        Some(MacdOutput { macd: line, signal, hist: line - signal })
     }
     /// Whether outputs are valid.
     pub fn is_ready(&self) -> bool {
@@ -204,7 +188,7 @@ impl Macd {
 }
 
 impl Ema {
-    #[inline]
+    #[inline(always)]
     fn value_after(&mut self, x: f64) -> f64 {
         self.value = (x - self.value) * self.k + self.value;
         self.value

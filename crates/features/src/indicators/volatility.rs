@@ -15,22 +15,17 @@ impl Parkinson {
     /// [`ParamError`] when `period` is 0.
     pub fn new(period: usize) -> Result<Self, ParamError> {
         check_period("Parkinson", "period", period, 1)?;
-        Ok(Self {
-            period,
-            ring: Ring::new(period),
-            sum: 0.0,
-        })
+        Ok(Self { period, ring: Ring::new(period), sum: 0.0 })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
         self.period - 1
     }
     /// Adds a bar's high and low (both > 0).
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, high: f64, low: f64) -> Option<f64> {
         let r = (high / low).ln();
-        rolling(&mut self.ring, &mut self.sum, r * r, self.period)
-            .map(|m| (m / (4.0 * std::f64::consts::LN_2)).sqrt())
+        rolling(&mut self.ring, &mut self.sum, r * r, self.period).map(|m| (m / (4.0 * std::f64::consts::LN_2)).sqrt())
     }
     /// Whether outputs are valid.
     pub fn is_ready(&self) -> bool {
@@ -57,18 +52,14 @@ impl GarmanKlass {
     /// [`ParamError`] when `period` is 0.
     pub fn new(period: usize) -> Result<Self, ParamError> {
         check_period("Garman-Klass", "period", period, 1)?;
-        Ok(Self {
-            period,
-            ring: Ring::new(period),
-            sum: 0.0,
-        })
+        Ok(Self { period, ring: Ring::new(period), sum: 0.0 })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
         self.period - 1
     }
     /// Adds a bar's open, high, low and close (all > 0).
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, open: f64, high: f64, low: f64, close: f64) -> Option<f64> {
         let hl = (high / low).ln();
         let co = (close / open).ln();

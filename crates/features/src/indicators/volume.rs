@@ -19,7 +19,7 @@ impl Obv {
         0
     }
     /// Adds a close and its volume.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, close: f64, volume: f64) -> Option<f64> {
         match self.prev.replace(close) {
             None => self.value = volume,
@@ -58,22 +58,14 @@ impl Mfi {
     /// [`ParamError`] when `period` is 0.
     pub fn new(period: usize) -> Result<Self, ParamError> {
         check_period("MFI", "period", period, 1)?;
-        Ok(Self {
-            period,
-            prev_tp: None,
-            flows: vec![(0.0, 0.0); period],
-            idx: 0,
-            count: 0,
-            pos: 0.0,
-            neg: 0.0,
-        })
+        Ok(Self { period, prev_tp: None, flows: vec![(0.0, 0.0); period], idx: 0, count: 0, pos: 0.0, neg: 0.0 })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
         self.period
     }
     /// Adds a bar.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, high: f64, low: f64, close: f64, volume: f64) -> Option<f64> {
         let tp = (high + low + close) / 3.0;
         let prev = self.prev_tp.replace(tp)?;
@@ -85,23 +77,15 @@ impl Mfi {
         let change = tp - prev;
         // TA-Lib 0.8 treats float noise in the typical price as no change: |Δ| ≤ 1e-14·(|tp| + |prev|)
         // (measured against TA-Lib 0.8.1; see the golden tests).
-        let change = if change.abs() <= 1e-14 * (tp.abs() + prev.abs()) {
-            0.0
-        } else {
-            change
-        };
+        let change = if change.abs() <= 1e-14 * (tp.abs() + prev.abs()) { 0.0 } else { change };
         let flow = tp * volume;
-        let entry = if change < 0.0 {
-            self.neg += flow;
-            (0.0, flow)
-        } else if change > 0.0 {
-            self.pos += flow;
-            (flow, 0.0)
-        } else {
-            (0.0, 0.0)
-        };
+        // Branch-free: the sign of the change is a coin flip on real data. Adding 0.0 to the other side leaves it
+        // unchanged, so this equals TA-Lib's branches.
+        let entry = (if change > 0.0 { flow } else { 0.0 }, if change < 0.0 { flow } else { 0.0 });
+        self.pos += entry.0;
+        self.neg += entry.1;
         self.flows[self.idx] = entry;
-        self.idx = (self.idx + 1) % self.period;
+        self.idx = if self.idx + 1 == self.period { 0 } else { self.idx + 1 };
         self.count += 1;
         if self.count < self.period {
             return None;
@@ -153,7 +137,7 @@ impl SessionVwap {
         Self::default()
     }
     /// Adds a bar of session `session` with price `price` (bar VWAP or typical price) and `volume`.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, session: i64, price: f64, volume: f64) -> Option<f64> {
         if self.session != Some(session) {
             self.session = Some(session);
@@ -162,11 +146,7 @@ impl SessionVwap {
         }
         self.pv += price * volume;
         self.v += volume;
-        Some(if self.v > 0.0 {
-            self.pv / self.v
-        } else {
-            price
-        })
+        Some(if self.v > 0.0 { self.pv / self.v } else { price })
     }
     /// Whether outputs are valid.
     pub fn is_ready(&self) -> bool {

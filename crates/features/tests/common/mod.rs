@@ -19,10 +19,7 @@ pub fn data_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir);
     }
-    let msg = format!(
-        "real-data test skipped: data directory {} not found (set MTF_DATA_DIR)",
-        dir.display()
-    );
+    let msg = format!("real-data test skipped: data directory {} not found (set MTF_DATA_DIR)", dir.display());
     if std::env::var("MTF_REQUIRE_DATA").is_ok_and(|v| v == "1") {
         panic!("{msg}, and MTF_REQUIRE_DATA=1 requires it");
     }
@@ -45,21 +42,8 @@ pub fn read_columns(path: &std::path::Path) -> Columns {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let idx = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (o, h, l, c, v) = (
-        idx("open"),
-        idx("high"),
-        idx("low"),
-        idx("close"),
-        idx("volume"),
-    );
-    let mut cols = Columns {
-        time: vec![],
-        open: vec![],
-        high: vec![],
-        low: vec![],
-        close: vec![],
-        volume: vec![],
-    };
+    let (o, h, l, c, v) = (idx("open"), idx("high"), idx("low"), idx("close"), idx("volume"));
+    let mut cols = Columns { time: vec![], open: vec![], high: vec![], low: vec![], close: vec![], volume: vec![] };
     for line in lines.filter(|l| !l.is_empty()) {
         let f: Vec<&str> = line.split(',').collect();
         cols.time.push(f[0].to_string());

@@ -35,12 +35,7 @@ const DAILY: &str = "date,open,high,low,close,volume";
 
 impl CsvLayout {
     fn detect(header: &str) -> Option<Self> {
-        let h: String = header
-            .trim_start_matches('\u{feff}')
-            .trim()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
+        let h: String = header.trim_start_matches('\u{feff}').trim().chars().filter(|c| !c.is_whitespace()).collect();
         match h.to_ascii_lowercase().as_str() {
             MINUTE => Some(CsvLayout::Minute { extra: false }),
             MINUTE_EXTRA => Some(CsvLayout::Minute { extra: true }),
@@ -52,31 +47,12 @@ impl CsvLayout {
 
     fn columns(self) -> &'static [&'static str] {
         match self {
-            CsvLayout::Minute { extra: false } => {
-                &["timestamp", "open", "high", "low", "close", "volume"]
+            CsvLayout::Minute { extra: false } => &["timestamp", "open", "high", "low", "close", "volume"],
+            CsvLayout::Minute { extra: true } => {
+                &["timestamp", "open", "high", "low", "close", "volume", "trade_count", "vwap"]
             }
-            CsvLayout::Minute { extra: true } => &[
-                "timestamp",
-                "open",
-                "high",
-                "low",
-                "close",
-                "volume",
-                "trade_count",
-                "vwap",
-            ],
-            CsvLayout::Daily { adj_close: true } => &[
-                "date",
-                "open",
-                "high",
-                "low",
-                "close",
-                "adj_close",
-                "volume",
-            ],
-            CsvLayout::Daily { adj_close: false } => {
-                &["date", "open", "high", "low", "close", "volume"]
-            }
+            CsvLayout::Daily { adj_close: true } => &["date", "open", "high", "low", "close", "adj_close", "volume"],
+            CsvLayout::Daily { adj_close: false } => &["date", "open", "high", "low", "close", "volume"],
         }
     }
 }
@@ -108,8 +84,8 @@ pub struct BarsFile {
 /// a short (truncated) or long row, an unparsable or invalid value, or timestamps out of order or duplicated.
 pub fn read_bars_csv(path: &Path, opts: ReadOptions) -> Result<BarsFile, ReadError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ReadError::new(&name, None, None, format!("cannot read: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ReadError::new(&name, None, None, format!("cannot read: {e}")))?;
     parse_bars_csv(&text, &name, opts)
 }
 
@@ -118,27 +94,18 @@ pub fn read_bars_csv(path: &Path, opts: ReadOptions) -> Result<BarsFile, ReadErr
 /// # Errors
 /// As [`read_bars_csv`].
 pub fn parse_bars_csv(text: &str, file: &str, opts: ReadOptions) -> Result<BarsFile, ReadError> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-    let (_, header) = lines
-        .by_ref()
-        .find(|(_, l)| !l.trim().is_empty())
-        .ok_or_else(|| {
-            ReadError::new(
-                file,
-                None,
-                None,
-                format!("file is empty: expected a header `{MINUTE}` or `{DAILY_ADJ}`"),
-            )
-        })?;
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+    let (_, header) = lines.by_ref().find(|(_, l)| !l.trim().is_empty()).ok_or_else(|| {
+        ReadError::new(file, None, None, format!("file is empty: expected a header `{MINUTE}` or `{DAILY_ADJ}`"))
+    })?;
     let layout = CsvLayout::detect(header).ok_or_else(|| {
         ReadError::new(
             file,
             Some(1),
             None,
-            format!("unrecognised header `{header}`: expected `{MINUTE}`, `{MINUTE_EXTRA}`, `{DAILY_ADJ}` or `{DAILY}`"),
+            format!(
+                "unrecognised header `{header}`: expected `{MINUTE}`, `{MINUTE_EXTRA}`, `{DAILY_ADJ}` or `{DAILY}`"
+            ),
         )
     })?;
     let columns = layout.columns();
@@ -149,8 +116,7 @@ pub fn parse_bars_csv(text: &str, file: &str, opts: ReadOptions) -> Result<BarsF
         if line.trim().is_empty() {
             continue;
         }
-        let err =
-            |field: Option<&str>, msg: String| ReadError::new(file, Some(line_no), field, msg);
+        let err = |field: Option<&str>, msg: String| ReadError::new(file, Some(line_no), field, msg);
         let mut fields: [&str; 8] = [""; 8];
         let mut n = 0;
         for f in line.split(',') {
@@ -160,41 +126,23 @@ pub fn parse_bars_csv(text: &str, file: &str, opts: ReadOptions) -> Result<BarsF
             n += 1;
         }
         if n != columns.len() {
-            let hint = if n < columns.len() {
-                " (truncated row?)"
-            } else {
-                ""
-            };
+            let hint = if n < columns.len() { " (truncated row?)" } else { "" };
             return Err(err(
                 None,
-                format!(
-                    "expected {} fields ({}), found {n}{hint}",
-                    columns.len(),
-                    columns.join(",")
-                ),
+                format!("expected {} fields ({}), found {n}{hint}", columns.len(), columns.join(",")),
             ));
         }
         let num = |i: usize| -> Result<f64, ReadError> {
             let s = fields[i];
-            s.parse::<f64>()
-                .map_err(|_| err(Some(columns[i]), format!("`{s}` is not a number")))
+            s.parse::<f64>().map_err(|_| err(Some(columns[i]), format!("`{s}` is not a number")))
         };
         let start = match layout {
             CsvLayout::Minute { .. } => DateTime::parse_from_rfc3339(fields[0])
-                .map_err(|e| {
-                    err(
-                        Some("timestamp"),
-                        format!("`{}` is not an RFC 3339 timestamp ({e})", fields[0]),
-                    )
-                })?
+                .map_err(|e| err(Some("timestamp"), format!("`{}` is not an RFC 3339 timestamp ({e})", fields[0])))?
                 .with_timezone(&Utc),
             CsvLayout::Daily { .. } => {
-                let d = NaiveDate::parse_from_str(fields[0], "%Y-%m-%d").map_err(|e| {
-                    err(
-                        Some("date"),
-                        format!("`{}` is not a YYYY-MM-DD date ({e})", fields[0]),
-                    )
-                })?;
+                let d = NaiveDate::parse_from_str(fields[0], "%Y-%m-%d")
+                    .map_err(|e| err(Some("date"), format!("`{}` is not a YYYY-MM-DD date ({e})", fields[0])))?;
                 ny_local_to_utc(d, NaiveTime::MIN)
             }
         };
@@ -210,57 +158,38 @@ pub fn parse_bars_csv(text: &str, file: &str, opts: ReadOptions) -> Result<BarsF
             BarError::HighBelowLow { .. } => Some("high"),
         };
         let mut bar = if opts.repair {
-            let (bar, repair) = Bar::new_repaired(start, o, h, l, c, v)
-                .map_err(|e| err(field_of(&e), e.to_string()))?;
+            let (bar, repair) =
+                Bar::new_repaired(start, o, h, l, c, v).map_err(|e| err(field_of(&e), e.to_string()))?;
             if let Some(r) = repair {
-                warnings.push(format!(
-                    "{file}, line {line_no} ({}): repaired: {}",
-                    fields[0], r.description
-                ));
+                warnings.push(format!("{file}, line {line_no} ({}): repaired: {}", fields[0], r.description));
             }
             bar
         } else {
-            Bar::new(start, o, h, l, c, v).map_err(|e| {
-                err(
-                    field_of(&e),
-                    format!("{e} (pass --repair to widen the range instead)"),
-                )
-            })?
+            Bar::new(start, o, h, l, c, v)
+                .map_err(|e| err(field_of(&e), format!("{e} (pass --repair to widen the range instead)")))?
         };
         if let CsvLayout::Minute { extra: true } = layout {
             let n = match fields[6] {
                 "" => None,
-                s => Some(
-                    s.parse::<u64>()
-                        .map_err(|_| err(Some("trade_count"), format!("`{s}` is not a count")))?,
-                ),
+                s => Some(s.parse::<u64>().map_err(|_| err(Some("trade_count"), format!("`{s}` is not a count")))?),
             };
             let vw = match fields[7] {
                 "" => None,
                 _ => Some(num(7)?),
             };
-            bar = bar
-                .with_trade_count(n)
-                .with_vwap(vw)
-                .map_err(|e| err(Some("vwap"), e.to_string()))?;
+            bar = bar.with_trade_count(n).with_vwap(vw).map_err(|e| err(Some("vwap"), e.to_string()))?;
         }
         if let Some(prev) = bars.last() {
             if bar.start() == prev.start() {
                 return Err(err(
                     Some(columns[0]),
-                    format!(
-                        "duplicate timestamp {} (also on line {prev_line})",
-                        fields[0]
-                    ),
+                    format!("duplicate timestamp {} (also on line {prev_line})", fields[0]),
                 ));
             }
             if bar.start() < prev.start() {
                 return Err(err(
                     Some(columns[0]),
-                    format!(
-                        "{} is earlier than line {prev_line}: rows must be in ascending time order",
-                        fields[0]
-                    ),
+                    format!("{} is earlier than line {prev_line}: rows must be in ascending time order", fields[0]),
                 ));
             }
         }
@@ -268,18 +197,9 @@ pub fn parse_bars_csv(text: &str, file: &str, opts: ReadOptions) -> Result<BarsF
         bars.push(bar);
     }
     if bars.is_empty() {
-        return Err(ReadError::new(
-            file,
-            None,
-            None,
-            "no data rows after the header",
-        ));
+        return Err(ReadError::new(file, None, None, "no data rows after the header"));
     }
-    Ok(BarsFile {
-        layout,
-        bars,
-        warnings,
-    })
+    Ok(BarsFile { layout, bars, warnings })
 }
 
 /// Writes bars as `timestamp,open,high,low,close,volume,trade_count,vwap` (start as RFC 3339 UTC, `Z` suffix;
@@ -293,8 +213,7 @@ pub fn write_bars_csv<W: Write>(mut w: W, bars: &[Bar]) -> std::io::Result<()> {
         write!(
             w,
             "{},{},{},{},{},{},",
-            b.start()
-                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            b.start().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             b.open(),
             b.high(),
             b.low(),
@@ -333,18 +252,14 @@ mod tests {
 
     #[test]
     fn reads_daily_layout_at_new_york_midnight() {
-        let f = parse("date,open,high,low,close,adj_close,volume\n2011-07-01,1,2,0.5,1.5,1.4,10\n")
-            .unwrap();
+        let f = parse("date,open,high,low,close,adj_close,volume\n2011-07-01,1,2,0.5,1.5,1.4,10\n").unwrap();
         assert_eq!(f.bars[0].start().to_rfc3339(), "2011-07-01T04:00:00+00:00");
     }
 
     #[test]
     fn write_then_read_round_trips() {
         let mut bars = parse(OK).unwrap().bars;
-        bars[0] = bars[0]
-            .with_trade_count(Some(7))
-            .with_vwap(Some(1.25))
-            .unwrap();
+        bars[0] = bars[0].with_trade_count(Some(7)).with_vwap(Some(1.25)).unwrap();
         let mut out = Vec::new();
         write_bars_csv(&mut out, &bars).unwrap();
         let back = parse(std::str::from_utf8(&out).unwrap()).unwrap();
@@ -369,10 +284,7 @@ mod tests {
     #[test]
     fn wrong_columns_are_an_error() {
         let e = err_of("time,o,h,l,c,v\n2011-01-03T14:30:00Z,1,2,0.5,1.5,10\n");
-        assert!(
-            e.contains("line 1") && e.contains("unrecognised header"),
-            "{e}"
-        );
+        assert!(e.contains("line 1") && e.contains("unrecognised header"), "{e}");
     }
 
     #[test]
@@ -380,68 +292,49 @@ mod tests {
         let e = err_of(
             "timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,1,2,0.5,1.5,10\n2011-01-03T14:31:00Z,1.5,2",
         );
-        assert!(
-            e.contains("line 3") && e.contains("found 3") && e.contains("truncated"),
-            "{e}"
-        );
+        assert!(e.contains("line 3") && e.contains("found 3") && e.contains("truncated"), "{e}");
     }
 
     #[test]
     fn nan_price_is_an_error_naming_field() {
-        let e =
-            err_of("timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,NaN,2,0.5,1.5,10\n");
-        assert!(
-            e.contains("line 2") && e.contains("field `open`") && e.contains("not a finite"),
-            "{e}"
-        );
+        let e = err_of("timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,NaN,2,0.5,1.5,10\n");
+        assert!(e.contains("line 2") && e.contains("field `open`") && e.contains("not a finite"), "{e}");
     }
 
     #[test]
     fn infinite_volume_is_an_error() {
-        let e =
-            err_of("timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,1,2,0.5,1.5,inf\n");
+        let e = err_of("timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,1,2,0.5,1.5,inf\n");
         assert!(e.contains("field `volume`"), "{e}");
     }
 
     #[test]
     fn negative_price_is_an_error() {
-        let e =
-            err_of("timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,1,2,-0.5,1.5,10\n");
+        let e = err_of("timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,1,2,-0.5,1.5,10\n");
         assert!(e.contains("field `low`") && e.contains("> 0"), "{e}");
     }
 
     #[test]
     fn negative_volume_is_an_error() {
-        let e =
-            err_of("timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,1,2,0.5,1.5,-3\n");
+        let e = err_of("timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,1,2,0.5,1.5,-3\n");
         assert!(e.contains("field `volume`"), "{e}");
     }
 
     #[test]
     fn high_below_low_is_an_error() {
-        let e =
-            err_of("timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,1,0.5,2,1.5,3\n");
-        assert!(
-            e.contains("field `high`") && e.contains("below `low`"),
-            "{e}"
-        );
+        let e = err_of("timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,1,0.5,2,1.5,3\n");
+        assert!(e.contains("field `high`") && e.contains("below `low`"), "{e}");
     }
 
     #[test]
     fn open_outside_range_is_an_error_or_a_repair_warning() {
-        let text =
-            "date,open,high,low,close,adj_close,volume\n2015-03-05,210.0,212,211,211.5,200,10\n";
+        let text = "date,open,high,low,close,adj_close,volume\n2015-03-05,210.0,212,211,211.5,200,10\n";
         let e = err_of(text);
-        assert!(
-            e.contains("line 2") && e.contains("field `open`") && e.contains("--repair"),
-            "{e}"
-        );
+        assert!(e.contains("line 2") && e.contains("field `open`") && e.contains("--repair"), "{e}");
         let f = parse_bars_csv(text, "spy.csv", ReadOptions { repair: true }).unwrap();
         assert_eq!(f.bars[0].low(), 210.0);
         assert_eq!(f.warnings.len(), 1);
         assert!(
-            f.warnings[0].contains("spy.csv, line 2 (2015-03-05)")
-                && f.warnings[0].contains("lowered to 210"),
+            f.warnings[0].contains("spy.csv, line 2 (2015-03-05)") && f.warnings[0].contains("lowered to 210"),
             "{}",
             f.warnings[0]
         );
@@ -460,10 +353,7 @@ mod tests {
         let e = err_of(
             "timestamp,open,high,low,close,volume\n2011-01-03T14:30:00Z,1,2,0.5,1.5,10\n2011-01-03T14:30:00Z,1,2,0.5,1.5,10\n",
         );
-        assert!(
-            e.contains("line 3") && e.contains("duplicate timestamp") && e.contains("line 2"),
-            "{e}"
-        );
+        assert!(e.contains("line 3") && e.contains("duplicate timestamp") && e.contains("line 2"), "{e}");
     }
 
     #[test]
@@ -481,9 +371,6 @@ mod tests {
     #[test]
     fn missing_file_is_an_error_naming_it() {
         let e = read_bars_csv(Path::new("/nonexistent/x.csv"), ReadOptions::default()).unwrap_err();
-        assert!(
-            e.to_string().starts_with("/nonexistent/x.csv: cannot read"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("/nonexistent/x.csv: cannot read"), "{e}");
     }
 }

@@ -16,21 +16,12 @@ pub fn parse_alpaca_bars_json(text: &str, label: &str) -> Result<Vec<Bar>, ReadE
         .map_err(|e| ReadError::new(label, Some(e.line()), None, format!("invalid JSON: {e}")))?;
     let list = match &value {
         serde_json::Value::Array(_) => value,
-        serde_json::Value::Object(o) => o.get("bars").cloned().ok_or_else(|| {
-            ReadError::new(
-                label,
-                None,
-                None,
-                "expected an array of bars or an object with `bars`",
-            )
-        })?,
+        serde_json::Value::Object(o) => o
+            .get("bars")
+            .cloned()
+            .ok_or_else(|| ReadError::new(label, None, None, "expected an array of bars or an object with `bars`"))?,
         _ => {
-            return Err(ReadError::new(
-                label,
-                None,
-                None,
-                "expected an array of bars or an object with `bars`",
-            ));
+            return Err(ReadError::new(label, None, None, "expected an array of bars or an object with `bars`"));
         }
     };
     let items = list.as_array().ok_or_else(|| {
@@ -71,29 +62,19 @@ mod tests {
 
     #[test]
     fn parses_both_shapes() {
-        let one =
-            r#"[{"t":"2021-02-22T19:15:00Z","o":1,"h":2,"l":0.5,"c":1.5,"v":10,"n":3,"vw":1.2}]"#;
+        let one = r#"[{"t":"2021-02-22T19:15:00Z","o":1,"h":2,"l":0.5,"c":1.5,"v":10,"n":3,"vw":1.2}]"#;
         let bars = parse_alpaca_bars_json(one, "x").unwrap();
         assert_eq!(bars[0].trade_count(), Some(3));
         let wrapped = format!(r#"{{"bars":{one},"symbol":"AAPL","next_page_token":null}}"#);
         assert_eq!(parse_alpaca_bars_json(&wrapped, "x").unwrap(), bars);
-        assert_eq!(
-            parse_alpaca_bars_json(&write_alpaca_bars_json(&bars), "x").unwrap(),
-            bars
-        );
+        assert_eq!(parse_alpaca_bars_json(&write_alpaca_bars_json(&bars), "x").unwrap(), bars);
     }
 
     #[test]
     fn errors_name_the_bar_and_field() {
-        let e = parse_alpaca_bars_json(
-            r#"[{"t":"2021-02-22T19:15:00Z","o":1,"h":2,"l":0.5,"c":-1.5,"v":10}]"#,
-            "resp",
-        )
-        .unwrap_err();
-        assert!(
-            e.to_string().contains("bars[0]") && e.to_string().contains("`close`"),
-            "{e}"
-        );
+        let e = parse_alpaca_bars_json(r#"[{"t":"2021-02-22T19:15:00Z","o":1,"h":2,"l":0.5,"c":-1.5,"v":10}]"#, "resp")
+            .unwrap_err();
+        assert!(e.to_string().contains("bars[0]") && e.to_string().contains("`close`"), "{e}");
         let e = parse_alpaca_bars_json("[{", "resp").unwrap_err();
         assert!(e.to_string().contains("invalid JSON"), "{e}");
     }

@@ -23,17 +23,7 @@ pub struct ReadError {
 }
 
 impl ReadError {
-    pub(crate) fn new(
-        file: &str,
-        line: Option<usize>,
-        field: Option<&str>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            file: file.to_string(),
-            line,
-            field: field.map(str::to_string),
-            message: message.into(),
-        }
+    pub(crate) fn new(file: &str, line: Option<usize>, field: Option<&str>, message: impl Into<String>) -> Self {
+        Self { file: file.to_string(), line, field: field.map(str::to_string), message: message.into() }
     }
 }
