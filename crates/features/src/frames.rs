@@ -3,7 +3,7 @@
 use chrono::{Datelike, Weekday};
 use mtf_market::align::Series;
 use mtf_market::resample::{filter_session, resample};
-use mtf_market::session::{REGULAR_MINUTES, SessionFilter, ny_minute_of_day, trading_day};
+use mtf_market::session::{REGULAR_MINUTES, SessionFilter, ny_local_secs, trading_day, trading_day_number_ms};
 use mtf_market::{Bar, Timeframe};
 
 use crate::indicators::*;
@@ -86,17 +86,19 @@ pub fn compute_features(series: &Series) -> Vec<f64> {
     };
     let mut vwap = SessionVwap::new();
     let tf_ms = (tf.minutes() * 60_000) as f64;
+    // ln(close) once per bar: log returns and distances are differences of logs (one `ln` instead of four).
+    let ln_close: Vec<f64> = bars.iter().map(|b| b.close().ln()).collect();
     for (i, b) in bars.iter().enumerate() {
         let (o, h, l, c, v) = (b.open(), b.high(), b.low(), b.close(), b.volume());
+        let lc = ln_close[i];
         let row = &mut out[i * N_FEATURES..(i + 1) * N_FEATURES];
-        let back = |k: usize| {
-            if i >= k { ln_ratio(c, bars[i - k].close()) } else { f64::NAN }
-        };
+        let back = |k: usize| if i >= k { lc - ln_close[i - k] } else { f64::NAN };
         row[0] = back(1);
         row[1] = back(5);
         row[2] = back(20);
-        row[3] = ln_ratio(h, l);
-        row[4] = ln_ratio(c, o);
+        let (hl, co) = (ln_ratio(h, l), ln_ratio(c, o));
+        row[3] = hl;
+        row[4] = co;
         row[5] = or_nan(rsi.update(c), |r| (r - 50.0) / 50.0);
         let a = atr.update(h, l, c);
         let m = macd.update(c);
@@ -126,16 +128,16 @@ pub fn compute_features(series: &Series) -> Vec<f64> {
             let sd = b.upper - b.middle;
             if sd > 0.0 { (lv - b.middle) / sd } else { 0.0 }
         });
-        let day = i64::from(trading_day(b.start()).num_days_from_ce());
-        row[15] = or_nan(vwap.update(day, b.vwap_or_typical(), v), |w| ln_ratio(c, w));
-        row[16] = or_nan(sma50.update(c), |s| ln_ratio(c, s));
-        row[17] = gk.update(o, h, l, c).unwrap_or(f64::NAN);
+        let day = trading_day_number_ms(b.start_ms());
+        row[15] = or_nan(vwap.update(day, b.vwap_or_typical(), v), |w| lc - w.ln());
+        row[16] = or_nan(sma50.update(c), |s| lc - s.ln());
+        row[17] = gk.update_logs(hl, co).unwrap_or(f64::NAN);
         row[18] = if tf.is_intraday() {
-            let end = tf.bar_end(b.start(), series.filter());
-            let minutes = f64::from(ny_minute_of_day(end)) - 570.0;
+            let end_local = ny_local_secs(tf.bar_end_ms(b.start_ms(), series.filter()).div_euclid(1000));
+            let minutes = (end_local.rem_euclid(86_400) / 60) as f64 - 570.0;
             minutes / f64::from(REGULAR_MINUTES) * 2.0 - 1.0
         } else {
-            match b.start().with_timezone(&mtf_market::session::NEW_YORK).weekday() {
+            match trading_day(b.start()).weekday() {
                 Weekday::Mon => -1.0,
                 Weekday::Tue => -0.5,
                 Weekday::Wed => 0.0,
@@ -146,7 +148,7 @@ pub fn compute_features(series: &Series) -> Vec<f64> {
         };
         row[19] = if i >= 1 {
             let dt = (b.start_ms() - bars[i - 1].start_ms()) as f64;
-            (dt / tf_ms).ln()
+            if dt == tf_ms { 0.0 } else { (dt / tf_ms).ln() }
         } else {
             f64::NAN
         };

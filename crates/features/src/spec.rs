@@ -6,9 +6,9 @@
 //!
 //! | # | name | formula (bar i; c close, o open, h high, l low, v volume) |
 //! |---|------|---------------------------------------------------------|
-//! | 0 | `log_return_1` | ln(cᵢ / cᵢ₋₁) |
-//! | 1 | `log_return_5` | ln(cᵢ / cᵢ₋₅) |
-//! | 2 | `log_return_20` | ln(cᵢ / cᵢ₋₂₀) |
+//! | 0 | `log_return_1` | ln cᵢ − ln cᵢ₋₁ |
+//! | 1 | `log_return_5` | ln cᵢ − ln cᵢ₋₅ |
+//! | 2 | `log_return_20` | ln cᵢ − ln cᵢ₋₂₀ |
 //! | 3 | `range_hl` | ln(h / l) |
 //! | 4 | `body_oc` | ln(c / o) |
 //! | 5 | `rsi_14` | (RSI₁₄ − 50) / 50, Wilder |
@@ -21,8 +21,8 @@
 //! | 12 | `stoch_k` | (slow %K(14,3,3) − 50) / 50 |
 //! | 13 | `mfi_14` | (MFI₁₄ − 50) / 50 |
 //! | 14 | `volume_z_20` | z-score of ln(1 + v) against the last 20 bars including this one (population σ; 0 when σ = 0) |
-//! | 15 | `vwap_distance` | ln(c / session VWAP), VWAP anchored at the New York trading day (bar VWAP, else typical price) |
-//! | 16 | `sma_50_distance` | ln(c / SMA₅₀) |
+//! | 15 | `vwap_distance` | ln c − ln(session VWAP), VWAP anchored at the New York trading day (bar VWAP, else typical price) |
+//! | 16 | `sma_50_distance` | ln c − ln SMA₅₀ |
 //! | 17 | `rv_garman_klass_20` | Garman–Klass volatility over 20 bars, per bar |
 //! | 18 | `session_position` | intraday: (minutes from 09:30 New York to the bar's end) / 390 · 2 − 1 (−1 at the open, 1 at the close; outside [−1, 1] in extended hours); daily: weekday, Monday −1 … Friday 1 |
 //! | 19 | `time_since_prev` | ln((startᵢ − startᵢ₋₁) / timeframe length): 0 for adjacent bars, > 0 across gaps and nights |

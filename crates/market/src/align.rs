@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Datelike, Utc, Weekday};
 
-use crate::session::{SessionFilter, trading_day};
+use crate::session::{SessionFilter, trading_day, trading_day_number_ms};
 use crate::{Bar, Timeframe};
 
 /// What lies between a bar and the previous bar of its series.
@@ -93,16 +93,16 @@ impl Series {
                 Gap::Start
             } else {
                 let prev = &bars[i - 1];
-                if b.start() <= prev.start() {
+                if b.start_ms() <= prev.start_ms() {
                     return Err(AlignError { timeframe, index: i, start: b.start().to_rfc3339() });
                 }
-                let (pd, d) = (trading_day(prev.start()), trading_day(b.start()));
+                let (pd, d) = (trading_day_number_ms(prev.start_ms()), trading_day_number_ms(b.start_ms()));
                 if timeframe.is_intraday() {
                     if pd != d {
                         Gap::SessionBreak
                     } else {
-                        let prev_end = timeframe.bar_end(prev.start(), filter);
-                        let missing = (b.start() - prev_end).num_minutes() / timeframe.minutes();
+                        let prev_end = timeframe.bar_end_ms(prev.start_ms(), filter);
+                        let missing = (b.start_ms() - prev_end) / 60_000 / timeframe.minutes();
                         if missing <= 0 {
                             Gap::None
                         } else {
@@ -110,14 +110,14 @@ impl Series {
                         }
                     }
                 } else {
-                    match weekdays_between(pd, d) {
+                    match weekdays_between(trading_day(prev.start()), trading_day(b.start())) {
                         0 => Gap::None,
                         n => Gap::Missing { bars: n },
                     }
                 }
             };
             gaps.push(gap);
-            ends_ms.push(timeframe.bar_end(b.start(), filter).timestamp_millis());
+            ends_ms.push(timeframe.bar_end_ms(b.start_ms(), filter));
         }
         Ok(Self { timeframe, filter, bars, ends_ms, gaps })
     }

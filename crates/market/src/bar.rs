@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "WireBar", into = "WireBar")]
 pub struct Bar {
-    start: DateTime<Utc>,
+    /// Start, milliseconds since the Unix epoch (UTC): integer time keeps per-bar session logic cheap.
+    start_ms: i64,
     open: f64,
     high: f64,
     low: f64,
@@ -167,7 +168,7 @@ impl Bar {
         volume: f64,
     ) -> Result<Self, BarError> {
         Ok(Self {
-            start,
+            start_ms: start.timestamp_millis(),
             open: check_price("open", open)?,
             high: check_price("high", high)?,
             low: check_price("low", low)?,
@@ -205,16 +206,17 @@ impl Bar {
         vwap: Option<f64>,
     ) -> Self {
         let [open, high, low, close, volume] = ohlcv;
-        Self { start, open, high, low, close, volume, trade_count, vwap }
+        Self { start_ms: start.timestamp_millis(), open, high, low, close, volume, trade_count, vwap }
     }
 
     /// Start of the bar's interval, UTC.
     pub fn start(&self) -> DateTime<Utc> {
-        self.start
+        DateTime::from_timestamp_millis(self.start_ms).unwrap_or_default()
     }
     /// Start of the bar's interval as milliseconds since the Unix epoch (UTC).
+    #[inline]
     pub fn start_ms(&self) -> i64 {
-        self.start.timestamp_millis()
+        self.start_ms
     }
     /// First trade price of the interval.
     pub fn open(&self) -> f64 {
@@ -278,7 +280,7 @@ impl TryFrom<WireBar> for Bar {
 
 impl From<Bar> for WireBar {
     fn from(b: Bar) -> Self {
-        WireBar { t: b.start, o: b.open, h: b.high, l: b.low, c: b.close, v: b.volume, n: b.trade_count, vw: b.vwap }
+        WireBar { t: b.start(), o: b.open, h: b.high, l: b.low, c: b.close, v: b.volume, n: b.trade_count, vw: b.vwap }
     }
 }
 

@@ -47,7 +47,7 @@ fn compatible(from: Timeframe, to: Timeframe) -> bool {
 /// Running aggregate of one bucket. Public to the crate so live bar building uses the same arithmetic.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Accumulator {
-    pub(crate) start: chrono::DateTime<chrono::Utc>,
+    pub(crate) start_ms: i64,
     open: f64,
     high: f64,
     low: f64,
@@ -60,10 +60,10 @@ pub(crate) struct Accumulator {
 }
 
 impl Accumulator {
-    pub(crate) fn new(start: chrono::DateTime<chrono::Utc>, first: &Bar) -> Self {
+    pub(crate) fn new(start_ms: i64, first: &Bar) -> Self {
         let vw = first.vwap_or_typical();
         Self {
-            start,
+            start_ms,
             open: first.open(),
             high: first.high(),
             low: first.low(),
@@ -96,7 +96,7 @@ impl Accumulator {
         // Rounding can put a VWAP a hair outside [low, high]; clamp so the result stays a valid bar.
         let vwap = vwap.clamp(self.low, self.high);
         Bar::from_valid_parts(
-            self.start,
+            chrono::DateTime::from_timestamp_millis(self.start_ms).unwrap_or_default(),
             [self.open, self.high, self.low, self.close, self.volume],
             self.trade_count,
             Some(vwap),
@@ -127,16 +127,17 @@ pub fn resample(
     let mut acc: Option<Accumulator> = None;
     let mut prev_start = None;
     for (index, bar) in bars.iter().enumerate() {
-        if prev_start.is_some_and(|p| bar.start() <= p) {
+        let start_ms = bar.start_ms();
+        if prev_start.is_some_and(|p| start_ms <= p) {
             return Err(ResampleError::Unsorted { index, start: bar.start().to_rfc3339() });
         }
-        prev_start = Some(bar.start());
+        prev_start = Some(start_ms);
         if !keeps(filter, from, bar) {
             continue;
         }
-        let bucket = to.bucket_start(bar.start());
+        let bucket = to.bucket_start_ms(start_ms);
         match &mut acc {
-            Some(a) if a.start == bucket => a.push(bar),
+            Some(a) if a.start_ms == bucket => a.push(bar),
             _ => {
                 if let Some(a) = acc.take() {
                     out.push(a.finish());
@@ -154,10 +155,10 @@ pub fn resample(
 /// Whether a source bar takes part under `filter`: a 1-minute bar when its start is in the session, a coarser
 /// bar when any part of it overlaps the session (its first or last minute, or the session open inside it).
 fn keeps(filter: SessionFilter, from: Timeframe, bar: &Bar) -> bool {
-    let start = bar.start();
-    if filter.contains(start) {
+    if filter.contains_ms(bar.start_ms()) {
         return true;
     }
+    let start = bar.start();
     if from == Timeframe::M1 || from == Timeframe::D1 {
         return false;
     }
@@ -173,7 +174,7 @@ fn keeps(filter: SessionFilter, from: Timeframe, bar: &Bar) -> bool {
 
 /// Keeps the bars whose start the session filter accepts (the identity resampling of 1-minute bars).
 pub fn filter_session(bars: &[Bar], filter: SessionFilter) -> Vec<Bar> {
-    bars.iter().filter(|b| filter.contains(b.start())).copied().collect()
+    bars.iter().filter(|b| filter.contains_ms(b.start_ms())).copied().collect()
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::session::{self, NEW_YORK, SessionFilter};
+use crate::session::{self, SessionFilter};
 
 /// A bar size. Intraday sizes are bucketed on the New York clock; `D1` is the New York trading day.
 ///
@@ -109,18 +109,24 @@ impl Timeframe {
     /// New York wall-clock time (so their UTC start moves with DST, like Alpaca's). `D1` buckets start at New
     /// York midnight of the trading day.
     pub fn bucket_start(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let ms = t.timestamp_millis();
+        DateTime::from_timestamp_millis(self.bucket_start_ms(ms)).unwrap_or(t)
+    }
+
+    /// [`Timeframe::bucket_start`] on milliseconds since the epoch (UTC), without calendar conversions.
+    #[inline]
+    pub fn bucket_start_ms(self, ms: i64) -> i64 {
         match self {
             Timeframe::H4 | Timeframe::D1 => {
-                let local = t.with_timezone(&NEW_YORK);
+                let local = session::ny_local_secs(ms.div_euclid(1000));
+                let day = local - local.rem_euclid(86_400);
                 // Hours 0, 4, …, 20 never fall in a DST gap or overlap (switches happen at 02:00 local).
-                let hour = if self == Timeframe::H4 { local.hour() - local.hour() % 4 } else { 0 };
-                local_to_utc(local.date_naive(), hour)
+                let hours = if self == Timeframe::H4 { (local - day) / 3600 / 4 * 4 } else { 0 };
+                session::ny_utc_secs(day + hours * 3600) * 1000
             }
             _ => {
                 let step = self.minutes() * 60_000;
-                let ms = t.timestamp_millis();
-                let floored = ms - ms.rem_euclid(step);
-                DateTime::from_timestamp_millis(floored).unwrap_or(t)
+                ms - ms.rem_euclid(step)
             }
         }
     }
@@ -132,31 +138,30 @@ impl Timeframe {
     /// [`SessionFilter::Regular`], 20:00 for [`SessionFilter::Extended`]. Early-close days are treated like full
     /// days, which can only delay — never advance — when a daily bar counts as complete.
     pub fn bar_end(self, start: DateTime<Utc>, filter: SessionFilter) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.bar_end_ms(start.timestamp_millis(), filter)).unwrap_or(start)
+    }
+
+    /// [`Timeframe::bar_end`] on milliseconds since the epoch (UTC).
+    #[inline]
+    pub fn bar_end_ms(self, start_ms: i64, filter: SessionFilter) -> i64 {
         match self {
-            Timeframe::H4 => {
-                let local = start.with_timezone(&NEW_YORK);
-                let hour = local.hour();
-                if hour >= 20 {
-                    local_to_utc(local.date_naive() + Duration::days(1), 0)
+            Timeframe::H4 | Timeframe::D1 => {
+                let local = session::ny_local_secs(start_ms.div_euclid(1000));
+                let day = local - local.rem_euclid(86_400);
+                let end_local = if self == Timeframe::H4 {
+                    local + 4 * 3600
                 } else {
-                    local_to_utc(local.date_naive(), hour + 4)
-                }
-            }
-            Timeframe::D1 => {
-                let day = session::trading_day(start);
-                let close = match filter {
-                    SessionFilter::Regular => session::REGULAR_CLOSE,
-                    SessionFilter::Extended => session::AFTER_HOURS_CLOSE,
+                    let close = match filter {
+                        SessionFilter::Regular => 16,
+                        SessionFilter::Extended => 20,
+                    };
+                    day + close * 3600
                 };
-                session::ny_local_to_utc(day, close)
+                session::ny_utc_secs(end_local) * 1000
             }
-            _ => start + Duration::minutes(self.minutes()),
+            _ => start_ms + self.minutes() * 60_000,
         }
     }
-}
-
-fn local_to_utc(day: chrono::NaiveDate, hour: u32) -> DateTime<Utc> {
-    session::ny_local_to_utc(day, NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN))
 }
 
 impl fmt::Display for Timeframe {

@@ -61,8 +61,11 @@ impl GarmanKlass {
     /// Adds a bar's open, high, low and close (all > 0).
     #[inline(always)]
     pub fn update(&mut self, open: f64, high: f64, low: f64, close: f64) -> Option<f64> {
-        let hl = (high / low).ln();
-        let co = (close / open).ln();
+        self.update_logs((high / low).ln(), (close / open).ln())
+    }
+    /// Adds a bar given `ln(high/low)` and `ln(close/open)` (when the caller has them already).
+    #[inline(always)]
+    pub fn update_logs(&mut self, hl: f64, co: f64) -> Option<f64> {
         let term = 0.5 * hl * hl - (2.0 * std::f64::consts::LN_2 - 1.0) * co * co;
         rolling(&mut self.ring, &mut self.sum, term, self.period).map(|m| m.max(0.0).sqrt())
     }
