@@ -16,26 +16,6 @@ use mtf_market::{Bar, Timeframe};
 
 use crate::input;
 
-const INDICATOR_COLUMNS: [&str; 17] = [
-    "sma_50",
-    "ema_20",
-    "rsi_14",
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "bb_upper",
-    "bb_middle",
-    "bb_lower",
-    "atr_14",
-    "adx_14",
-    "plus_di_14",
-    "minus_di_14",
-    "stoch_k",
-    "stoch_d",
-    "obv",
-    "mfi_14",
-];
-
 fn create(path: &Path) -> anyhow::Result<BufWriter<File>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
@@ -56,32 +36,9 @@ pub fn indicators(input: &Path, output: &Path, repair: bool) -> anyhow::Result<(
         bail!("{}: {} rows but {} bars were read", input.display(), times.len(), bars.len());
     }
     let col = |f: fn(&Bar) -> f64| bars.iter().map(f).collect::<Vec<f64>>();
-    let (h, l, c, v) = (col(Bar::high), col(Bar::low), col(Bar::close), col(Bar::volume));
-    let m = batch::macd(&c, 12, 26, 9)?;
-    let b = batch::bollinger(&c, 20, 2.0)?;
-    let d = batch::dmi(&h, &l, &c, 14)?;
-    let s = batch::stochastic(&h, &l, &c, 14, 3, 3)?;
-    let cols: [Vec<f64>; 17] = [
-        batch::sma(&c, 50)?,
-        batch::ema(&c, 20)?,
-        batch::rsi(&c, 14)?,
-        m.macd,
-        m.signal,
-        m.hist,
-        b.upper,
-        b.middle,
-        b.lower,
-        batch::atr(&h, &l, &c, 14)?,
-        batch::adx(&h, &l, &c, 14)?,
-        d.plus_di,
-        d.minus_di,
-        s.k,
-        s.d,
-        batch::obv(&c, &v)?,
-        batch::mfi(&h, &l, &c, &v, 14)?,
-    ];
+    let cols = batch::standard(&col(Bar::high), &col(Bar::low), &col(Bar::close), &col(Bar::volume))?;
     let mut w = create(output)?;
-    writeln!(w, "{time_name},{}", INDICATOR_COLUMNS.join(","))?;
+    writeln!(w, "{time_name},{}", batch::STANDARD_COLUMNS.join(","))?;
     for (i, t) in times.iter().enumerate() {
         w.write_all(t.as_bytes())?;
         for col in &cols {
@@ -90,7 +47,7 @@ pub fn indicators(input: &Path, output: &Path, repair: bool) -> anyhow::Result<(
         w.write_all(b"\n")?;
     }
     w.flush().with_context(|| format!("writing {}", output.display()))?;
-    eprintln!("{}: {} rows × {} indicators", output.display(), bars.len(), INDICATOR_COLUMNS.len());
+    eprintln!("{}: {} rows × {} indicators", output.display(), bars.len(), batch::STANDARD_COLUMNS.len());
     Ok(())
 }
 

@@ -13,25 +13,7 @@ use std::path::Path;
 
 use mtf_features::indicators::{self, batch};
 
-const COLUMNS: [&str; 17] = [
-    "sma_50",
-    "ema_20",
-    "rsi_14",
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "bb_upper",
-    "bb_middle",
-    "bb_lower",
-    "atr_14",
-    "adx_14",
-    "plus_di_14",
-    "minus_di_14",
-    "stoch_k",
-    "stoch_d",
-    "obv",
-    "mfi_14",
-];
+const COLUMNS: [&str; 17] = batch::STANDARD_COLUMNS;
 
 fn fixture(stem: &str) -> Vec<Vec<f64>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/talib/{stem}.csv.gz"));
@@ -50,29 +32,7 @@ fn fixture(stem: &str) -> Vec<Vec<f64>> {
 
 /// Batch outputs, in `COLUMNS` order.
 fn batch_outputs(c: &common::Columns) -> Vec<Vec<f64>> {
-    let m = batch::macd(&c.close, 12, 26, 9).unwrap();
-    let b = batch::bollinger(&c.close, 20, 2.0).unwrap();
-    let d = batch::dmi(&c.high, &c.low, &c.close, 14).unwrap();
-    let s = batch::stochastic(&c.high, &c.low, &c.close, 14, 3, 3).unwrap();
-    vec![
-        batch::sma(&c.close, 50).unwrap(),
-        batch::ema(&c.close, 20).unwrap(),
-        batch::rsi(&c.close, 14).unwrap(),
-        m.macd,
-        m.signal,
-        m.hist,
-        b.upper,
-        b.middle,
-        b.lower,
-        batch::atr(&c.high, &c.low, &c.close, 14).unwrap(),
-        batch::adx(&c.high, &c.low, &c.close, 14).unwrap(),
-        d.plus_di,
-        d.minus_di,
-        s.k,
-        s.d,
-        batch::obv(&c.close, &c.volume).unwrap(),
-        batch::mfi(&c.high, &c.low, &c.close, &c.volume, 14).unwrap(),
-    ]
+    batch::standard(&c.high, &c.low, &c.close, &c.volume).unwrap()
 }
 
 /// Streaming outputs, one bar at a time through the indicator cores, in `COLUMNS` order.

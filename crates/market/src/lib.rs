@@ -8,6 +8,7 @@
 //! - [`align`]: as-of alignment — for an instant τ, each timeframe's last `T` bars whose **end** ≤ τ.
 //! - [`live`]: incremental bar building from trades and stream bars, with corrections.
 //! - [`io`]: the CSV layouts of the shared data set and Alpaca's JSON bars.
+//! - [`synthetic`]: deterministic random-walk bars for benchmarks and demos without data.
 //!
 //! ```
 //! use mtf_market::{Bar, Timeframe, resample::resample, session::SessionFilter};
@@ -27,6 +28,7 @@ pub mod io;
 pub mod live;
 pub mod resample;
 pub mod session;
+pub mod synthetic;
 mod timeframe;
 
 pub use bar::{Bar, BarError, Repair};

@@ -185,3 +185,56 @@ pub fn garman_klass(
     let mut g = GarmanKlass::new(period)?;
     Ok((0..n).map(|i| g.update(open[i], high[i], low[i], close[i]).unwrap_or(f64::NAN)).collect())
 }
+
+/// Names of the standard indicator set, in output order (the columns of `mtf indicators`).
+pub const STANDARD_COLUMNS: [&str; 17] = [
+    "sma_50",
+    "ema_20",
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "atr_14",
+    "adx_14",
+    "plus_di_14",
+    "minus_di_14",
+    "stoch_k",
+    "stoch_d",
+    "obv",
+    "mfi_14",
+];
+
+/// The standard indicator set over OHLCV columns, in [`STANDARD_COLUMNS`] order: SMA(50), EMA(20), RSI(14),
+/// MACD(12,26,9), Bollinger(20,2), ATR(14), ADX(14), ±DI(14), slow stochastic(14,3,3), OBV, MFI(14).
+///
+/// # Errors
+/// [`ParamError`] when the slices have different lengths.
+pub fn standard(high: &[f64], low: &[f64], close: &[f64], volume: &[f64]) -> Result<Vec<Vec<f64>>, ParamError> {
+    same_len("standard set", &[high.len(), low.len(), close.len(), volume.len()])?;
+    let m = macd(close, 12, 26, 9)?;
+    let b = bollinger(close, 20, 2.0)?;
+    let d = dmi(high, low, close, 14)?;
+    let s = stochastic(high, low, close, 14, 3, 3)?;
+    Ok(vec![
+        sma(close, 50)?,
+        ema(close, 20)?,
+        rsi(close, 14)?,
+        m.macd,
+        m.signal,
+        m.hist,
+        b.upper,
+        b.middle,
+        b.lower,
+        atr(high, low, close, 14)?,
+        adx(high, low, close, 14)?,
+        d.plus_di,
+        d.minus_di,
+        s.k,
+        s.d,
+        obv(close, volume)?,
+        mfi(high, low, close, volume, 14)?,
+    ])
+}
