@@ -232,6 +232,20 @@ pub fn write_bars_csv<W: Write>(mut w: W, bars: &[Bar]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Writes daily bars in the daily layout `date,open,high,low,close,volume` (the New York trading date of each
+/// bar's start; there is no `adj_close`, which the reader treats as optional).
+///
+/// # Errors
+/// Any I/O error of the writer.
+pub fn write_daily_csv<W: Write>(mut w: W, bars: &[Bar]) -> std::io::Result<()> {
+    writeln!(w, "{DAILY}")?;
+    for b in bars {
+        let day = crate::session::trading_day(b.start());
+        writeln!(w, "{},{},{},{},{},{}", day.format("%Y-%m-%d"), b.open(), b.high(), b.low(), b.close(), b.volume())?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +282,20 @@ mod tests {
 
     fn err_of(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn daily_write_then_read_round_trips() {
+        let text =
+            "date,open,high,low,close,adj_close,volume\n2011-07-01,1,2,0.5,1.5,1.4,10\n2011-07-05,1.5,2.5,1,2,1.9,20\n";
+        let bars = parse(text).unwrap().bars;
+        let mut out = Vec::new();
+        write_daily_csv(&mut out, &bars).unwrap();
+        let written = String::from_utf8(out).unwrap();
+        assert!(written.starts_with("date,open,high,low,close,volume\n2011-07-01,1,2,0.5,1.5,10\n"), "{written}");
+        let back = parse(&written).unwrap();
+        assert_eq!(back.layout, CsvLayout::Daily { adj_close: false });
+        assert_eq!(back.bars, bars);
     }
 
     #[test]

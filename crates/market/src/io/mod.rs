@@ -5,7 +5,7 @@
 mod csv;
 mod json;
 
-pub use csv::{BarsFile, CsvLayout, ReadOptions, parse_bars_csv, read_bars_csv, write_bars_csv};
+pub use csv::{BarsFile, CsvLayout, ReadOptions, parse_bars_csv, read_bars_csv, write_bars_csv, write_daily_csv};
 pub use json::{parse_alpaca_bars_json, write_alpaca_bars_json};
 
 /// A bars file or document that cannot be read; says where and what.
