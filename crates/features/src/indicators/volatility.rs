@@ -1,13 +1,14 @@
 //! Range-based realised volatility estimators, per bar (not annualised), in log-return units.
+//!
+//! Both are rolling means (an [`Sma`] over per-bar terms) under a square root; running sums of non-negative
+//! terms can drift a hair below zero after cancellation, so the mean is clamped at 0 first.
 
-use super::{ParamError, Ring, check_period};
+use super::{ParamError, Sma, check_period};
 
 /// Parkinson volatility over `period` bars: `sqrt(mean(ln(h/l)²) / (4·ln 2))`. First output at `period − 1`.
 #[derive(Debug, Clone)]
 pub struct Parkinson {
-    period: usize,
-    ring: Ring,
-    sum: f64,
+    mean: Sma,
 }
 
 impl Parkinson {
@@ -15,26 +16,25 @@ impl Parkinson {
     /// [`ParamError`] when `period` is 0.
     pub fn new(period: usize) -> Result<Self, ParamError> {
         check_period("Parkinson", "period", period, 1)?;
-        Ok(Self { period, ring: Ring::new(period), sum: 0.0 })
+        Ok(Self { mean: Sma::new(period)? })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
-        self.period - 1
+        self.mean.lookback()
     }
     /// Adds a bar's high and low (both > 0).
     #[inline(always)]
     pub fn update(&mut self, high: f64, low: f64) -> Option<f64> {
         let r = (high / low).ln();
-        rolling(&mut self.ring, &mut self.sum, r * r, self.period).map(|m| (m / (4.0 * std::f64::consts::LN_2)).sqrt())
+        self.mean.update(r * r).map(|m| (m.max(0.0) / (4.0 * std::f64::consts::LN_2)).sqrt())
     }
     /// Whether outputs are valid.
     pub fn is_ready(&self) -> bool {
-        self.ring.len() == self.period
+        self.mean.is_ready()
     }
     /// Forgets all input.
     pub fn reset(&mut self) {
-        self.ring.clear();
-        self.sum = 0.0;
+        self.mean.reset();
     }
 }
 
@@ -42,9 +42,7 @@ impl Parkinson {
 /// `sqrt(max(0, mean(½·ln(h/l)² − (2·ln 2 − 1)·ln(c/o)²)))`. First output at `period − 1`.
 #[derive(Debug, Clone)]
 pub struct GarmanKlass {
-    period: usize,
-    ring: Ring,
-    sum: f64,
+    mean: Sma,
 }
 
 impl GarmanKlass {
@@ -52,11 +50,11 @@ impl GarmanKlass {
     /// [`ParamError`] when `period` is 0.
     pub fn new(period: usize) -> Result<Self, ParamError> {
         check_period("Garman-Klass", "period", period, 1)?;
-        Ok(Self { period, ring: Ring::new(period), sum: 0.0 })
+        Ok(Self { mean: Sma::new(period)? })
     }
     /// Index of the first valid output.
     pub fn lookback(&self) -> usize {
-        self.period - 1
+        self.mean.lookback()
     }
     /// Adds a bar's open, high, low and close (all > 0).
     #[inline(always)]
@@ -67,26 +65,14 @@ impl GarmanKlass {
     #[inline(always)]
     pub fn update_logs(&mut self, hl: f64, co: f64) -> Option<f64> {
         let term = 0.5 * hl * hl - (2.0 * std::f64::consts::LN_2 - 1.0) * co * co;
-        rolling(&mut self.ring, &mut self.sum, term, self.period).map(|m| m.max(0.0).sqrt())
+        self.mean.update(term).map(|m| m.max(0.0).sqrt())
     }
     /// Whether outputs are valid.
     pub fn is_ready(&self) -> bool {
-        self.ring.len() == self.period
+        self.mean.is_ready()
     }
     /// Forgets all input.
     pub fn reset(&mut self) {
-        self.ring.clear();
-        self.sum = 0.0;
+        self.mean.reset();
     }
-}
-
-#[inline]
-fn rolling(ring: &mut Ring, sum: &mut f64, x: f64, period: usize) -> Option<f64> {
-    if let Some(old) = ring.oldest() {
-        *sum -= old;
-    }
-    *sum += x;
-    ring.push(x);
-    // Running sums of non-negative terms can drift a hair below zero after cancellation.
-    (ring.len() == period).then(|| (*sum / period as f64).max(0.0))
 }
