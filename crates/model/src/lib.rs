@@ -6,5 +6,8 @@
 //! - [`labels`]: horizon log-return labels without overlap with the inputs, and walk-forward folds with an
 //!   embargo.
 
+pub mod data;
 pub mod labels;
 pub mod model;
+#[cfg(feature = "train")]
+pub mod training;

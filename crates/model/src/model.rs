@@ -84,7 +84,19 @@ impl ModelConfig {
         self.lookback / self.patch_len
     }
 
-    /// Builds the model with random weights on `device` (seed the device first for reproducibility).
+    /// Builds the model with weights drawn from `seed`: the same seed gives the same weights, also when other
+    /// threads draw random numbers (burn's generator is process-wide, so seeding and drawing hold a lock).
+    ///
+    /// # Errors
+    /// As [`ModelConfig::validate`].
+    pub fn init_seeded(&self, device: &Device, seed: u64) -> Result<MtfModel, String> {
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        device.seed(seed);
+        self.init(device)
+    }
+
+    /// Builds the model with random weights on `device` (see [`ModelConfig::init_seeded`] for reproducibility).
     ///
     /// # Errors
     /// As [`ModelConfig::validate`].
@@ -270,9 +282,8 @@ mod tests {
     #[test]
     fn shapes_ordering_and_attention_sums() {
         let device = Device::flex();
-        device.seed(1);
         let cfg = tiny();
-        let model = cfg.init(&device).unwrap();
+        let model = cfg.init_seeded(&device, 1).unwrap();
         let out = model.forward(input(&cfg, 2, |_, _, _| 1.0, &device));
         assert_eq!(out.quantiles.dims(), [2, 3]);
         assert_eq!(out.logits.dims(), [2, 3]);
@@ -293,9 +304,8 @@ mod tests {
     #[test]
     fn masked_timeframes_and_samples_stay_finite_and_get_no_attention() {
         let device = Device::flex();
-        device.seed(2);
         let cfg = tiny();
-        let model = cfg.init(&device).unwrap();
+        let model = cfg.init_seeded(&device, 2).unwrap();
         // Sample 0: timeframe 1 fully masked and the first half of timeframe 0 masked. Sample 1: everything masked.
         let out = model.forward(input(
             &cfg,
