@@ -6,8 +6,11 @@
 //! - [`labels`]: horizon log-return labels without overlap with the inputs, and walk-forward folds with an
 //!   embargo.
 
+pub mod baselines;
+pub mod calibration;
 pub mod data;
 pub mod labels;
+pub mod metrics;
 pub mod model;
 #[cfg(feature = "train")]
 pub mod training;

@@ -1,0 +1,283 @@
+//! Evaluation metrics, computed the same way for the model and every baseline.
+//!
+//! Conventions: labels are horizon log returns `r = ln(P[t+h]/P[t])`; prices are `P[t]·exp(r)`. Classes are
+//! 0 down, 1 flat, 2 up. The backtest trades only every `h`-th prediction so that holding periods do not
+//! overlap, holds `signal × confidence` (long/flat/short scaled in [−1, 1]) for the horizon, and pays 1 basis
+//! point per side on every change of position.
+
+use serde::{Deserialize, Serialize};
+
+/// One prediction to score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    /// Predicted q10, q50, q90 of the log return.
+    pub quantiles: [f64; 3],
+    /// Calibrated probabilities of down, flat, up.
+    pub probs: [f64; 3],
+    /// Position in [−1, 1] taken on this prediction (signal × confidence).
+    pub position: f64,
+    /// Realised log return.
+    pub label: f64,
+    /// Realised class.
+    pub class: usize,
+    /// Price at the prediction instant.
+    pub last_close: f64,
+}
+
+/// Backtest summary.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Backtest {
+    /// Compounded strategy return over the traded periods.
+    pub total_return: f64,
+    /// Annualised Sharpe ratio of per-period returns (0 when they do not vary).
+    pub sharpe: f64,
+    /// Largest peak-to-trough fall of the equity curve, as a positive fraction.
+    pub max_drawdown: f64,
+    /// Share of periods with a position whose return was positive.
+    pub hit_rate: f64,
+    /// Mean absolute change of position per period.
+    pub turnover: f64,
+    /// Compounded return of holding long over the same periods.
+    pub buy_and_hold_return: f64,
+}
+
+/// The metric set of `report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Predictions scored.
+    pub n_predictions: usize,
+    /// Mean absolute error of the predicted price (P·exp(q50)).
+    pub mae: f64,
+    /// Same for persistence (price unchanged).
+    pub mae_persistence: f64,
+    /// `mae / mae_persistence` (< 1 beats the random walk).
+    pub mae_ratio_vs_persistence: f64,
+    /// RMSE of the predicted price over persistence's RMSE.
+    pub rmse_ratio_vs_persistence: f64,
+    /// Share of predictions whose most probable class is the realised class.
+    pub directional_accuracy: f64,
+    /// Share of the most frequent realised class (a hindsight constant predictor's accuracy).
+    pub directional_base_rate: f64,
+    /// Directional accuracy on the most confident fifth.
+    pub directional_accuracy_top20: f64,
+    /// Spearman rank correlation of predicted q50 and realised return.
+    pub information_coefficient: f64,
+    /// Multi-class Brier score (mean squared error of the probability vector).
+    pub brier: f64,
+    /// Expected calibration error of the top-class probability, 10 equal-width bins.
+    pub ece: f64,
+    /// Share of realised returns inside [q10, q90] (nominal 0.8).
+    pub coverage_q10_q90: f64,
+    /// Backtest of the positions.
+    pub backtest: Backtest,
+}
+
+fn argmax3(p: &[f64; 3]) -> usize {
+    let mut best = 0;
+    for c in 1..3 {
+        if p[c] > p[best] {
+            best = c;
+        }
+    }
+    best
+}
+
+fn ranks(x: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut r = vec![0.0; x.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Pearson correlation (0 when either side is constant).
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len()) as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    if saa == 0.0 || sbb == 0.0 { 0.0 } else { sab / (saa * sbb).sqrt() }
+}
+
+/// Spearman rank correlation (average ranks for ties).
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    pearson(&ranks(a), &ranks(b))
+}
+
+/// Backtest over the predictions, trading every `step`-th one; `periods_per_year` annualises the Sharpe.
+pub fn backtest(s: &[Scored], step: usize, periods_per_year: f64) -> Backtest {
+    let cost = 1e-4;
+    let mut equity: f64 = 1.0;
+    let mut hold: f64 = 1.0;
+    let mut peak: f64 = 1.0;
+    let mut max_dd: f64 = 0.0;
+    let mut prev_pos = 0.0;
+    let (mut rets, mut hits, mut active, mut turnover) = (Vec::new(), 0usize, 0usize, 0.0);
+    for p in s.iter().step_by(step.max(1)) {
+        let simple = p.label.exp() - 1.0;
+        let change = (p.position - prev_pos).abs();
+        let r = p.position * simple - cost * change;
+        turnover += change;
+        prev_pos = p.position;
+        if p.position != 0.0 {
+            active += 1;
+            if r > 0.0 {
+                hits += 1;
+            }
+        }
+        equity *= 1.0 + r;
+        hold *= 1.0 + simple;
+        peak = peak.max(equity);
+        max_dd = max_dd.max(1.0 - equity / peak);
+        rets.push(r);
+    }
+    let n = rets.len().max(1) as f64;
+    let mean = rets.iter().sum::<f64>() / n;
+    let sd = (rets.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / n).sqrt();
+    Backtest {
+        total_return: equity - 1.0,
+        sharpe: if sd > 0.0 { mean / sd * periods_per_year.sqrt() } else { 0.0 },
+        max_drawdown: max_dd,
+        hit_rate: if active > 0 { hits as f64 / active as f64 } else { 0.0 },
+        turnover: turnover / n,
+        buy_and_hold_return: hold - 1.0,
+    }
+}
+
+/// All metrics. `step` and `periods_per_year` are passed to [`backtest`].
+pub fn compute(s: &[Scored], step: usize, periods_per_year: f64) -> Metrics {
+    let n = s.len();
+    let nf = n.max(1) as f64;
+    let (mut ae, mut ae_p, mut se, mut se_p) = (0.0, 0.0, 0.0, 0.0);
+    let (mut correct, mut brier, mut covered) = (0usize, 0.0, 0usize);
+    let mut counts = [0usize; 3];
+    for p in s {
+        let actual = p.last_close * p.label.exp();
+        let predicted = p.last_close * p.quantiles[1].exp();
+        ae += (predicted - actual).abs();
+        se += (predicted - actual).powi(2);
+        ae_p += (p.last_close - actual).abs();
+        se_p += (p.last_close - actual).powi(2);
+        if argmax3(&p.probs) == p.class {
+            correct += 1;
+        }
+        counts[p.class.min(2)] += 1;
+        brier += (0..3).map(|c| (p.probs[c] - if c == p.class { 1.0 } else { 0.0 }).powi(2)).sum::<f64>();
+        if p.label >= p.quantiles[0] && p.label <= p.quantiles[2] {
+            covered += 1;
+        }
+    }
+    // Most confident fifth (ties broken by order).
+    let mut by_conf: Vec<&Scored> = s.iter().collect();
+    by_conf.sort_by(|a, b| b.probs[argmax3(&b.probs)].total_cmp(&a.probs[argmax3(&a.probs)]));
+    let top = &by_conf[..n.div_ceil(5).min(n)];
+    let top_acc = top.iter().filter(|p| argmax3(&p.probs) == p.class).count() as f64 / top.len().max(1) as f64;
+    // ECE over 10 bins of the top-class probability.
+    let mut bins = [(0usize, 0.0f64, 0usize); 10];
+    for p in s {
+        let c = argmax3(&p.probs);
+        let conf = p.probs[c];
+        let b = ((conf * 10.0) as usize).min(9);
+        bins[b].0 += 1;
+        bins[b].1 += conf;
+        bins[b].2 += usize::from(c == p.class);
+    }
+    let ece = bins
+        .iter()
+        .filter(|b| b.0 > 0)
+        .map(|b| (b.2 as f64 / b.0 as f64 - b.1 / b.0 as f64).abs() * b.0 as f64)
+        .sum::<f64>()
+        / nf;
+    let q50: Vec<f64> = s.iter().map(|p| p.quantiles[1]).collect();
+    let labels: Vec<f64> = s.iter().map(|p| p.label).collect();
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    Metrics {
+        n_predictions: n,
+        mae: ae / nf,
+        mae_persistence: ae_p / nf,
+        mae_ratio_vs_persistence: ratio(ae, ae_p),
+        rmse_ratio_vs_persistence: ratio(se.sqrt(), se_p.sqrt()),
+        directional_accuracy: correct as f64 / nf,
+        directional_base_rate: *counts.iter().max().unwrap_or(&0) as f64 / nf,
+        directional_accuracy_top20: top_acc,
+        information_coefficient: spearman(&q50, &labels),
+        brier: brier / nf,
+        ece,
+        coverage_q10_q90: covered as f64 / nf,
+        backtest: backtest(s, step, periods_per_year),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(q: [f64; 3], probs: [f64; 3], position: f64, label: f64, class: usize) -> Scored {
+        Scored { quantiles: q, probs, position, label, class, last_close: 100.0 }
+    }
+
+    #[test]
+    fn hand_computed_case() {
+        let ln = |x: f64| x.ln();
+        let s = vec![
+            // Predicts +1 %, realised +2 %: error 1 (price), persistence error 2. Up, correct.
+            p([ln(0.99), ln(1.01), ln(1.03)], [0.1, 0.2, 0.7], 1.0, ln(1.02), 2),
+            // Predicts 0, realised −1 %: error 1, persistence 1. Flat predicted, down realised. Outside interval.
+            p([-0.005, 0.0, 0.005], [0.3, 0.4, 0.3], 0.0, ln(0.99), 0),
+        ];
+        let m = compute(&s, 1, 252.0);
+        assert_eq!(m.n_predictions, 2);
+        assert!((m.mae - 1.0).abs() < 1e-9, "{}", m.mae);
+        assert!((m.mae_persistence - 1.5).abs() < 1e-9);
+        assert!((m.mae_ratio_vs_persistence - 2.0 / 3.0).abs() < 1e-9);
+        assert!((m.rmse_ratio_vs_persistence - (2.0f64).sqrt() / (5.0f64).sqrt()).abs() < 1e-9);
+        assert_eq!(m.directional_accuracy, 0.5);
+        assert_eq!(m.directional_base_rate, 0.5);
+        assert_eq!(m.directional_accuracy_top20, 1.0, "the most confident (0.7) is right");
+        assert_eq!(m.coverage_q10_q90, 0.5);
+        // Brier: (0.01 + 0.04 + 0.09) and (0.49 + 0.16 + 0.09) → mean 0.44.
+        assert!((m.brier - 0.44).abs() < 1e-12);
+        // ECE: bin 7 conf 0.7 acc 1 → 0.3; bin 4 conf 0.4 acc 0 → 0.4; weighted mean 0.35.
+        assert!((m.ece - 0.35).abs() < 1e-12);
+        // Backtest: +2 % minus 1 bp entry, then flat minus 1 bp exit.
+        let b = m.backtest;
+        assert!((b.total_return - ((1.0 + 0.02 - 1e-4) * (1.0 - 1e-4) - 1.0)).abs() < 1e-12);
+        assert!((b.buy_and_hold_return - (1.02 * 0.99 - 1.0)).abs() < 1e-12);
+        assert_eq!(b.hit_rate, 1.0);
+        assert_eq!(b.turnover, 1.0);
+        assert!((b.max_drawdown - (1.0 - (1.0 - 1e-4))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn spearman_handles_ties_and_constants() {
+        assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), 0.0);
+        assert!((spearman(&[1.0, 1.0, 2.0], &[1.0, 2.0, 3.0]) - 0.866_025_403_784_438_6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn backtest_trades_every_step_only() {
+        let s: Vec<Scored> = (0..4).map(|_| p([0.0; 3], [0.0, 0.0, 1.0], 1.0, 0.01f64.ln_1p(), 2)).collect();
+        let b = backtest(&s, 2, 252.0);
+        assert!((b.buy_and_hold_return - (1.01f64 * 1.01 - 1.0)).abs() < 1e-12, "two non-overlapping periods");
+    }
+}
