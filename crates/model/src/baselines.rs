@@ -201,8 +201,8 @@ impl Logistic {
             }
             for k in 0..3 {
                 m.b[k] -= 0.5 * gb[k] / n;
-                for j in 0..d {
-                    m.w[k][j] -= 0.5 * (gw[k][j] / n + l2 * m.w[k][j]);
+                for (w, g) in m.w[k].iter_mut().zip(&gw[k]) {
+                    *w -= 0.5 * (g / n + l2 * *w);
                 }
             }
         }
