@@ -2,6 +2,7 @@
 
 mod commands;
 mod input;
+mod model_commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,6 +89,76 @@ enum Command {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// Train a model walk-forward (with baselines in the same run) and write model.mtf and report.json.
+    Train {
+        /// Training config (TOML): name, version, [inputs], [data], [model], [train], [eval].
+        #[arg(long)]
+        config: PathBuf,
+        /// Directory the config's input files are relative to (default $MTF_DATA_DIR, else ../shared/data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Output directory (default models/<name>).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Evaluate a trained model walk-forward on data after its training range, with baselines.
+    Evaluate {
+        /// Model artifact or its directory.
+        #[arg(long)]
+        model: PathBuf,
+        /// 1-minute bars CSV.
+        #[arg(long)]
+        input: PathBuf,
+        /// Daily bars CSV for 1d.
+        #[arg(long)]
+        daily: Option<PathBuf>,
+        /// report.json path.
+        #[arg(long)]
+        output: PathBuf,
+        /// Optional markdown table.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+        /// Samples per evaluation block (baselines are refit before each block).
+        #[arg(long, default_value_t = 50)]
+        block: usize,
+        /// Minimum earlier samples to fit the baselines for a block.
+        #[arg(long, default_value_t = 100)]
+        min_train: usize,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Print the prediction JSON for one instant, using only bars closed by then.
+    Predict {
+        /// Model artifact or its directory.
+        #[arg(long)]
+        model: PathBuf,
+        /// 1-minute bars CSV.
+        #[arg(long)]
+        input: PathBuf,
+        /// Daily bars CSV for 1d.
+        #[arg(long)]
+        daily: Option<PathBuf>,
+        /// Prediction instant, RFC 3339.
+        #[arg(long)]
+        at: chrono::DateTime<chrono::FixedOffset>,
+        /// Symbol to label the prediction with.
+        #[arg(long, default_value = "SPY")]
+        symbol: String,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Verify an artifact and write it again (optionally with f16 weights).
+    Export {
+        /// Model artifact or its directory.
+        #[arg(long)]
+        model: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        output: PathBuf,
+        /// Store weights as f16 (half the size).
+        #[arg(long)]
+        f16: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -117,5 +188,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &commands::FeaturesArgs { input, daily, every, timeframes, session, output },
             read.repair,
         ),
+        Command::Train { config, data_dir, output } => {
+            model_commands::train(&config, data_dir.as_deref(), output.as_deref())
+        }
+        Command::Evaluate { model, input, daily, output, markdown, block, min_train, read } => {
+            model_commands::evaluate(&model_commands::EvaluateArgs {
+                model: &model,
+                input: &input,
+                daily: daily.as_deref(),
+                repair: read.repair,
+                output: &output,
+                markdown: markdown.as_deref(),
+                valid_len: block,
+                min_train,
+            })
+        }
+        Command::Predict { model, input, daily, at, symbol, read } => model_commands::predict(
+            &model,
+            &input,
+            daily.as_deref(),
+            read.repair,
+            at.with_timezone(&chrono::Utc),
+            &symbol,
+        ),
+        Command::Export { model, output, f16 } => model_commands::export(&model, &output, f16),
     }
 }

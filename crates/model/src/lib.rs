@@ -6,11 +6,21 @@
 //! - [`labels`]: horizon log-return labels without overlap with the inputs, and walk-forward folds with an
 //!   embargo.
 
+pub mod artifact;
 pub mod baselines;
 pub mod calibration;
 pub mod data;
+#[cfg(feature = "train")]
+pub mod experiment;
 pub mod labels;
 pub mod metrics;
 pub mod model;
+pub mod predict;
 #[cfg(feature = "train")]
 pub mod training;
+
+/// Number of trainable parameters of a model.
+pub fn num_params(model: &model::MtfModel) -> usize {
+    use burn::module::Module;
+    model.num_params()
+}

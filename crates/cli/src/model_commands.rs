@@ -1,0 +1,190 @@
+//! `mtf train | evaluate | predict | export`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use mtf_market::Bar;
+use mtf_model::artifact::{self, WeightDtype};
+use mtf_model::data::Prepared;
+use mtf_model::experiment::{self, EvalConfig, ExperimentConfig, Progress};
+use mtf_model::predict::Predictor;
+use serde::Deserialize;
+
+use crate::input;
+
+/// A training config file: the experiment plus where its bars come from.
+#[derive(Debug, Deserialize)]
+struct TrainFile {
+    #[serde(flatten)]
+    experiment: ExperimentConfig,
+    inputs: Inputs,
+}
+
+#[derive(Debug, Deserialize)]
+struct Inputs {
+    /// 1-minute bars, relative to the data directory.
+    minutes: String,
+    /// Daily bars for `1d`, relative to the data directory.
+    daily: Option<String>,
+    /// Repair OHLC inconsistencies (with warnings).
+    #[serde(default)]
+    repair: bool,
+}
+
+fn data_dir(explicit: Option<&Path>) -> PathBuf {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("MTF_DATA_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+}
+
+fn load_bars(minutes: &Path, daily: Option<&Path>, repair: bool) -> anyhow::Result<(Vec<Bar>, Option<Vec<Bar>>)> {
+    let m = input::read(minutes, repair)?;
+    if let mtf_market::io::CsvLayout::Daily { .. } = m.layout {
+        bail!("{}: daily bars given where 1-minute bars are needed", minutes.display());
+    }
+    let d = daily.map(|p| input::read(p, repair).map(|f| f.bars)).transpose()?;
+    Ok((m.bars, d))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `mtf train`.
+pub fn train(config: &Path, data: Option<&Path>, output: Option<&Path>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+    let file: TrainFile =
+        toml::from_str(&text).with_context(|| format!("{}: invalid training config", config.display()))?;
+    let cfg = file.experiment;
+    cfg.model_config().validate().map_err(anyhow::Error::msg).with_context(|| config.display().to_string())?;
+    let dir = data_dir(data);
+    let daily = file.inputs.daily.as_ref().map(|d| dir.join(d));
+    let (minutes, daily) = load_bars(&dir.join(&file.inputs.minutes), daily.as_deref(), file.inputs.repair)?;
+    let prepared = Prepared::new(&minutes, daily.as_deref(), &cfg.data).context("preparing samples")?;
+    eprintln!(
+        "{}: {} samples, {} folds × {} evaluation samples, model {} parameters",
+        cfg.name,
+        prepared.samples.len(),
+        cfg.eval.folds,
+        cfg.eval.valid_len,
+        cfg.model_config().init(&burn_device()).map(|m| mtf_model::num_params(&m)).unwrap_or(0)
+    );
+    let bar = ProgressBar::new((cfg.eval.folds * cfg.train.epochs) as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} epochs {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (mut fold, mut fold_start) = (0, 0);
+    let started = std::time::Instant::now();
+    let outcome = experiment::train_walk_forward(&prepared, &cfg, Utc::now(), &mut |p| match p {
+        Progress::Fold { fold: f, of, train } => {
+            fold = f;
+            fold_start = (f - 1) * cfg.train.epochs;
+            bar.set_position(fold_start as u64);
+            bar.set_message(format!("fold {f}/{of} ({train} training samples)"));
+        }
+        Progress::Epoch(e) => {
+            bar.set_position((fold_start + e.epoch) as u64);
+            bar.set_message(format!("fold {fold} train {:.4} valid {:.4}", e.train_loss, e.valid_loss));
+        }
+    })?;
+    bar.finish_and_clear();
+    let out = output.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("models").join(&cfg.name));
+    let bytes = artifact::to_bytes(&outcome.model, outcome.header, cfg.weights_dtype)?;
+    write(&out.join("model.mtf"), &bytes)?;
+    write(&out.join("report.json"), serde_json::to_string_pretty(&outcome.report)?.as_bytes())?;
+    write(&out.join("report.md"), experiment::markdown(&outcome.report).as_bytes())?;
+    write(&out.join("training.json"), serde_json::to_string_pretty(&outcome.curves)?.as_bytes())?;
+    eprintln!(
+        "{}: trained in {:.1} s; artifact {} bytes\n\n{}",
+        out.display(),
+        started.elapsed().as_secs_f64(),
+        bytes.len(),
+        experiment::markdown(&outcome.report)
+    );
+    Ok(())
+}
+
+fn burn_device() -> burn::tensor::Device {
+    burn::tensor::Device::flex()
+}
+
+fn load_predictor(model: &Path) -> anyhow::Result<Predictor> {
+    let bytes = artifact::read_path(model).map_err(anyhow::Error::msg)?;
+    Predictor::from_bytes(&bytes, burn_device()).with_context(|| format!("loading {}", model.display()))
+}
+
+/// Arguments of `mtf evaluate`.
+pub struct EvaluateArgs<'a> {
+    pub model: &'a Path,
+    pub input: &'a Path,
+    pub daily: Option<&'a Path>,
+    pub repair: bool,
+    pub output: &'a Path,
+    pub markdown: Option<&'a Path>,
+    pub valid_len: usize,
+    pub min_train: usize,
+}
+
+/// `mtf evaluate`.
+pub fn evaluate(a: &EvaluateArgs<'_>) -> anyhow::Result<()> {
+    let predictor = load_predictor(a.model)?;
+    let (minutes, daily) = load_bars(a.input, a.daily, a.repair)?;
+    let prepared = Prepared::new(&minutes, daily.as_deref(), &predictor.header.data).context("preparing samples")?;
+    let h = predictor.header.data.labels.horizon;
+    let eval = EvalConfig {
+        folds: 0,
+        valid_len: a.valid_len,
+        embargo: h,
+        inner_valid_frac: 0.0,
+        min_train: a.min_train,
+        clip: 5.0,
+    };
+    let report = experiment::evaluate(&predictor, &prepared, &eval)?;
+    write(a.output, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    let md = experiment::markdown(&report);
+    if let Some(m) = a.markdown {
+        write(m, md.as_bytes())?;
+    }
+    eprintln!("{}\n{md}", a.output.display());
+    Ok(())
+}
+
+/// `mtf predict`.
+pub fn predict(
+    model: &Path,
+    input: &Path,
+    daily: Option<&Path>,
+    repair: bool,
+    at: DateTime<Utc>,
+    symbol: &str,
+) -> anyhow::Result<()> {
+    let predictor = load_predictor(model)?;
+    let (minutes, daily) = load_bars(input, daily, repair)?;
+    // Only bars that had closed by `at` are used; later rows in the files are ignored, never read as inputs.
+    let minutes: Vec<Bar> = minutes.into_iter().filter(|b| b.start() + chrono::Duration::minutes(1) <= at).collect();
+    let daily: Option<Vec<Bar>> = daily.map(|d| {
+        d.into_iter()
+            .filter(|b| mtf_market::Timeframe::D1.bar_end(b.start(), predictor.header.data.session) <= at)
+            .collect()
+    });
+    let mtf = predictor.features(&minutes, daily.as_deref())?;
+    let p = predictor.predict(&[(symbol, &mtf, at)])?;
+    println!("{}", serde_json::to_string_pretty(&p[0])?);
+    Ok(())
+}
+
+/// `mtf export`: rewrites an artifact (e.g. with f16 weights) after verifying it.
+pub fn export(model: &Path, output: &Path, f16: bool) -> anyhow::Result<()> {
+    let predictor = load_predictor(model)?;
+    let dtype = if f16 { WeightDtype::F16 } else { WeightDtype::F32 };
+    let bytes = artifact::to_bytes(predictor.model(), predictor.header.clone(), dtype)?;
+    write(output, &bytes)?;
+    eprintln!("{}: {} bytes ({:?} weights)", output.display(), bytes.len(), dtype);
+    Ok(())
+}

@@ -1,0 +1,449 @@
+//! Walk-forward experiments: `mtf train` and `mtf evaluate`.
+//!
+//! **Training** ([`train_walk_forward`]): samples are split into expanding-window folds with an embargo
+//! ([`crate::labels::walk_forward`]). In each fold, the training part is split again in time: the last
+//! `inner_valid_frac` (after an embargo) is the *validation* set used for early stopping, temperature scaling
+//! and the conformal interval; normalisation and target statistics are fit on the training part only. The
+//! fold's *evaluation* block is then scored once, together with the baselines fit on the same training part.
+//! Nothing is tuned on an evaluation block. The exported model is the last fold's (trained on everything before
+//! the last block), so its own metrics on that block are out of sample.
+//!
+//! **Evaluation** ([`evaluate`]): a trained model on new data, without refitting it: only samples after the
+//! model's training range (plus the embargo) are scored; baselines are refit walk-forward on the samples before
+//! each block.
+
+use chrono::{DateTime, Utc};
+use mtf_features::normalize::NormStats;
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{ArtifactHeader, WeightDtype};
+use crate::baselines::{self, last_step_features};
+use crate::calibration::{Calibration, adjust_interval, fit_interval_delta, fit_temperature, probabilities, signal};
+use crate::data::{DataError, DataSpec, Prepared, Targets};
+use crate::labels::{Fold, FoldError, walk_forward};
+use crate::metrics::{Metrics, Scored, compute};
+use crate::model::{ModelConfig, MtfModel};
+use crate::predict::{Predictor, RawOutput};
+use crate::training::{EpochReport, SampleSet, TrainConfig, TrainReport, train};
+
+/// The model's shape; inputs (K, T, F) come from the data spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelShape {
+    /// Steps per patch.
+    pub patch_len: usize,
+    /// Width.
+    pub d_model: usize,
+    /// Heads.
+    pub n_heads: usize,
+    /// Encoder layers.
+    pub n_layers: usize,
+    /// Feed-forward width.
+    pub d_ff: usize,
+    /// Dropout.
+    pub dropout: f64,
+}
+
+/// Walk-forward settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalConfig {
+    /// Number of evaluation blocks.
+    pub folds: usize,
+    /// Samples per evaluation block.
+    pub valid_len: usize,
+    /// Embargo in base bars (≥ horizon).
+    pub embargo: usize,
+    /// Share of each training part held out (at its end) for early stopping and calibration.
+    pub inner_valid_frac: f64,
+    /// Minimum training samples per fold.
+    pub min_train: usize,
+    /// Clip of normalised features.
+    pub clip: f64,
+}
+
+/// A training run (`mtf train --config FILE.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentConfig {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// Inputs, base timeframe, horizon.
+    pub data: DataSpec,
+    /// Model shape.
+    pub model: ModelShape,
+    /// Optimisation.
+    pub train: TrainConfig,
+    /// Walk-forward.
+    pub eval: EvalConfig,
+    /// Weight storage.
+    #[serde(default = "default_dtype")]
+    pub weights_dtype: WeightDtype,
+}
+
+fn default_dtype() -> WeightDtype {
+    WeightDtype::F32
+}
+
+impl ExperimentConfig {
+    /// The full model config.
+    pub fn model_config(&self) -> ModelConfig {
+        ModelConfig {
+            timeframes: self.data.timeframes.len(),
+            lookback: self.data.lookback,
+            features: mtf_features::spec::N_FEATURES,
+            patch_len: self.model.patch_len,
+            d_model: self.model.d_model,
+            n_heads: self.model.n_heads,
+            n_layers: self.model.n_layers,
+            d_ff: self.model.d_ff,
+            dropout: self.model.dropout,
+        }
+    }
+}
+
+/// Why an experiment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// Data preparation.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Folds.
+    #[error(transparent)]
+    Folds(#[from] FoldError),
+    /// Normalisation.
+    #[error(transparent)]
+    Norm(#[from] mtf_features::normalize::NormError),
+    /// Anything else, with a message.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One fold's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldReport {
+    /// Fold number from 1.
+    pub fold: usize,
+    /// Training samples (early-stopping part included).
+    pub train_samples: usize,
+    /// Early-stopping / calibration samples.
+    pub inner_valid_samples: usize,
+    /// First and last evaluation instant.
+    pub eval_range: [DateTime<Utc>; 2],
+    /// Epoch kept by early stopping.
+    pub best_epoch: usize,
+    /// Fitted temperature.
+    pub temperature: f64,
+    /// The model's metrics on this block.
+    pub metrics: Metrics,
+}
+
+/// `report.json`: the model's pooled walk-forward metrics (all blocks), baselines on the same predictions, and
+/// each fold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The model.
+    #[serde(flatten)]
+    pub model: Metrics,
+    /// Horizon in base bars.
+    pub horizon: usize,
+    /// Base timeframe.
+    pub base_timeframe: String,
+    /// Baselines in the same run, same samples.
+    pub baselines: std::collections::BTreeMap<String, Metrics>,
+    /// Per fold (training only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folds: Vec<FoldReport>,
+    /// Samples scored out of all samples.
+    pub samples_total: usize,
+}
+
+/// Progress events for the CLI.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// A fold starts.
+    Fold {
+        /// Fold from 1.
+        fold: usize,
+        /// Folds in total.
+        of: usize,
+        /// Training samples.
+        train: usize,
+    },
+    /// An epoch finished.
+    Epoch(EpochReport),
+}
+
+fn sample_set(p: &Prepared, idx: &[usize], norm: &NormStats, targets: &Targets) -> Result<SampleSet, ExperimentError> {
+    let w = p.windows(idx, norm)?;
+    Ok(SampleSet {
+        x: w.values,
+        mask: w.mask.iter().map(|&m| f32::from(m)).collect(),
+        y: idx.iter().map(|&i| (p.samples[i].label / targets.label_scale) as f32).collect(),
+        class: idx.iter().map(|&i| targets.class_of(p.samples[i].label) as i64).collect(),
+        shape: [w.lookback, w.timeframes, w.features],
+    })
+}
+
+fn raw_outputs(model: &MtfModel, set: &SampleSet) -> RawOutput {
+    let device = burn::tensor::Device::flex();
+    let mut all = RawOutput { quantiles: vec![], logits: vec![], attn_timeframes: vec![], attn_time: vec![] };
+    let idx: Vec<usize> = (0..set.len()).collect();
+    for chunk in idx.chunks(256) {
+        let (input, _, _) = set.batch(chunk, &device);
+        let r = RawOutput::read(model.forward(input));
+        all.quantiles.extend(r.quantiles);
+        all.logits.extend(r.logits);
+    }
+    all
+}
+
+fn score(p: &Prepared, idx: &[usize], raw: &RawOutput, targets: &Targets, cal: &Calibration) -> Vec<Scored> {
+    idx.iter()
+        .enumerate()
+        .map(|(j, &i)| {
+            let s = &p.samples[i];
+            let q = [0, 1, 2].map(|c| f64::from(raw.quantiles[j * 3 + c]));
+            let q = adjust_interval(q, cal.interval_delta).map(|v| v * targets.label_scale);
+            let probs = probabilities([0, 1, 2].map(|c| f64::from(raw.logits[j * 3 + c])), cal.temperature);
+            let (sig, conf) = signal(probs);
+            Scored {
+                quantiles: q,
+                probs,
+                position: sig.direction() * conf,
+                label: s.label,
+                class: targets.class_of(s.label),
+                last_close: s.last_close,
+            }
+        })
+        .collect()
+}
+
+fn periods_per_year(spec: &DataSpec) -> (usize, f64) {
+    let h = spec.labels.horizon.max(1);
+    let per_day = if spec.base.is_intraday() { 390.0 / spec.base.minutes() as f64 } else { 1.0 };
+    (h, 252.0 * per_day / h as f64)
+}
+
+fn calibrate(raw: &RawOutput, set: &SampleSet) -> Calibration {
+    let n = set.len();
+    let logits: Vec<[f64; 3]> = (0..n).map(|j| [0, 1, 2].map(|c| f64::from(raw.logits[j * 3 + c]))).collect();
+    let quantiles: Vec<[f64; 3]> = (0..n).map(|j| [0, 1, 2].map(|c| f64::from(raw.quantiles[j * 3 + c]))).collect();
+    let classes: Vec<usize> = set.class.iter().map(|&c| c as usize).collect();
+    let y: Vec<f64> = set.y.iter().map(|&v| f64::from(v)).collect();
+    Calibration { temperature: fit_temperature(&logits, &classes), interval_delta: fit_interval_delta(&quantiles, &y) }
+}
+
+/// Everything a training run produces.
+pub struct TrainOutcome {
+    /// The report.
+    pub report: Report,
+    /// The exported model (last fold).
+    pub model: MtfModel,
+    /// Its artifact header (weights fields are filled when written).
+    pub header: ArtifactHeader,
+    /// Per-fold training curves.
+    pub curves: Vec<TrainReport>,
+}
+
+fn inner_split(p: &Prepared, fold: &Fold, frac: f64, embargo: usize) -> (Vec<usize>, Vec<usize>) {
+    let n = fold.train.len();
+    let cut = ((n as f64) * (1.0 - frac)).round() as usize;
+    let valid: Vec<usize> = fold.train[cut.min(n)..].to_vec();
+    let first = valid.first().map_or(usize::MAX, |&i| p.samples[i].base_index);
+    let train =
+        fold.train[..cut.min(n)].iter().copied().filter(|&i| p.samples[i].base_index + embargo <= first).collect();
+    (train, valid)
+}
+
+/// Walk-forward training with baselines (see the module docs); `created_at` is recorded in the artifact.
+///
+/// # Errors
+/// [`ExperimentError`] for too little data, invalid configs, or failed training.
+pub fn train_walk_forward(
+    p: &Prepared,
+    cfg: &ExperimentConfig,
+    created_at: DateTime<Utc>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TrainOutcome, ExperimentError> {
+    let h = cfg.data.labels.horizon;
+    let e = &cfg.eval;
+    let folds = walk_forward(&p.samples, h, e.folds, e.valid_len, e.embargo, e.min_train)?;
+    let model_cfg = cfg.model_config();
+    let (step, ppy) = periods_per_year(&cfg.data);
+    let mut pooled: Vec<Scored> = Vec::new();
+    let mut pooled_base: Vec<(&'static str, Vec<Scored>)> = Vec::new();
+    let mut fold_reports = Vec::new();
+    let mut curves = Vec::new();
+    let mut last = None;
+    for (fi, fold) in folds.iter().enumerate() {
+        progress(Progress::Fold { fold: fi + 1, of: folds.len(), train: fold.train.len() });
+        let (inner_train, inner_valid) = inner_split(p, fold, e.inner_valid_frac, e.embargo);
+        if inner_train.is_empty() || inner_valid.is_empty() {
+            return Err(ExperimentError::Other(format!(
+                "fold {}: too few samples for an inner validation split",
+                fi + 1
+            )));
+        }
+        let last_train = *fold.train.last().unwrap_or(&0);
+        let norm = NormStats::fit(&p.mtf, p.samples[last_train].at, e.clip)?;
+        let train_labels: Vec<f64> = fold.train.iter().map(|&i| p.samples[i].label).collect();
+        let targets = Targets::fit(&train_labels);
+        let tr = sample_set(p, &inner_train, &norm, &targets)?;
+        let va = sample_set(p, &inner_valid, &norm, &targets)?;
+        let (model, curve) = train(&model_cfg, &cfg.train, &tr, &va, &mut |r| progress(Progress::Epoch(*r)))
+            .map_err(ExperimentError::Other)?;
+        let cal = calibrate(&raw_outputs(&model, &va), &va);
+        let eval_idx: Vec<usize> = fold.valid.clone().collect();
+        let ev = sample_set(p, &eval_idx, &norm, &targets)?;
+        let scored = score(p, &eval_idx, &raw_outputs(&model, &ev), &targets, &cal);
+        // Baselines on the same training part and evaluation block.
+        let full_train = sample_set(p, &fold.train, &norm, &targets)?;
+        let bx = last_step_features(&full_train.x, full_train.shape, full_train.len());
+        let ex = last_step_features(&ev.x, ev.shape, ev.len());
+        let eval_y: Vec<f64> = eval_idx.iter().map(|&i| p.samples[i].label).collect();
+        let eval_close: Vec<f64> = eval_idx.iter().map(|&i| p.samples[i].last_close).collect();
+        let base = baselines::run(&bx, &train_labels, &targets, &ex, &eval_y, &eval_close);
+        for (name, s) in base.by_name {
+            match pooled_base.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, v)) => v.extend(s),
+                None => pooled_base.push((name, s)),
+            }
+        }
+        fold_reports.push(FoldReport {
+            fold: fi + 1,
+            train_samples: fold.train.len(),
+            inner_valid_samples: inner_valid.len(),
+            eval_range: [p.samples[fold.valid.start].at, p.samples[fold.valid.end - 1].at],
+            best_epoch: curve.best_epoch,
+            temperature: cal.temperature,
+            metrics: compute(&scored, step, ppy),
+        });
+        pooled.extend(scored);
+        curves.push(curve);
+        let range = [p.samples[fold.train[0]].at, p.samples[last_train].at];
+        last = Some((model, norm, targets, cal, range));
+    }
+    let (model, norm, targets, calibration, training_range) =
+        last.ok_or_else(|| ExperimentError::Other("no folds were run".into()))?;
+    let report = Report {
+        model: compute(&pooled, step, ppy),
+        horizon: h,
+        base_timeframe: cfg.data.base.short().to_string(),
+        baselines: pooled_base.into_iter().map(|(n, s)| (n.to_string(), compute(&s, step, ppy))).collect(),
+        folds: fold_reports,
+        samples_total: p.samples.len(),
+    };
+    let header = ArtifactHeader {
+        name: cfg.name.clone(),
+        version: cfg.version.clone(),
+        created_at,
+        feature_spec: mtf_features::spec::spec_id(),
+        data: cfg.data.clone(),
+        model: model_cfg,
+        norm,
+        targets,
+        calibration,
+        training_range,
+        parameters: 0,
+        metrics: serde_json::to_value(&report).unwrap_or_default(),
+        weights_dtype: cfg.weights_dtype,
+        weights_len: 0,
+        weights_sha256: String::new(),
+    };
+    Ok(TrainOutcome { report, model, header, curves })
+}
+
+/// Evaluates a trained model on prepared data without refitting it (see the module docs).
+///
+/// # Errors
+/// [`ExperimentError`] when no sample lies after the model's training range, or folds cannot be built.
+pub fn evaluate(predictor: &Predictor, p: &Prepared, eval: &EvalConfig) -> Result<Report, ExperimentError> {
+    let h = &predictor.header;
+    let horizon = h.data.labels.horizon;
+    let cutoff = h.training_range[1];
+    // First scorable sample: its inputs start after the training labels ended (embargo in base bars).
+    let last_train_index = p.samples.iter().filter(|s| s.at <= cutoff).map(|s| s.base_index).max();
+    let scorable: Vec<usize> = (0..p.samples.len())
+        .filter(|&i| last_train_index.is_none_or(|li| p.samples[i].base_index >= li + eval.embargo.max(horizon)))
+        .collect();
+    if scorable.is_empty() {
+        return Err(ExperimentError::Other(format!(
+            "no sample lies after the model's training range (ends {cutoff}) plus the embargo: evaluate on later data"
+        )));
+    }
+    let (step, ppy) = periods_per_year(&h.data);
+    let all: Vec<usize> = (0..p.samples.len()).collect();
+    let set = sample_set(p, &all, &h.norm, &h.targets)?;
+    let raw = raw_outputs(predictor.model(), &set);
+    let scored_all = score(p, &all, &raw, &h.targets, &h.calibration);
+    let features = last_step_features(&set.x, set.shape, set.len());
+    let mut model_scores = Vec::new();
+    let mut base_scores: Vec<(&'static str, Vec<Scored>)> = Vec::new();
+    // Blocks of `valid_len` over the scorable samples; baselines fit on everything before each block (embargoed).
+    for block in scorable.chunks(eval.valid_len.max(1)) {
+        let first = p.samples[block[0]].base_index;
+        let train: Vec<usize> =
+            all.iter().copied().filter(|&i| p.samples[i].base_index + eval.embargo.max(horizon) <= first).collect();
+        if train.len() < eval.min_train {
+            continue;
+        }
+        let tx: Vec<Vec<f64>> = train.iter().map(|&i| features[i].clone()).collect();
+        let ty: Vec<f64> = train.iter().map(|&i| p.samples[i].label).collect();
+        let ex: Vec<Vec<f64>> = block.iter().map(|&i| features[i].clone()).collect();
+        let ey: Vec<f64> = block.iter().map(|&i| p.samples[i].label).collect();
+        let ec: Vec<f64> = block.iter().map(|&i| p.samples[i].last_close).collect();
+        let targets = Targets::fit(&ty);
+        for (name, s) in baselines::run(&tx, &ty, &targets, &ex, &ey, &ec).by_name {
+            match base_scores.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, v)) => v.extend(s),
+                None => base_scores.push((name, s)),
+            }
+        }
+        model_scores.extend(block.iter().map(|&i| scored_all[i]));
+    }
+    if model_scores.is_empty() {
+        return Err(ExperimentError::Other(format!(
+            "every evaluation block has fewer than {} earlier samples to fit the baselines on",
+            eval.min_train
+        )));
+    }
+    Ok(Report {
+        model: compute(&model_scores, step, ppy),
+        horizon,
+        base_timeframe: h.data.base.short().to_string(),
+        baselines: base_scores.into_iter().map(|(n, s)| (n.to_string(), compute(&s, step, ppy))).collect(),
+        folds: Vec::new(),
+        samples_total: p.samples.len(),
+    })
+}
+
+/// Markdown table of a report: the model next to each baseline.
+pub fn markdown(report: &Report) -> String {
+    let mut rows = vec![("model".to_string(), &report.model)];
+    rows.extend(report.baselines.iter().map(|(n, m)| (n.clone(), m)));
+    let mut s = format!(
+        "Horizon: {} × {} bars; {} predictions scored (of {} samples).\n\n",
+        report.horizon, report.base_timeframe, report.model.n_predictions, report.samples_total
+    );
+    s.push_str("| | MAE / persistence | RMSE / persistence | dir. acc. | base rate | acc. top 20 % | IC | Brier | ECE | q10–q90 coverage | backtest return | Sharpe | max DD | buy & hold |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (name, m) in rows {
+        s.push_str(&format!(
+            "| {name} | {:.4} | {:.4} | {:.3} | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.3} | {:+.2} % | {:.2} | {:.2} % | {:+.2} % |\n",
+            m.mae_ratio_vs_persistence,
+            m.rmse_ratio_vs_persistence,
+            m.directional_accuracy,
+            m.directional_base_rate,
+            m.directional_accuracy_top20,
+            m.information_coefficient,
+            m.brier,
+            m.ece,
+            m.coverage_q10_q90,
+            m.backtest.total_return * 100.0,
+            m.backtest.sharpe,
+            m.backtest.max_drawdown * 100.0,
+            m.backtest.buy_and_hold_return * 100.0,
+        ));
+    }
+    s
+}

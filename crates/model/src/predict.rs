@@ -1,0 +1,294 @@
+//! Inference: from bars to the prediction JSON that the CLI, the browser and the edge all produce.
+//!
+//! The tensor read-back is separated from the assembly of the prediction ([`Predictor::prepare`] →
+//! forward → [`RawOutput`] → [`Predictor::finish`]) so that the browser can read tensors asynchronously.
+
+use burn::prelude::*;
+use chrono::{DateTime, Utc};
+use mtf_features::frames::MultiTimeframe;
+use mtf_features::window::build_windows;
+use mtf_market::Bar;
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{self, ArtifactError, ArtifactHeader};
+use crate::calibration::{Signal, adjust_interval, probabilities, signal};
+use crate::model::{ModelInput, ModelOutput, MtfModel};
+
+/// The horizon of a prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Horizon {
+    /// Base timeframe, e.g. `15m`.
+    pub timeframe: String,
+    /// Bars of the base timeframe.
+    pub bars: usize,
+    /// `bars × timeframe` in minutes (nominal).
+    pub minutes: i64,
+}
+
+/// The q10–q90 band as prices.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// Lower price (q10).
+    pub low: f64,
+    /// Upper price (q90).
+    pub high: f64,
+    /// Nominal coverage (0.8).
+    pub level: f64,
+}
+
+/// Direction probabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Probabilities {
+    /// P(return < −flat band).
+    pub down: f64,
+    /// P(|return| ≤ flat band).
+    pub flat: f64,
+    /// P(return > flat band).
+    pub up: f64,
+}
+
+/// Attention weights for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attention {
+    /// Timeframes in order (`1m`, `5m`, …).
+    pub timeframes: Vec<String>,
+    /// `[K]`: attention across timeframes (sums to 1).
+    pub across_timeframes: Vec<f64>,
+    /// `[K][T]`: attention over time per timeframe, oldest step first (each row sums to 1).
+    pub over_time: Vec<Vec<f64>>,
+}
+
+/// One prediction. Field names are the JSON contract with the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prediction {
+    /// Symbol as given by the caller.
+    pub symbol: String,
+    /// `name@version` of the model.
+    pub model_version: String,
+    /// Prediction instant (UTC): inputs are bars complete by then.
+    pub prediction_time: DateTime<Utc>,
+    /// Horizon.
+    pub horizon: Horizon,
+    /// Close of the latest complete base-timeframe bar.
+    pub last_close: f64,
+    /// Start (UTC) of that bar.
+    pub last_bar_start: DateTime<Utc>,
+    /// `last_close × exp(q50)`.
+    pub predicted_price: f64,
+    /// Predicted median log return over the horizon.
+    pub predicted_log_return: f64,
+    /// q10–q90 as prices, after the conformal adjustment.
+    pub interval: Interval,
+    /// Calibrated direction probabilities.
+    pub probabilities: Probabilities,
+    /// buy / sell / hold (see `calibration`).
+    pub signal: Signal,
+    /// Calibrated probability of the most probable direction, in [0, 1].
+    pub confidence: f64,
+    /// Attention weights.
+    pub attention: Attention,
+}
+
+/// Why a prediction cannot be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PredictError {
+    /// Bad artifact.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    /// Features cannot be computed.
+    #[error(transparent)]
+    Features(#[from] mtf_features::frames::FeatureError),
+    /// Not enough complete bars.
+    #[error("too little history at {at}: {what}")]
+    History {
+        /// Prediction instant, RFC 3339.
+        at: String,
+        /// What is missing.
+        what: String,
+    },
+    /// Normalisation mismatch.
+    #[error(transparent)]
+    Norm(#[from] mtf_features::normalize::NormError),
+}
+
+/// Tensor outputs read back as plain numbers, for one batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawOutput {
+    /// `[B·3]`.
+    pub quantiles: Vec<f32>,
+    /// `[B·3]`.
+    pub logits: Vec<f32>,
+    /// `[B·K]`.
+    pub attn_timeframes: Vec<f32>,
+    /// `[B·K·T]`.
+    pub attn_time: Vec<f32>,
+}
+
+impl RawOutput {
+    /// Reads a forward pass's outputs synchronously (native; the browser uses the async read).
+    pub fn read(out: ModelOutput) -> Self {
+        let v = |d: TensorData| d.try_to_vec::<f32>().unwrap_or_default();
+        Self {
+            quantiles: v(out.quantiles.into_data()),
+            logits: v(out.logits.into_data()),
+            attn_timeframes: v(out.attn_timeframes.into_data()),
+            attn_time: v(out.attn_time.into_data()),
+        }
+    }
+}
+
+/// What [`Predictor::finish`] needs besides the outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    /// Symbol.
+    pub symbol: String,
+    /// Prediction instant.
+    pub at: DateTime<Utc>,
+    /// Latest complete base bar.
+    pub last_bar: Bar,
+}
+
+/// A loaded model.
+#[derive(Debug)]
+pub struct Predictor {
+    /// The artifact header.
+    pub header: ArtifactHeader,
+    model: MtfModel,
+    device: Device,
+}
+
+impl Predictor {
+    /// Loads and verifies an artifact on `device`.
+    ///
+    /// # Errors
+    /// [`ArtifactError`].
+    pub fn from_bytes(bytes: &[u8], device: Device) -> Result<Self, ArtifactError> {
+        let (header, model) = artifact::from_bytes(bytes, &device)?;
+        Ok(Self { header, model, device })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &MtfModel {
+        &self.model
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Features for this model's timeframes from 1-minute bars (and daily bars for `1d`).
+    ///
+    /// # Errors
+    /// [`PredictError::Features`].
+    pub fn features(&self, minutes: &[Bar], daily: Option<&[Bar]>) -> Result<MultiTimeframe, PredictError> {
+        Ok(MultiTimeframe::from_minutes(minutes, daily, &self.header.data.timeframes, self.header.data.session)?)
+    }
+
+    /// Model input and context for predictions at `ats` (one per symbol/instant pair).
+    ///
+    /// # Errors
+    /// [`PredictError::History`] when the base timeframe has no complete bar, or nothing of the window is valid.
+    pub fn prepare(
+        &self,
+        items: &[(&str, &MultiTimeframe, DateTime<Utc>)],
+    ) -> Result<(ModelInput, Vec<Context>), PredictError> {
+        let d = &self.header.data;
+        let base_k = d.timeframes.iter().position(|&t| t == d.base).unwrap_or(0);
+        let (t, k, f) = (d.lookback, d.timeframes.len(), mtf_features::spec::N_FEATURES);
+        let mut x = Vec::with_capacity(items.len() * t * k * f);
+        let mut mask = Vec::with_capacity(items.len() * t * k);
+        let mut contexts = Vec::with_capacity(items.len());
+        for &(symbol, mtf, at) in items {
+            let base = &mtf.frames[base_k].series;
+            let n = base.complete_count(at);
+            let last_bar = *n.checked_sub(1).and_then(|i| base.bars().get(i)).ok_or_else(|| PredictError::History {
+                at: at.to_rfc3339(),
+                what: format!("no complete {} bar", d.base.short()),
+            })?;
+            let w = build_windows(mtf, &[at], t, Some(&self.header.norm))?;
+            if !w.mask.contains(&1) {
+                return Err(PredictError::History {
+                    at: at.to_rfc3339(),
+                    what: format!(
+                        "no timeframe has a bar past its {}-bar warm-up",
+                        mtf_features::spec::WARMUP_BARS + 1
+                    ),
+                });
+            }
+            x.extend(w.values);
+            mask.extend(w.mask.iter().map(|&m| f32::from(m)));
+            contexts.push(Context { symbol: symbol.to_string(), at, last_bar });
+        }
+        let b = items.len();
+        let input = ModelInput {
+            x: Tensor::from_data(TensorData::new(x, [b, t, k, f]), &self.device),
+            mask: Tensor::from_data(TensorData::new(mask, [b, t, k]), &self.device),
+        };
+        Ok((input, contexts))
+    }
+
+    /// Turns read-back outputs into predictions.
+    pub fn finish(&self, contexts: &[Context], raw: &RawOutput) -> Vec<Prediction> {
+        let h = &self.header;
+        let (k, t) = (h.data.timeframes.len(), h.data.lookback);
+        let scale = h.targets.label_scale;
+        contexts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let q = [0, 1, 2].map(|j| f64::from(raw.quantiles[i * 3 + j]));
+                let q = adjust_interval(q, h.calibration.interval_delta).map(|v| v * scale);
+                let logits = [0, 1, 2].map(|j| f64::from(raw.logits[i * 3 + j]));
+                let p = probabilities(logits, h.calibration.temperature);
+                let (sig, confidence) = signal(p);
+                let close = c.last_bar.close();
+                Prediction {
+                    symbol: c.symbol.clone(),
+                    model_version: format!("{}@{}", h.name, h.version),
+                    prediction_time: c.at,
+                    horizon: Horizon {
+                        timeframe: h.data.base.short().to_string(),
+                        bars: h.data.labels.horizon,
+                        minutes: h.data.base.minutes() * h.data.labels.horizon as i64,
+                    },
+                    last_close: close,
+                    last_bar_start: c.last_bar.start(),
+                    predicted_price: close * q[1].exp(),
+                    predicted_log_return: q[1],
+                    interval: Interval { low: close * q[0].exp(), high: close * q[2].exp(), level: 0.8 },
+                    probabilities: Probabilities { down: p[0], flat: p[1], up: p[2] },
+                    signal: sig,
+                    confidence,
+                    attention: Attention {
+                        timeframes: h.data.timeframes.iter().map(|tf| tf.short().to_string()).collect(),
+                        across_timeframes: raw.attn_timeframes[i * k..(i + 1) * k]
+                            .iter()
+                            .map(|&v| f64::from(v))
+                            .collect(),
+                        over_time: (0..k)
+                            .map(|kk| {
+                                raw.attn_time[(i * k + kk) * t..(i * k + kk + 1) * t]
+                                    .iter()
+                                    .map(|&v| f64::from(v))
+                                    .collect()
+                            })
+                            .collect(),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// Predictions for several (symbol, features, instant) items in one batched forward pass (native).
+    ///
+    /// # Errors
+    /// As [`Predictor::prepare`].
+    pub fn predict(&self, items: &[(&str, &MultiTimeframe, DateTime<Utc>)]) -> Result<Vec<Prediction>, PredictError> {
+        let (input, contexts) = self.prepare(items)?;
+        let raw = RawOutput::read(self.model.forward(input));
+        Ok(self.finish(&contexts, &raw))
+    }
+}
