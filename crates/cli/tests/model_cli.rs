@@ -1,0 +1,190 @@
+//! `mtf train | predict | evaluate | export` end to end on the real SPY data, with a tiny model.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn data_dir() -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = match std::env::var_os("MTF_DATA_DIR") {
+        Some(d) if PathBuf::from(&d).is_absolute() => PathBuf::from(d),
+        Some(d) => root.join(d),
+        None => root.join("../shared/data"),
+    };
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let msg = format!("real-data model CLI test skipped: {} not found (set MTF_DATA_DIR)", dir.display());
+    assert!(std::env::var("MTF_REQUIRE_DATA").as_deref() != Ok("1"), "{msg}, and MTF_REQUIRE_DATA=1 requires it");
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
+fn mtf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mtf")).args(args).output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+const CONFIG: &str = r#"
+name = "tiny"
+version = "0.0.1"
+[inputs]
+minutes = "spy_1min_2011-01.csv"
+daily = "spy_1d_2007-12-31_2017-12-29.csv"
+repair = true
+[data]
+timeframes = ["1m", "15m", "1d"]
+lookback = 16
+base = "15m"
+[data.labels]
+horizon = 2
+[model]
+patch_len = 8
+d_model = 16
+n_heads = 2
+n_layers = 1
+d_ff = 32
+dropout = 0.0
+[train]
+epochs = 2
+batch_size = 64
+lr = 0.001
+weight_decay = 0.01
+grad_clip = 1.0
+patience = 2
+warmup_epochs = 0
+class_weight = 0.5
+seed = 1
+[eval]
+folds = 2
+valid_len = 40
+embargo = 2
+inner_valid_frac = 0.2
+min_train = 100
+clip = 5.0
+"#;
+
+#[test]
+fn train_predict_evaluate_export() {
+    let Some(dir) = data_dir() else { return };
+    let work = std::env::temp_dir().join(format!("mtf-model-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let config = work.join("tiny.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let out = work.join("tiny");
+    let (c, d, o) = (config.to_str().unwrap(), dir.to_str().unwrap(), out.to_str().unwrap());
+    ok(&mtf(&["train", "--config", c, "--data-dir", d, "--output", o]));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    for key in [
+        "n_predictions",
+        "horizon",
+        "mae",
+        "mae_persistence",
+        "mae_ratio_vs_persistence",
+        "rmse_ratio_vs_persistence",
+        "directional_accuracy",
+        "directional_base_rate",
+        "directional_accuracy_top20",
+        "information_coefficient",
+        "brier",
+        "ece",
+        "coverage_q10_q90",
+    ] {
+        assert!(report[key].is_number(), "report.json lacks {key}");
+    }
+    assert_eq!(report["n_predictions"], 80);
+    for key in ["total_return", "sharpe", "max_drawdown", "hit_rate", "turnover", "buy_and_hold_return"] {
+        assert!(report["backtest"][key].is_number(), "backtest lacks {key}");
+    }
+    for b in ["persistence", "majority", "ridge", "logistic"] {
+        assert!(report["baselines"][b]["mae"].is_number(), "baseline {b} missing");
+    }
+
+    // predict: the same JSON whether or not the file holds bars after --at (they are never read as inputs).
+    let minutes = dir.join("spy_1min_2011-01.csv");
+    let daily = dir.join("spy_1d_2007-12-31_2017-12-29.csv");
+    let at = "2011-01-27T19:00:00Z";
+    let full = ok(&mtf(&[
+        "predict",
+        "--model",
+        o,
+        "--input",
+        minutes.to_str().unwrap(),
+        "--daily",
+        daily.to_str().unwrap(),
+        "--repair",
+        "--at",
+        at,
+    ]));
+    let text = std::fs::read_to_string(&minutes).unwrap();
+    let truncated: String =
+        text.lines().take_while(|l| !l.starts_with("2011-01-27T19:00")).map(|l| format!("{l}\n")).collect();
+    let cut = work.join("cut.csv");
+    std::fs::write(&cut, truncated).unwrap();
+    let part = ok(&mtf(&[
+        "predict",
+        "--model",
+        o,
+        "--input",
+        cut.to_str().unwrap(),
+        "--daily",
+        daily.to_str().unwrap(),
+        "--repair",
+        "--at",
+        at,
+    ]));
+    assert_eq!(full, part, "predict used bars after --at");
+    let p: serde_json::Value = serde_json::from_str(&full).unwrap();
+    assert_eq!(p["predictionTime"], at);
+    assert_eq!(p["lastBarStart"], "2011-01-27T18:45:00Z");
+    let (lo, mid, hi) = (
+        p["interval"]["low"].as_f64().unwrap(),
+        p["predictedPrice"].as_f64().unwrap(),
+        p["interval"]["high"].as_f64().unwrap(),
+    );
+    assert!(lo <= mid && mid <= hi);
+    assert_eq!(p["attention"]["overTime"].as_array().unwrap().len(), 3);
+    assert_eq!(p["attention"]["overTime"][0].as_array().unwrap().len(), 16);
+
+    // evaluate: runs on data after the training range and writes a report with baselines.
+    let eval = work.join("eval.json");
+    ok(&mtf(&[
+        "evaluate",
+        "--model",
+        o,
+        "--input",
+        minutes.to_str().unwrap(),
+        "--daily",
+        daily.to_str().unwrap(),
+        "--repair",
+        "--output",
+        eval.to_str().unwrap(),
+        "--block",
+        "20",
+        "--min-train",
+        "50",
+    ]));
+    let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&eval).unwrap()).unwrap();
+    assert!(e["n_predictions"].as_u64().unwrap() > 0);
+    assert!(e["baselines"]["ridge"]["brier"].is_number());
+
+    // export f16, then predict with it.
+    let f16 = work.join("tiny-f16.mtf");
+    ok(&mtf(&["export", "--model", o, "--output", f16.to_str().unwrap(), "--f16"]));
+    assert!(std::fs::metadata(&f16).unwrap().len() < std::fs::metadata(out.join("model.mtf")).unwrap().len());
+
+    // A corrupted artifact is refused with the reason.
+    let mut bytes = std::fs::read(out.join("model.mtf")).unwrap();
+    let n = bytes.len();
+    bytes[n - 5] ^= 1;
+    let bad = work.join("bad.mtf");
+    std::fs::write(&bad, bytes).unwrap();
+    let o2 = mtf(&["predict", "--model", bad.to_str().unwrap(), "--input", minutes.to_str().unwrap(), "--at", at]);
+    assert_eq!(o2.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o2.stderr).contains("sha256"), "{}", String::from_utf8_lossy(&o2.stderr));
+}
