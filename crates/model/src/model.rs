@@ -84,6 +84,22 @@ impl ModelConfig {
         self.lookback / self.patch_len
     }
 
+    /// Floating-point operations of one prediction's forward pass (multiply and add counted separately;
+    /// matrix products only — norms, softmax and activations add a few percent).
+    pub fn flops(&self) -> u64 {
+        let (k, n, d, ff) = (self.timeframes as u64, self.patches() as u64, self.d_model as u64, self.d_ff as u64);
+        let tokens = k * n;
+        let patch = tokens * 2 * (self.patch_len * self.features) as u64 * d;
+        let attn_layer = tokens * 2 * 4 * d * d + k * 2 * 2 * n * n * d;
+        let ffn_layer = tokens * 2 * 2 * d * ff;
+        let encoder = self.n_layers as u64 * (attn_layer + ffn_layer);
+        // Pooling: K and V over every token, Q and the output projection for one query per timeframe.
+        let pool = tokens * 2 * 2 * d * d + k * 2 * 2 * d * d + k * 2 * 2 * n * d;
+        let cross = k * 2 * 2 * d * d + 2 * 2 * d * d + 2 * 2 * k * d;
+        let heads = 2 * 2 * d * 3;
+        patch + encoder + pool + cross + heads
+    }
+
     /// Builds the model with weights drawn from `seed`: the same seed gives the same weights, also when other
     /// threads draw random numbers (burn's generator is process-wide, so seeding and drawing hold a lock).
     ///
@@ -321,6 +337,26 @@ mod tests {
         let time = values(out.attn_time);
         assert!(time[..8].iter().all(|&w| w < 1e-6), "masked patches get no attention: {:?}", &time[..16]);
         assert!(time.iter().all(|w| w.is_finite()));
+    }
+
+    #[test]
+    fn flops_of_the_default_shape() {
+        let c = ModelConfig {
+            timeframes: 5,
+            lookback: 32,
+            features: 20,
+            patch_len: 8,
+            d_model: 32,
+            n_heads: 4,
+            n_layers: 2,
+            d_ff: 64,
+            dropout: 0.0,
+        };
+        // Patch projection 20 tokens · 2·160·32 = 204,800; per layer 20·2·4·1024 + 5·2·2·16·32 + 20·2·2·32·64
+        // = 163,840 + 10,240 + 163,840; pooling 20·4096 + 5·4096 + 5·512; cross 5·4096 + 4096 + 640; heads 384.
+        let expected =
+            204_800 + 2 * (163_840 + 10_240 + 163_840) + (81_920 + 20_480 + 2_560) + (20_480 + 4_096 + 640) + 384;
+        assert_eq!(c.flops(), expected);
     }
 
     #[test]
