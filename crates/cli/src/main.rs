@@ -101,6 +101,24 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Random hyperparameter search around a training config; writes leaderboard.json/.md ranked by validation loss.
+    Search {
+        /// Training config (TOML), as for `train`.
+        #[arg(long)]
+        config: PathBuf,
+        /// Number of trials.
+        #[arg(long, default_value_t = 8)]
+        trials: usize,
+        /// Seed of the sampler.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory the config's input files are relative to.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Output directory (default models/<name>/search).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Evaluate a trained model walk-forward on data after its training range, with baselines.
     Evaluate {
         /// Model artifact or its directory.
@@ -190,6 +208,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         Command::Train { config, data_dir, output } => {
             model_commands::train(&config, data_dir.as_deref(), output.as_deref())
+        }
+        Command::Search { config, trials, seed, data_dir, output } => {
+            model_commands::search(&config, trials, seed, data_dir.as_deref(), output.as_deref())
         }
         Command::Evaluate { model, input, daily, output, markdown, block, min_train, read } => {
             model_commands::evaluate(&model_commands::EvaluateArgs {

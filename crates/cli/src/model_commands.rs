@@ -56,17 +56,55 @@ fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-/// `mtf train`.
-pub fn train(config: &Path, data: Option<&Path>, output: Option<&Path>) -> anyhow::Result<()> {
+type Loaded = (TrainFile, Vec<Bar>, Option<Vec<Bar>>, Prepared);
+
+fn load_config(config: &Path, data: Option<&Path>) -> anyhow::Result<Loaded> {
     let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
     let file: TrainFile =
         toml::from_str(&text).with_context(|| format!("{}: invalid training config", config.display()))?;
-    let cfg = file.experiment;
-    cfg.model_config().validate().map_err(anyhow::Error::msg).with_context(|| config.display().to_string())?;
+    file.experiment
+        .model_config()
+        .validate()
+        .map_err(anyhow::Error::msg)
+        .with_context(|| config.display().to_string())?;
     let dir = data_dir(data);
     let daily = file.inputs.daily.as_ref().map(|d| dir.join(d));
     let (minutes, daily) = load_bars(&dir.join(&file.inputs.minutes), daily.as_deref(), file.inputs.repair)?;
-    let prepared = Prepared::new(&minutes, daily.as_deref(), &cfg.data).context("preparing samples")?;
+    let prepared = Prepared::new(&minutes, daily.as_deref(), &file.experiment.data).context("preparing samples")?;
+    Ok((file, minutes, daily, prepared))
+}
+
+/// `mtf search`.
+pub fn search(
+    config: &Path,
+    trials: usize,
+    seed: u64,
+    data: Option<&Path>,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    let (file, _, _, prepared) = load_config(config, data)?;
+    let cfg = &file.experiment;
+    let bar = ProgressBar::new(trials as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} trials {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let ranked = experiment::search(&prepared, cfg, trials, seed, Utc::now(), &mut |t| {
+        bar.inc(1);
+        bar.set_message(format!("trial {} valid loss {:.4}", t.trial, t.mean_valid_loss));
+    })?;
+    bar.finish_and_clear();
+    let out = output.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("models").join(&cfg.name).join("search"));
+    write(&out.join("leaderboard.json"), serde_json::to_string_pretty(&ranked)?.as_bytes())?;
+    let md = experiment::leaderboard(&ranked);
+    write(&out.join("leaderboard.md"), md.as_bytes())?;
+    eprintln!("{}\n\n{md}", out.display());
+    Ok(())
+}
+
+/// `mtf train`.
+pub fn train(config: &Path, data: Option<&Path>, output: Option<&Path>) -> anyhow::Result<()> {
+    let (file, minutes, daily, prepared) = load_config(config, data)?;
+    let cfg = file.experiment;
     eprintln!(
         "{}: {} samples, {} folds × {} evaluation samples, model {} parameters",
         cfg.name,

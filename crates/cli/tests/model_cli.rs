@@ -178,6 +178,15 @@ fn train_predict_evaluate_export() {
     ok(&mtf(&["export", "--model", o, "--output", f16.to_str().unwrap(), "--f16"]));
     assert!(std::fs::metadata(&f16).unwrap().len() < std::fs::metadata(out.join("model.mtf")).unwrap().len());
 
+    // search: trials ranked by validation loss.
+    let search = work.join("search");
+    ok(&mtf(&["search", "--config", c, "--data-dir", d, "--trials", "2", "--output", search.to_str().unwrap()]));
+    let board: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(search.join("leaderboard.json")).unwrap()).unwrap();
+    let losses: Vec<f64> = board.as_array().unwrap().iter().map(|t| t["mean_valid_loss"].as_f64().unwrap()).collect();
+    assert_eq!(losses.len(), 2);
+    assert!(losses[0] <= losses[1], "{losses:?}");
+
     // A corrupted artifact is refused with the reason.
     let mut bytes = std::fs::read(out.join("model.mtf")).unwrap();
     let n = bytes.len();

@@ -426,7 +426,7 @@ pub fn markdown(report: &Report) -> String {
         report.horizon, report.base_timeframe, report.model.n_predictions, report.samples_total
     );
     s.push_str("| | MAE / persistence | RMSE / persistence | dir. acc. | base rate | acc. top 20 % | IC | Brier | ECE | q10–q90 coverage | backtest return | Sharpe | max DD | buy & hold |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (name, m) in rows {
         s.push_str(&format!(
             "| {name} | {:.4} | {:.4} | {:.3} | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.3} | {:+.2} % | {:.2} | {:.2} % | {:+.2} % |\n",
@@ -443,6 +443,99 @@ pub fn markdown(report: &Report) -> String {
             m.backtest.sharpe,
             m.backtest.max_drawdown * 100.0,
             m.backtest.buy_and_hold_return * 100.0,
+        ));
+    }
+    s
+}
+
+/// One hyperparameter-search trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// Trial number from 1.
+    pub trial: usize,
+    /// The sampled model shape.
+    pub model: ModelShape,
+    /// The sampled learning rate.
+    pub lr: f64,
+    /// Mean best validation loss over the folds: the **only** selection criterion (validation sets lie inside
+    /// the training parts; evaluation blocks are never used to choose).
+    pub mean_valid_loss: f64,
+    /// Walk-forward metrics of the trial, reported for information.
+    pub report: Report,
+}
+
+/// Random search: `trials` configurations sampled around `base` (seeded): width, heads, layers, patch length,
+/// dropout and learning rate; the loss weights stay fixed so validation losses compare. Each trial trains
+/// walk-forward; returns the trials sorted by mean validation loss (best first).
+///
+/// # Errors
+/// [`ExperimentError`] from a trial.
+pub fn search(
+    p: &Prepared,
+    base: &ExperimentConfig,
+    trials: usize,
+    seed: u64,
+    created_at: DateTime<Utc>,
+    on_trial: &mut dyn FnMut(&Trial),
+) -> Result<Vec<Trial>, ExperimentError> {
+    let mut s = seed;
+    let mut next = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut out = Vec::with_capacity(trials);
+    for t in 0..trials {
+        let pick = |r: f64, xs: &[usize]| xs[((r * xs.len() as f64) as usize).min(xs.len() - 1)];
+        let d_model = pick(next(), &[16, 32, 64]);
+        let patch_divisors: Vec<usize> =
+            [4, 8, 16].into_iter().filter(|&p| base.data.lookback.is_multiple_of(p)).collect();
+        let model = ModelShape {
+            patch_len: if patch_divisors.is_empty() { base.model.patch_len } else { pick(next(), &patch_divisors) },
+            d_model,
+            n_heads: pick(next(), &[2, 4]),
+            n_layers: pick(next(), &[1, 2, 3]),
+            d_ff: d_model * 2,
+            dropout: if next() < 0.5 { 0.0 } else { 0.1 },
+        };
+        let lr = 10f64.powf(-3.5 + next() * 1.5);
+        // The loss weights stay as configured: validation losses are only comparable under the same loss.
+        let mut cfg = base.clone();
+        cfg.model = model.clone();
+        cfg.train.lr = lr;
+        let outcome = train_walk_forward(p, &cfg, created_at, &mut |_| {})?;
+        let mean_valid_loss =
+            outcome.curves.iter().map(|c| c.best_valid_loss).sum::<f64>() / outcome.curves.len().max(1) as f64;
+        let trial = Trial { trial: t + 1, model, lr, mean_valid_loss, report: outcome.report };
+        on_trial(&trial);
+        out.push(trial);
+    }
+    out.sort_by(|a, b| a.mean_valid_loss.total_cmp(&b.mean_valid_loss));
+    Ok(out)
+}
+
+/// Markdown leaderboard of search trials.
+pub fn leaderboard(trials: &[Trial]) -> String {
+    let mut s = String::from(
+        "Ranked by mean validation loss (validation sets lie inside the training parts). The walk-forward columns are \
+         for information only and were not used to rank.\n\n\
+         | rank | trial | d_model | heads | layers | patch | dropout | lr | valid loss | dir. acc. | MAE / persistence | coverage |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (i, t) in trials.iter().enumerate() {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2e} | {:.4} | {:.3} | {:.4} | {:.3} |\n",
+            i + 1,
+            t.trial,
+            t.model.d_model,
+            t.model.n_heads,
+            t.model.n_layers,
+            t.model.patch_len,
+            t.model.dropout,
+            t.lr,
+            t.mean_valid_loss,
+            t.report.model.directional_accuracy,
+            t.report.model.mae_ratio_vs_persistence,
+            t.report.model.coverage_q10_q90
         ));
     }
     s
