@@ -100,6 +100,12 @@ enum Command {
         /// Output directory (default models/<name>).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Write a checkpoint after every epoch into this directory (one subdirectory per fold).
+        #[arg(long)]
+        checkpoint_dir: Option<PathBuf>,
+        /// Resume from the checkpoints in --checkpoint-dir.
+        #[arg(long, requires = "checkpoint_dir")]
+        resume: bool,
     },
     /// Random hyperparameter search around a training config; writes leaderboard.json/.md ranked by validation loss.
     Search {
@@ -206,8 +212,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &commands::FeaturesArgs { input, daily, every, timeframes, session, output },
             read.repair,
         ),
-        Command::Train { config, data_dir, output } => {
-            model_commands::train(&config, data_dir.as_deref(), output.as_deref())
+        Command::Train { config, data_dir, output, checkpoint_dir, resume } => {
+            let ck = checkpoint_dir.map(|dir| mtf_model::training::Checkpointing { dir, resume });
+            model_commands::train(&config, data_dir.as_deref(), output.as_deref(), ck.as_ref())
         }
         Command::Search { config, trials, seed, data_dir, output } => {
             model_commands::search(&config, trials, seed, data_dir.as_deref(), output.as_deref())

@@ -102,7 +102,12 @@ pub fn search(
 }
 
 /// `mtf train`.
-pub fn train(config: &Path, data: Option<&Path>, output: Option<&Path>) -> anyhow::Result<()> {
+pub fn train(
+    config: &Path,
+    data: Option<&Path>,
+    output: Option<&Path>,
+    checkpoints: Option<&mtf_model::training::Checkpointing>,
+) -> anyhow::Result<()> {
     let (file, minutes, daily, prepared) = load_config(config, data)?;
     let cfg = file.experiment;
     eprintln!(
@@ -119,7 +124,7 @@ pub fn train(config: &Path, data: Option<&Path>, output: Option<&Path>) -> anyho
     );
     let (mut fold, mut fold_start) = (0, 0);
     let started = std::time::Instant::now();
-    let outcome = experiment::train_walk_forward(&prepared, &cfg, Utc::now(), &mut |p| match p {
+    let outcome = experiment::train_walk_forward(&prepared, &cfg, Utc::now(), checkpoints, &mut |p| match p {
         Progress::Fold { fold: f, of, train } => {
             fold = f;
             fold_start = (f - 1) * cfg.train.epochs;

@@ -77,7 +77,24 @@ fn train_predict_evaluate_export() {
     std::fs::write(&config, CONFIG).unwrap();
     let out = work.join("tiny");
     let (c, d, o) = (config.to_str().unwrap(), dir.to_str().unwrap(), out.to_str().unwrap());
-    ok(&mtf(&["train", "--config", c, "--data-dir", d, "--output", o]));
+    let ck = work.join("ckpt");
+    ok(&mtf(&["train", "--config", c, "--data-dir", d, "--output", o, "--checkpoint-dir", ck.to_str().unwrap()]));
+    let first = std::fs::read_to_string(out.join("report.json")).unwrap();
+    assert!(ck.join("fold-1/state.json").is_file() && ck.join("fold-2/optimizer.bpk").is_file());
+    // Resuming finished checkpoints reproduces the same report.
+    ok(&mtf(&[
+        "train",
+        "--config",
+        c,
+        "--data-dir",
+        d,
+        "--output",
+        o,
+        "--checkpoint-dir",
+        ck.to_str().unwrap(),
+        "--resume",
+    ]));
+    assert_eq!(std::fs::read_to_string(out.join("report.json")).unwrap(), first);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     for key in [

@@ -24,7 +24,7 @@ use crate::labels::{Fold, FoldError, walk_forward};
 use crate::metrics::{Metrics, Scored, compute};
 use crate::model::{ModelConfig, MtfModel};
 use crate::predict::{Predictor, RawOutput};
-use crate::training::{EpochReport, SampleSet, TrainConfig, TrainReport, train};
+use crate::training::{Checkpointing, EpochReport, SampleSet, TrainConfig, TrainReport, train_with_checkpoints};
 
 /// The model's shape; inputs (K, T, F) come from the data spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,7 +255,8 @@ fn inner_split(p: &Prepared, fold: &Fold, frac: f64, embargo: usize) -> (Vec<usi
     (train, valid)
 }
 
-/// Walk-forward training with baselines (see the module docs); `created_at` is recorded in the artifact.
+/// Walk-forward training with baselines (see the module docs); `created_at` is recorded in the artifact. With
+/// `checkpoints`, each fold checkpoints into `dir/fold-N` after every epoch (and resumes from there).
 ///
 /// # Errors
 /// [`ExperimentError`] for too little data, invalid configs, or failed training.
@@ -263,6 +264,7 @@ pub fn train_walk_forward(
     p: &Prepared,
     cfg: &ExperimentConfig,
     created_at: DateTime<Utc>,
+    checkpoints: Option<&Checkpointing>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TrainOutcome, ExperimentError> {
     let h = cfg.data.labels.horizon;
@@ -290,8 +292,12 @@ pub fn train_walk_forward(
         let targets = Targets::fit(&train_labels);
         let tr = sample_set(p, &inner_train, &norm, &targets)?;
         let va = sample_set(p, &inner_valid, &norm, &targets)?;
-        let (model, curve) = train(&model_cfg, &cfg.train, &tr, &va, &mut |r| progress(Progress::Epoch(*r)))
-            .map_err(ExperimentError::Other)?;
+        let fold_ck =
+            checkpoints.map(|c| Checkpointing { dir: c.dir.join(format!("fold-{}", fi + 1)), resume: c.resume });
+        let (model, curve) = train_with_checkpoints(&model_cfg, &cfg.train, &tr, &va, fold_ck.as_ref(), &mut |r| {
+            progress(Progress::Epoch(*r))
+        })
+        .map_err(ExperimentError::Other)?;
         let cal = calibrate(&raw_outputs(&model, &va), &va);
         let eval_idx: Vec<usize> = fold.valid.clone().collect();
         let ev = sample_set(p, &eval_idx, &norm, &targets)?;
@@ -502,7 +508,7 @@ pub fn search(
         let mut cfg = base.clone();
         cfg.model = model.clone();
         cfg.train.lr = lr;
-        let outcome = train_walk_forward(p, &cfg, created_at, &mut |_| {})?;
+        let outcome = train_walk_forward(p, &cfg, created_at, None, &mut |_| {})?;
         let mean_valid_loss =
             outcome.curves.iter().map(|c| c.best_valid_loss).sum::<f64>() / outcome.curves.len().max(1) as f64;
         let trial = Trial { trial: t + 1, model, lr, mean_valid_loss, report: outcome.report };

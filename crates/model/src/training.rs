@@ -2,9 +2,12 @@
 //! warm-up and cosine decay, gradient-norm clipping, early stopping on a validation set, seeded and
 //! deterministic on the CPU (flex) backend.
 
+use std::path::{Path, PathBuf};
+
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
+use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
@@ -161,16 +164,66 @@ fn lr_at(cfg: &TrainConfig, epoch: usize) -> f64 {
     cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
 }
 
-/// Trains a model from scratch on `train`, early-stopping on `valid`, and returns the best model (on the
-/// plain CPU device) with the run report. `on_epoch` sees every epoch (for progress bars).
+/// Where to keep checkpoints, and whether to resume from one.
+#[derive(Debug, Clone)]
+pub struct Checkpointing {
+    /// Directory holding `state.json`, `model.bpk`, `best.bpk` and `optimizer.bpk`; written after every epoch.
+    pub dir: PathBuf,
+    /// Continue from the checkpoint in `dir` when there is one.
+    pub resume: bool,
+}
+
+/// Loop state saved with a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LoopState {
+    next_epoch: usize,
+    rng: u64,
+    order: Vec<usize>,
+    best_epoch: usize,
+    best_loss: f64,
+    epochs: Vec<EpochReport>,
+    config: TrainConfig,
+}
+
+fn save_module(m: &MtfModel, path: &Path) -> Result<(), String> {
+    let mut store = BurnpackStore::from_bytes(None);
+    m.save_into(&mut store).map_err(|e| e.to_string())?;
+    let bytes = store.get_bytes().map_err(|e| e.to_string())?;
+    std::fs::write(path, &bytes[..]).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn load_module(m: &mut MtfModel, path: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)));
+    m.load_from(&mut store).map(|_| ()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Trains a model from scratch on `train` (or resumes a checkpoint), early-stopping on `valid`, and returns the
+/// best model (on the plain CPU device) with the run report. `on_epoch` sees every epoch (for progress bars).
+/// With `checkpoint`, the state is written after every epoch; resuming continues bit-for-bit where it stopped.
 ///
 /// # Errors
-/// A message when the model config is invalid or a set is empty.
+/// A message when the model config is invalid, a set is empty, or a checkpoint cannot be read or written.
 pub fn train(
     model_cfg: &ModelConfig,
     cfg: &TrainConfig,
     train: &SampleSet,
     valid: &SampleSet,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<(MtfModel, TrainReport), String> {
+    train_with_checkpoints(model_cfg, cfg, train, valid, None, on_epoch)
+}
+
+/// [`train`] with optional checkpointing.
+///
+/// # Errors
+/// As [`train`].
+pub fn train_with_checkpoints(
+    model_cfg: &ModelConfig,
+    cfg: &TrainConfig,
+    train: &SampleSet,
+    valid: &SampleSet,
+    checkpoint: Option<&Checkpointing>,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<(MtfModel, TrainReport), String> {
     if train.is_empty() || valid.is_empty() {
@@ -187,7 +240,27 @@ pub fn train(
     let mut epochs = Vec::new();
     let mut rng = cfg.seed ^ 0x9e37_79b9_7f4a_7c15;
     let mut order: Vec<usize> = (0..train.len()).collect();
-    for epoch in 0..cfg.epochs {
+    let mut start = 0;
+    if let Some(ck) = checkpoint.filter(|c| c.resume && c.dir.join("state.json").is_file()) {
+        let text = std::fs::read_to_string(ck.dir.join("state.json")).map_err(|e| e.to_string())?;
+        let state: LoopState = serde_json::from_str(&text).map_err(|e| format!("checkpoint state: {e}"))?;
+        if state.config.epochs > cfg.epochs || state.config.seed != cfg.seed || state.order.len() != train.len() {
+            return Err("checkpoint was written for another training configuration or data set".into());
+        }
+        load_module(&mut model, &ck.dir.join("model.bpk"))?;
+        let mut best_model = model_cfg.init_seeded(&plain, cfg.seed)?;
+        load_module(&mut best_model, &ck.dir.join("best.bpk"))?;
+        let bytes = std::fs::read(ck.dir.join("optimizer.bpk")).map_err(|e| e.to_string())?;
+        optim = optim
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+            .map_err(|e| format!("checkpoint optimizer: {e:?}"))?;
+        (rng, order, start, epochs) = (state.rng, state.order, state.next_epoch, state.epochs);
+        best = (best_model, state.best_loss, state.best_epoch);
+        if best.2 > 0 && start - best.2 >= cfg.patience {
+            return Ok((best.0, TrainReport { epochs, best_epoch: best.2, best_valid_loss: best.1 }));
+        }
+    }
+    for epoch in start..cfg.epochs {
         for i in (1..order.len()).rev() {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             order.swap(i, (rng >> 33) as usize % (i + 1));
@@ -206,9 +279,31 @@ pub fn train(
         let report = EpochReport { epoch: epoch + 1, train_loss: sum / train.len() as f64, valid_loss, lr };
         on_epoch(&report);
         epochs.push(report);
-        if valid_loss < best.1 {
+        let stop = if valid_loss < best.1 {
             best = (current, valid_loss, epoch + 1);
-        } else if epoch + 1 - best.2 >= cfg.patience {
+            false
+        } else {
+            epoch + 1 - best.2 >= cfg.patience
+        };
+        if let Some(ck) = checkpoint {
+            std::fs::create_dir_all(&ck.dir).map_err(|e| format!("{}: {e}", ck.dir.display()))?;
+            save_module(&model, &ck.dir.join("model.bpk"))?;
+            save_module(&best.0, &ck.dir.join("best.bpk"))?;
+            let bytes = optim.into_bytes().map_err(|e| format!("checkpoint optimizer: {e:?}"))?;
+            std::fs::write(ck.dir.join("optimizer.bpk"), &bytes[..]).map_err(|e| e.to_string())?;
+            let state = LoopState {
+                next_epoch: epoch + 1,
+                rng,
+                order: order.clone(),
+                best_epoch: best.2,
+                best_loss: best.1,
+                epochs: epochs.clone(),
+                config: cfg.clone(),
+            };
+            let json = serde_json::to_string(&state).map_err(|e| e.to_string())?;
+            std::fs::write(ck.dir.join("state.json"), json).map_err(|e| e.to_string())?;
+        }
+        if stop {
             break;
         }
     }
@@ -291,6 +386,49 @@ mod tests {
         let (_, a) = train(&cfg, &tc, &set, &set, &mut |_| {}).unwrap();
         let (_, b) = train(&cfg, &tc, &set, &set, &mut |_| {}).unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn resuming_a_checkpoint_equals_training_straight_through() {
+        let cfg = ModelConfig {
+            timeframes: 2,
+            lookback: 8,
+            features: 4,
+            patch_len: 4,
+            d_model: 16,
+            n_heads: 2,
+            n_layers: 1,
+            d_ff: 32,
+            dropout: 0.0,
+        };
+        let set = synthetic_set(48, &cfg, 9);
+        let valid = synthetic_set(16, &cfg, 10);
+        let full = TrainConfig { epochs: 6, batch_size: 16, patience: 100, ..TrainConfig::default() };
+        let root = std::env::temp_dir().join(format!("mtf-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (dir, snapshot) = (root.join("run"), root.join("after-3"));
+        let ck = Checkpointing { dir: dir.clone(), resume: false };
+        // A full run with checkpoints; when epoch 4 reports, the directory still holds the state after epoch 3:
+        // keep a copy of it, as if the process had died there.
+        let (m1, r1) = train_with_checkpoints(&cfg, &full, &set, &valid, Some(&ck), &mut |r| {
+            if r.epoch == 4 {
+                std::fs::create_dir_all(&snapshot).unwrap();
+                for f in ["state.json", "model.bpk", "best.bpk", "optimizer.bpk"] {
+                    std::fs::copy(dir.join(f), snapshot.join(f)).unwrap();
+                }
+            }
+        })
+        .unwrap();
+        let resumed = Checkpointing { dir: snapshot, resume: true };
+        let mut seen = Vec::new();
+        let (m2, r2) =
+            train_with_checkpoints(&cfg, &full, &set, &valid, Some(&resumed), &mut |r| seen.push(r.epoch)).unwrap();
+        assert_eq!(seen, vec![4, 5, 6], "resumed after epoch 3");
+        assert_eq!(r1, r2);
+        let probe = set.batch(&[0, 1, 2], &Device::flex()).0;
+        let out = |m: &MtfModel| crate::predict::RawOutput::read(m.forward(probe.clone()));
+        assert_eq!(out(&m1), out(&m2));
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
