@@ -15,27 +15,13 @@ use mtf_model::model::{ModelConfig, ModelInput};
 use mtf_model::predict::RawOutput;
 use mtf_model::training::{SampleSet, TrainConfig, train};
 
-fn shape() -> ModelConfig {
-    ModelConfig {
-        timeframes: 5,
-        lookback: 32,
-        features: 20,
-        patch_len: 8,
-        d_model: 32,
-        n_heads: 4,
-        n_layers: 2,
-        d_ff: 64,
-        dropout: 0.0,
-    }
-}
-
 fn data(b: usize, cfg: &ModelConfig) -> (Vec<f32>, Vec<f32>) {
     let n = b * cfg.lookback * cfg.timeframes * cfg.features;
     ((0..n).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect(), vec![1.0; b * cfg.lookback * cfg.timeframes])
 }
 
 fn bench(c: &mut Criterion) {
-    let cfg = shape();
+    let cfg = ModelConfig::reference();
     let device = Device::flex();
     let model = cfg.init_seeded(&device, 1).unwrap();
     let mut g = c.benchmark_group("model");

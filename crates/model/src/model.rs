@@ -50,6 +50,23 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// The shape of the default model (`models/spy-15m-h4/train.toml`): 5 timeframes × 32 steps × 20 features,
+    /// patches of 8, d_model 32, 4 heads, 2 layers, FFN 64, no dropout. Benchmarks and tests use it as the
+    /// reference shape.
+    pub fn reference() -> Self {
+        Self {
+            timeframes: 5,
+            lookback: 32,
+            features: mtf_features::spec::N_FEATURES,
+            patch_len: 8,
+            d_model: 32,
+            n_heads: 4,
+            n_layers: 2,
+            d_ff: 64,
+            dropout: 0.0,
+        }
+    }
+
     /// Checks the shape constraints.
     ///
     /// # Errors
@@ -341,17 +358,7 @@ mod tests {
 
     #[test]
     fn flops_of_the_default_shape() {
-        let c = ModelConfig {
-            timeframes: 5,
-            lookback: 32,
-            features: 20,
-            patch_len: 8,
-            d_model: 32,
-            n_heads: 4,
-            n_layers: 2,
-            d_ff: 64,
-            dropout: 0.0,
-        };
+        let c = ModelConfig::reference();
         // Patch projection 20 tokens · 2·160·32 = 204,800; per layer 20·2·4·1024 + 5·2·2·16·32 + 20·2·2·32·64
         // = 163,840 + 10,240 + 163,840; pooling 20·4096 + 5·4096 + 5·512; cross 5·4096 + 4096 + 640; heads 384.
         let expected =

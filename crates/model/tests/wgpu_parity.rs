@@ -25,17 +25,7 @@ fn flex_and_wgpu_agree() {
             return;
         }
     };
-    let cfg = ModelConfig {
-        timeframes: 5,
-        lookback: 32,
-        features: 20,
-        patch_len: 8,
-        d_model: 32,
-        n_heads: 4,
-        n_layers: 2,
-        d_ff: 64,
-        dropout: 0.0,
-    };
+    let cfg = ModelConfig::reference();
     let cpu = Device::flex();
     let model = cfg.init_seeded(&cpu, 5).unwrap();
     // Move the same weights to the GPU through the artifact's weight format.
