@@ -463,6 +463,10 @@ pub struct Trial {
     pub model: ModelShape,
     /// The sampled learning rate.
     pub lr: f64,
+    /// Trainable parameters of the sampled shape.
+    pub parameters: usize,
+    /// Forward cost per prediction (matrix products), in FLOP.
+    pub flops: u64,
     /// Mean best validation loss over the folds: the **only** selection criterion (validation sets lie inside
     /// the training parts; evaluation blocks are never used to choose).
     pub mean_valid_loss: f64,
@@ -511,7 +515,16 @@ pub fn search(
         let outcome = train_walk_forward(p, &cfg, created_at, None, &mut |_| {})?;
         let mean_valid_loss =
             outcome.curves.iter().map(|c| c.best_valid_loss).sum::<f64>() / outcome.curves.len().max(1) as f64;
-        let trial = Trial { trial: t + 1, model, lr, mean_valid_loss, report: outcome.report };
+        let mc = cfg.model_config();
+        let trial = Trial {
+            trial: t + 1,
+            model,
+            lr,
+            parameters: burn::module::Module::num_params(&outcome.model),
+            flops: mc.flops(),
+            mean_valid_loss,
+            report: outcome.report,
+        };
         on_trial(&trial);
         out.push(trial);
     }
@@ -524,12 +537,12 @@ pub fn leaderboard(trials: &[Trial]) -> String {
     let mut s = String::from(
         "Ranked by mean validation loss (validation sets lie inside the training parts). The walk-forward columns are \
          for information only and were not used to rank.\n\n\
-         | rank | trial | d_model | heads | layers | patch | dropout | lr | valid loss | dir. acc. | MAE / persistence | coverage |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | rank | trial | d_model | heads | layers | patch | dropout | lr | params | MFLOP | valid loss | dir. acc. | MAE / persistence | coverage |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (i, t) in trials.iter().enumerate() {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2e} | {:.4} | {:.3} | {:.4} | {:.3} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2e} | {} | {:.2} | {:.4} | {:.3} | {:.4} | {:.3} |\n",
             i + 1,
             t.trial,
             t.model.d_model,
@@ -538,6 +551,8 @@ pub fn leaderboard(trials: &[Trial]) -> String {
             t.model.patch_len,
             t.model.dropout,
             t.lr,
+            t.parameters,
+            t.flops as f64 / 1e6,
             t.mean_valid_loss,
             t.report.model.directional_accuracy,
             t.report.model.mae_ratio_vs_persistence,
