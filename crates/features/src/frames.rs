@@ -196,6 +196,55 @@ impl MultiTimeframe {
         Ok(Self { frames })
     }
 
+    /// Builds every requested timeframe from the bars the caller has, keyed by timeframe: a requested timeframe
+    /// that is given is used as is (intraday bars restricted to the session filter); one that is not given is
+    /// resampled from the finest given timeframe that can produce it.
+    ///
+    /// # Errors
+    /// [`FeatureError::Timeframes`] when a requested timeframe can be neither found nor resampled, or the list is
+    /// empty or has duplicates; [`FeatureError::Resample`]/[`FeatureError::Align`] for unsorted bars.
+    pub fn from_bars(
+        given: &std::collections::BTreeMap<Timeframe, Vec<Bar>>,
+        timeframes: &[Timeframe],
+        filter: SessionFilter,
+    ) -> Result<Self, FeatureError> {
+        if timeframes.is_empty() {
+            return Err(FeatureError::Timeframes("no timeframes requested".into()));
+        }
+        let mut seen = timeframes.to_vec();
+        seen.sort();
+        seen.dedup();
+        if seen.len() != timeframes.len() {
+            return Err(FeatureError::Timeframes(format!("duplicate timeframe in {timeframes:?}")));
+        }
+        let mut frames = Vec::with_capacity(timeframes.len());
+        for &tf in timeframes {
+            let bars = match given.get(&tf) {
+                Some(b) if tf.is_intraday() => filter_session(b, filter),
+                Some(b) => b.clone(),
+                None => {
+                    // BTreeMap order is finest first.
+                    let source = given
+                        .iter()
+                        .filter(|(from, _)| **from < tf)
+                        .find_map(|(from, bars)| resample(bars, *from, tf, filter).ok().map(|b| (from, b)));
+                    match source {
+                        Some((_, b)) => b,
+                        None => {
+                            let have: Vec<&str> = given.keys().map(|t| t.short()).collect();
+                            return Err(FeatureError::Timeframes(format!(
+                                "{} bars are needed but were not given and cannot be resampled from {have:?}",
+                                tf.short()
+                            )));
+                        }
+                    }
+                }
+            };
+            frames.push(TimeframeFeatures::new(Series::new(tf, filter, bars)?));
+        }
+        Ok(Self { frames })
+    }
+
     /// The timeframes, in order.
     pub fn timeframes(&self) -> Vec<Timeframe> {
         self.frames.iter().map(|f| f.series.timeframe()).collect()

@@ -127,7 +127,25 @@ pub struct RawOutput {
 }
 
 impl RawOutput {
-    /// Reads a forward pass's outputs synchronously (native; the browser uses the async read).
+    /// Reads a forward pass's outputs without blocking: required in the browser, where a synchronous read
+    /// panics on WebGPU; works on every backend.
+    ///
+    /// # Errors
+    /// The backend's read-back error, as text.
+    pub async fn read_async(out: ModelOutput) -> Result<Self, String> {
+        async fn v<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+            let data = t.into_data_async().await.map_err(|e| format!("reading model output: {e:?}"))?;
+            data.try_to_vec::<f32>().map_err(|e| format!("reading model output: {e:?}"))
+        }
+        Ok(Self {
+            quantiles: v(out.quantiles).await?,
+            logits: v(out.logits).await?,
+            attn_timeframes: v(out.attn_timeframes).await?,
+            attn_time: v(out.attn_time).await?,
+        })
+    }
+
+    /// Reads a forward pass's outputs synchronously (native; the browser uses [`RawOutput::read_async`]).
     pub fn read(out: ModelOutput) -> Self {
         let v = |d: TensorData| d.try_to_vec::<f32>().unwrap_or_default();
         Self {
@@ -280,6 +298,21 @@ impl Predictor {
                 }
             })
             .collect()
+    }
+
+    /// [`Predictor::predict`] with asynchronous read-back (the browser path).
+    ///
+    /// # Errors
+    /// As [`Predictor::prepare`], or a read-back failure.
+    pub async fn predict_async(
+        &self,
+        items: &[(&str, &MultiTimeframe, DateTime<Utc>)],
+    ) -> Result<Vec<Prediction>, PredictError> {
+        let (input, contexts) = self.prepare(items)?;
+        let raw = RawOutput::read_async(self.model.forward(input))
+            .await
+            .map_err(|what| PredictError::History { at: String::new(), what })?;
+        Ok(self.finish(&contexts, &raw))
     }
 
     /// Predictions for several (symbol, features, instant) items in one batched forward pass (native).

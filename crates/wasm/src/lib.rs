@@ -1,0 +1,224 @@
+//! WebAssembly bindings for mtf. This crate only converts between JavaScript values and the Rust crates; all
+//! logic lives in `mtf-market`, `mtf-features` and `mtf-model`, so the browser computes exactly what training
+//! and the CLI compute.
+//!
+//! JavaScript API (camelCase):
+//! - `await Predictor.fromBytes(bytes, { backend: "cpu" })` → a loaded, verified model. `predictor.backend`
+//!   names what runs.
+//! - `await predictor.predict({ symbol, bars: { "1m": [{t,o,h,l,c,v,n?,vw?}], "1d": [...] }, at? })` → the same
+//!   prediction JSON as `mtf predict`. Timeframes the model needs but the caller did not give are resampled
+//!   from the finest given. `at` (RFC 3339) defaults to the end of the latest given bar; bars after `at` are
+//!   ignored.
+//! - `await predictor.predictBatch([request, ...])` → one batched forward pass.
+//! - `indicators(bars, names)` and `features(bars, timeframe)` for charts.
+//!
+//! Every failure rejects (or throws) a JS `Error` with a message; the module keeps working afterwards
+//! (a panic hook is installed, and input errors never reach a panic).
+
+mod convert;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use mtf_features::frames::MultiTimeframe;
+use mtf_market::{Bar, Timeframe};
+use mtf_model::predict::Prediction;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+pub use convert::{bars_from_js, parse_timeframe};
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// Options of `Predictor.fromBytes`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LoadOptions {
+    /// `auto`, `webgpu` or `cpu`.
+    backend: Option<String>,
+}
+
+/// One prediction request.
+#[derive(Debug, Deserialize)]
+struct Request {
+    symbol: String,
+    bars: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+/// A loaded model.
+#[wasm_bindgen]
+pub struct Predictor {
+    inner: mtf_model::predict::Predictor,
+    backend: String,
+}
+
+fn js_err(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// One prediction from a request given as JSON, synchronously: the native twin of `Predictor.predict`, for
+/// parity tests (same conversion path, same model code).
+///
+/// # Errors
+/// A message, as the JS API would reject with.
+pub fn predict_json(
+    p: &mtf_model::predict::Predictor,
+    request: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let r: Request = serde_json::from_value(request.clone()).map_err(|e| format!("invalid request: {e}"))?;
+    let (mtf, at) = prepare_request(p, &r)?;
+    let out = p.predict(&[(&r.symbol, &mtf, at)]).map_err(|e| e.to_string())?;
+    serde_json::to_value(&out[0]).map_err(|e| e.to_string())
+}
+
+/// Compares two JSON documents: same structure and strings, numbers within `rel` relative (1e-12 absolute floor).
+///
+/// # Errors
+/// The path of the first difference.
+pub fn compare_json(a: &serde_json::Value, b: &serde_json::Value, rel: f64, path: &str) -> Result<(), String> {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Number(x), V::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            if (x - y).abs() <= rel * x.abs().max(y.abs()) || (x - y).abs() <= 1e-12 {
+                Ok(())
+            } else {
+                Err(format!("{path}: {x} vs {y}"))
+            }
+        }
+        (V::Array(x), V::Array(y)) if x.len() == y.len() => {
+            x.iter().zip(y).enumerate().try_for_each(|(i, (u, v))| compare_json(u, v, rel, &format!("{path}[{i}]")))
+        }
+        (V::Object(x), V::Object(y)) if x.len() == y.len() => x.iter().try_for_each(|(k, u)| {
+            y.get(k)
+                .ok_or_else(|| format!("{path}.{k} missing"))
+                .and_then(|v| compare_json(u, v, rel, &format!("{path}.{k}")))
+        }),
+        _ if a == b => Ok(()),
+        _ => Err(format!("{path}: {a} vs {b}")),
+    }
+}
+
+/// Bars per timeframe and the prediction instant of one request; only bars complete at `at` are kept.
+fn prepare_request(p: &mtf_model::predict::Predictor, r: &Request) -> Result<(MultiTimeframe, DateTime<Utc>), String> {
+    let session = p.header.data.session;
+    let mut given: BTreeMap<Timeframe, Vec<Bar>> = BTreeMap::new();
+    for (key, value) in &r.bars {
+        let tf = parse_timeframe(key)?;
+        given.insert(tf, bars_from_js(value, &format!("bars[\"{key}\"]"))?);
+    }
+    if given.is_empty() {
+        return Err("request has no bars: pass { bars: { \"1m\": [...] } }".into());
+    }
+    let at = match &r.at {
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map_err(|e| format!("`at` is not an RFC 3339 instant: {e}"))?
+            .with_timezone(&Utc),
+        None => given
+            .iter()
+            .filter_map(|(tf, bars)| bars.last().map(|b| tf.bar_end(b.start(), session)))
+            .max()
+            .ok_or("request has no bars")?,
+    };
+    for (tf, bars) in given.iter_mut() {
+        bars.retain(|b| tf.bar_end(b.start(), session) <= at);
+    }
+    let mtf = MultiTimeframe::from_bars(&given, &p.header.data.timeframes, session).map_err(|e| e.to_string())?;
+    Ok((mtf, at))
+}
+
+#[wasm_bindgen]
+impl Predictor {
+    /// Loads and verifies a model artifact (`.mtf` bytes). Rejects with the reason on a bad artifact.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub async fn from_bytes(bytes: Vec<u8>, options: JsValue) -> Result<Predictor, JsError> {
+        let opts: LoadOptions = if options.is_undefined() || options.is_null() {
+            LoadOptions::default()
+        } else {
+            serde_wasm_bindgen::from_value(options).map_err(js_err)?
+        };
+        let requested = opts.backend.unwrap_or_else(|| "auto".into());
+        let (device, backend) = match requested.as_str() {
+            "cpu" | "auto" => (
+                burn::tensor::Device::flex(),
+                format!("cpu{}", if requested == "auto" { " (WebGPU not in this build)" } else { "" }),
+            ),
+            "webgpu" => {
+                return Err(JsError::new(
+                    "backend `webgpu` is not available in this build of mtf-wasm (CPU-only); use `cpu` or `auto`",
+                ));
+            }
+            other => return Err(JsError::new(&format!("unknown backend `{other}`: use `auto`, `webgpu` or `cpu`"))),
+        };
+        let inner = mtf_model::predict::Predictor::from_bytes(&bytes, device).map_err(js_err)?;
+        Ok(Predictor { inner, backend })
+    }
+
+    /// Which backend runs (`cpu`, `webgpu`), with the reason after a fallback.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.backend.clone()
+    }
+
+    /// The artifact header as a JS object (name, version, timeframes, horizon, metrics, …).
+    #[wasm_bindgen(getter)]
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.header)
+    }
+
+    /// One prediction.
+    pub async fn predict(&self, request: JsValue) -> Result<JsValue, JsError> {
+        let r: Request =
+            serde_wasm_bindgen::from_value(request).map_err(|e| JsError::new(&format!("invalid request: {e}")))?;
+        let (mtf, at) = prepare_request(&self.inner, &r).map_err(|e| JsError::new(&e))?;
+        let p = self.inner.predict_async(&[(&r.symbol, &mtf, at)]).await.map_err(js_err)?;
+        to_js(&p[0])
+    }
+
+    /// Several predictions in one batched forward pass.
+    #[wasm_bindgen(js_name = predictBatch)]
+    pub async fn predict_batch(&self, requests: JsValue) -> Result<JsValue, JsError> {
+        let rs: Vec<Request> =
+            serde_wasm_bindgen::from_value(requests).map_err(|e| JsError::new(&format!("invalid requests: {e}")))?;
+        let prepared = rs
+            .iter()
+            .map(|r| prepare_request(&self.inner, r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| JsError::new(&e))?;
+        let items: Vec<(&str, &MultiTimeframe, DateTime<Utc>)> =
+            rs.iter().zip(&prepared).map(|(r, (m, at))| (r.symbol.as_str(), m, *at)).collect();
+        let ps: Vec<Prediction> = self.inner.predict_async(&items).await.map_err(js_err)?;
+        to_js(&ps)
+    }
+}
+
+fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsError> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
+}
+
+/// Standard indicators of an array of Alpaca bars: `{ name: number[] }` (NaN as `null` during warm-up).
+/// `names` selects columns (`sma_50`, `rsi_14`, …); an empty or missing list returns all.
+#[wasm_bindgen]
+pub fn indicators(bars: JsValue, names: JsValue) -> Result<JsValue, JsError> {
+    let value: serde_json::Value = serde_wasm_bindgen::from_value(bars).map_err(js_err)?;
+    let names: Vec<String> = if names.is_undefined() || names.is_null() {
+        Vec::new()
+    } else {
+        serde_wasm_bindgen::from_value(names).map_err(js_err)?
+    };
+    let out = convert::indicators(&value, &names).map_err(|e| JsError::new(&e))?;
+    to_js(&out)
+}
+
+/// The 20 model features of every bar of one timeframe's Alpaca bars: `{ names: string[], rows: (number|null)[][] }`.
+#[wasm_bindgen]
+pub fn features(bars: JsValue, timeframe: String) -> Result<JsValue, JsError> {
+    let value: serde_json::Value = serde_wasm_bindgen::from_value(bars).map_err(js_err)?;
+    let out = convert::features(&value, &timeframe).map_err(|e| JsError::new(&e))?;
+    to_js(&out)
+}
