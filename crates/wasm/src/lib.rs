@@ -16,6 +16,7 @@
 //! (a panic hook is installed, and input errors never reach a panic).
 
 mod convert;
+mod gpu;
 
 use std::collections::BTreeMap;
 
@@ -144,15 +145,15 @@ impl Predictor {
         };
         let requested = opts.backend.unwrap_or_else(|| "auto".into());
         let (device, backend) = match requested.as_str() {
-            "cpu" | "auto" => (
-                burn::tensor::Device::flex(),
-                format!("cpu{}", if requested == "auto" { " (WebGPU not in this build)" } else { "" }),
-            ),
-            "webgpu" => {
-                return Err(JsError::new(
-                    "backend `webgpu` is not available in this build of mtf-wasm (CPU-only); use `cpu` or `auto`",
-                ));
-            }
+            "cpu" => (burn::tensor::Device::flex(), "cpu".to_string()),
+            "auto" => match gpu::device().await {
+                Ok(d) => (d, "webgpu".to_string()),
+                Err(why) => (burn::tensor::Device::flex(), format!("cpu (WebGPU unavailable: {why})")),
+            },
+            "webgpu" => match gpu::device().await {
+                Ok(d) => (d, "webgpu".to_string()),
+                Err(why) => return Err(JsError::new(&format!("WebGPU requested but unavailable: {why}"))),
+            },
             other => return Err(JsError::new(&format!("unknown backend `{other}`: use `auto`, `webgpu` or `cpu`"))),
         };
         let inner = mtf_model::predict::Predictor::from_bytes(&bytes, device).map_err(js_err)?;

@@ -91,3 +91,32 @@ fn indicators_and_features_from_js() {
     assert_eq!(f["names"].as_array().unwrap().len(), 20);
     assert!(mtf_wasm::indicators(js(&serde_json::json!([{"t": "x"}])), JsValue::UNDEFINED).is_err());
 }
+
+/// With the `webgpu` feature, in Chromium with `--enable-unsafe-webgpu` (SwiftShader on a CPU-only machine):
+/// the same prediction within 1e-4, twice, and the backend says `webgpu`.
+#[cfg(feature = "webgpu")]
+#[wasm_bindgen_test]
+async fn webgpu_predicts_like_the_cpu() {
+    let p = Predictor::from_bytes(MODEL.to_vec(), js(&serde_json::json!({"backend": "webgpu"})))
+        .await
+        .map_err(JsValue::from)
+        .unwrap();
+    assert_eq!(p.backend(), "webgpu");
+    let expected: serde_json::Value = serde_json::from_str(include_str!("fixtures/parity_expected.json")).unwrap();
+    let first = to_json(p.predict(js(&request())).await.map_err(JsValue::from).unwrap());
+    compare_json(&first, &expected, 1e-4, "webgpu prediction").unwrap();
+    let second = to_json(p.predict(js(&request())).await.map_err(JsValue::from).unwrap());
+    compare_json(&second, &first, 1e-6, "second webgpu prediction").unwrap();
+    // `auto` picks the same device (initialised once per page).
+    let auto = Predictor::from_bytes(MODEL.to_vec(), JsValue::UNDEFINED).await.map_err(JsValue::from).unwrap();
+    assert_eq!(auto.backend(), "webgpu");
+}
+
+/// Without the `webgpu` feature, `auto` falls back to the CPU and says why.
+#[cfg(not(feature = "webgpu"))]
+#[wasm_bindgen_test]
+async fn auto_falls_back_to_cpu_with_a_reason() {
+    let p = Predictor::from_bytes(MODEL.to_vec(), JsValue::UNDEFINED).await.map_err(JsValue::from).unwrap();
+    assert!(p.backend().starts_with("cpu (WebGPU unavailable:"), "{}", p.backend());
+    assert!(Predictor::from_bytes(MODEL.to_vec(), js(&serde_json::json!({"backend": "webgpu"}))).await.is_err());
+}
