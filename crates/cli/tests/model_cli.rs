@@ -1,24 +1,10 @@
 //! `mtf train | predict | evaluate | export` end to end on the real SPY data, with a tiny model.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn data_dir() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = match std::env::var_os("MTF_DATA_DIR") {
-        Some(d) if PathBuf::from(&d).is_absolute() => PathBuf::from(d),
-        Some(d) => root.join(d),
-        None => root.join("../shared/data"),
-    };
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let msg = format!("real-data model CLI test skipped: {} not found (set MTF_DATA_DIR)", dir.display());
-    assert!(std::env::var("MTF_REQUIRE_DATA").as_deref() != Ok("1"), "{msg}, and MTF_REQUIRE_DATA=1 requires it");
-    eprintln!("SKIPPED: {msg}");
-    None
-}
+use common::data_dir;
+use std::process::{Command, Output};
 
 fn mtf(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mtf")).args(args).output().unwrap()

@@ -175,25 +175,11 @@ impl MultiTimeframe {
         timeframes: &[Timeframe],
         filter: SessionFilter,
     ) -> Result<Self, FeatureError> {
-        if timeframes.is_empty() {
-            return Err(FeatureError::Timeframes("no timeframes requested".into()));
-        }
-        let mut seen = timeframes.to_vec();
-        seen.sort();
-        seen.dedup();
-        if seen.len() != timeframes.len() {
-            return Err(FeatureError::Timeframes(format!("duplicate timeframe in {timeframes:?}")));
-        }
-        let mut frames = Vec::with_capacity(timeframes.len());
-        for &tf in timeframes {
-            let bars = match (tf, daily) {
-                (Timeframe::D1, Some(d)) => d.to_vec(),
-                (Timeframe::M1, _) => filter_session(minutes, filter),
-                _ => resample(minutes, Timeframe::M1, tf, filter)?,
-            };
-            frames.push(TimeframeFeatures::new(Series::new(tf, filter, bars)?));
-        }
-        Ok(Self { frames })
+        Self::build(timeframes, filter, |tf| match (tf, daily) {
+            (Timeframe::D1, Some(d)) => Ok(d.to_vec()),
+            (Timeframe::M1, _) => Ok(filter_session(minutes, filter)),
+            _ => Ok(resample(minutes, Timeframe::M1, tf, filter)?),
+        })
     }
 
     /// Builds every requested timeframe from the bars the caller has, keyed by timeframe: a requested timeframe
@@ -208,6 +194,30 @@ impl MultiTimeframe {
         timeframes: &[Timeframe],
         filter: SessionFilter,
     ) -> Result<Self, FeatureError> {
+        Self::build(timeframes, filter, |tf| match given.get(&tf) {
+            Some(b) if tf.is_intraday() => Ok(filter_session(b, filter)),
+            Some(b) => Ok(b.clone()),
+            // BTreeMap order is finest first.
+            None => given
+                .iter()
+                .filter(|(from, _)| **from < tf)
+                .find_map(|(from, bars)| resample(bars, *from, tf, filter).ok())
+                .ok_or_else(|| {
+                    let have: Vec<&str> = given.keys().map(|t| t.short()).collect();
+                    FeatureError::Timeframes(format!(
+                        "{} bars are needed but were not given and cannot be resampled from {have:?}",
+                        tf.short()
+                    ))
+                }),
+        })
+    }
+
+    /// Validates the timeframe list, then builds each timeframe's series and features from `bars_for`.
+    fn build(
+        timeframes: &[Timeframe],
+        filter: SessionFilter,
+        bars_for: impl Fn(Timeframe) -> Result<Vec<Bar>, FeatureError>,
+    ) -> Result<Self, FeatureError> {
         if timeframes.is_empty() {
             return Err(FeatureError::Timeframes("no timeframes requested".into()));
         }
@@ -217,31 +227,10 @@ impl MultiTimeframe {
         if seen.len() != timeframes.len() {
             return Err(FeatureError::Timeframes(format!("duplicate timeframe in {timeframes:?}")));
         }
-        let mut frames = Vec::with_capacity(timeframes.len());
-        for &tf in timeframes {
-            let bars = match given.get(&tf) {
-                Some(b) if tf.is_intraday() => filter_session(b, filter),
-                Some(b) => b.clone(),
-                None => {
-                    // BTreeMap order is finest first.
-                    let source = given
-                        .iter()
-                        .filter(|(from, _)| **from < tf)
-                        .find_map(|(from, bars)| resample(bars, *from, tf, filter).ok().map(|b| (from, b)));
-                    match source {
-                        Some((_, b)) => b,
-                        None => {
-                            let have: Vec<&str> = given.keys().map(|t| t.short()).collect();
-                            return Err(FeatureError::Timeframes(format!(
-                                "{} bars are needed but were not given and cannot be resampled from {have:?}",
-                                tf.short()
-                            )));
-                        }
-                    }
-                }
-            };
-            frames.push(TimeframeFeatures::new(Series::new(tf, filter, bars)?));
-        }
+        let frames = timeframes
+            .iter()
+            .map(|&tf| Ok(TimeframeFeatures::new(Series::new(tf, filter, bars_for(tf)?)?)))
+            .collect::<Result<Vec<_>, FeatureError>>()?;
         Ok(Self { frames })
     }
 
