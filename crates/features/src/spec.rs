@@ -28,8 +28,9 @@
 //! | 19 | `time_since_prev` | ln((startᵢ − startᵢ₋₁) / timeframe length): 0 for adjacent bars, > 0 across gaps and nights |
 //!
 //! A feature is `NaN` until its inputs exist (warm-up: the first 49 bars, limited by SMA₅₀); the window
-//! builder masks such rows. The spec's identifier ([`spec_id`]) hashes the names, formulas and parameters;
-//! model artifacts record it and refuse to load against a different spec.
+//! builder masks such rows. The spec's identifier ([`spec_id`]) hashes the spec version, the names and the
+//! parameters (a formula change must bump [`SPEC_VERSION`]); model artifacts record it and refuse to load
+//! against a different spec.
 
 use sha2::{Digest, Sha256};
 

@@ -269,6 +269,7 @@ impl LiveBars {
                     let start = tf.bucket_start(trade.time).timestamp_millis();
                     let (entry, closed) = {
                         let e = self.tracks[i].buckets.entry(start).or_insert((agg, false));
+                        // A freshly inserted bucket already is this trade (its key is unique by `seq`).
                         if e.0.open_key != agg.open_key {
                             e.0.merge(&agg);
                         }

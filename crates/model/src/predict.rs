@@ -111,6 +111,9 @@ pub enum PredictError {
     /// Normalisation mismatch.
     #[error(transparent)]
     Norm(#[from] mtf_features::normalize::NormError),
+    /// The backend failed to return the outputs.
+    #[error("{0}")]
+    ReadBack(String),
 }
 
 /// Tensor outputs read back as plain numbers, for one batch.
@@ -309,9 +312,7 @@ impl Predictor {
         items: &[(&str, &MultiTimeframe, DateTime<Utc>)],
     ) -> Result<Vec<Prediction>, PredictError> {
         let (input, contexts) = self.prepare(items)?;
-        let raw = RawOutput::read_async(self.model.forward(input))
-            .await
-            .map_err(|what| PredictError::History { at: String::new(), what })?;
+        let raw = RawOutput::read_async(self.model.forward(input)).await.map_err(PredictError::ReadBack)?;
         Ok(self.finish(&contexts, &raw))
     }
 
