@@ -10,6 +10,8 @@
 //!   from the finest given. `at` (RFC 3339) defaults to the end of the latest given bar; bars after `at` are
 //!   ignored.
 //! - `await predictor.predictBatch([request, ...])` → one batched forward pass.
+//! - `predictor.liveSession(symbol, seed)` → `await session.push(frame)`: feeds Alpaca stream messages and resolves
+//!   to a new prediction when a base-timeframe bar closes (`session.latencyMs` is frame-to-prediction time).
 //! - `indicators(bars, names)` and `features(bars, timeframe)` for charts.
 //!
 //! Every failure rejects (or throws) a JS `Error` with a message; the module keeps working afterwards
@@ -54,7 +56,7 @@ struct Request {
 /// A loaded model.
 #[wasm_bindgen]
 pub struct Predictor {
-    inner: mtf_model::predict::Predictor,
+    inner: std::rc::Rc<mtf_model::predict::Predictor>,
     backend: String,
 }
 
@@ -157,7 +159,7 @@ impl Predictor {
             other => return Err(JsError::new(&format!("unknown backend `{other}`: use `auto`, `webgpu` or `cpu`"))),
         };
         let inner = mtf_model::predict::Predictor::from_bytes(&bytes, device).map_err(js_err)?;
-        Ok(Predictor { inner, backend })
+        Ok(Predictor { inner: std::rc::Rc::new(inner), backend })
     }
 
     /// Which backend runs (`cpu`, `webgpu`), with the reason after a fallback.
@@ -179,6 +181,18 @@ impl Predictor {
         let (mtf, at) = prepare_request(&self.inner, &r).map_err(|e| JsError::new(&e))?;
         let p = self.inner.predict_async(&[(&r.symbol, &mtf, at)]).await.map_err(js_err)?;
         to_js(&p[0])
+    }
+
+    /// A live session for one symbol, seeded with history `{ "1m": [...], "1d": [...] }` (Alpaca bars).
+    #[wasm_bindgen(js_name = liveSession)]
+    pub fn live_session(&self, symbol: String, seed: JsValue) -> Result<LiveSession, JsError> {
+        let seed: BTreeMap<String, serde_json::Value> = serde_wasm_bindgen::from_value(seed).map_err(js_err)?;
+        let bars = |k: &str| seed.get(k).map(|v| bars_from_js(v, &format!("seed[\"{k}\"]"))).transpose();
+        let minutes = bars("1m").map_err(|e| JsError::new(&e))?.unwrap_or_default();
+        let daily = bars("1d").map_err(|e| JsError::new(&e))?;
+        let d = &self.inner.header.data;
+        let live = mtf_market::live::LiveBars::new(&[d.base], d.session, 10_000);
+        Ok(LiveSession { predictor: self.inner.clone(), symbol, seed: minutes, daily, live, latency_ms: f64::NAN })
     }
 
     /// Several predictions in one batched forward pass.
@@ -222,4 +236,72 @@ pub fn features(bars: JsValue, timeframe: String) -> Result<JsValue, JsError> {
     let value: serde_json::Value = serde_wasm_bindgen::from_value(bars).map_err(js_err)?;
     let out = convert::features(&value, &timeframe).map_err(|e| JsError::new(&e))?;
     to_js(&out)
+}
+
+/// Streaming: feed it the edge stream's messages; it keeps the bars current and re-predicts when a bar of the
+/// model's base timeframe closes. Trades (`t`), minute bars (`b`) and corrected bars (`u`) are used (see
+/// `mtf_market::live` for the ordering and correction policies); daily bars come from the seed.
+#[wasm_bindgen]
+pub struct LiveSession {
+    predictor: std::rc::Rc<mtf_model::predict::Predictor>,
+    symbol: String,
+    seed: Vec<Bar>,
+    daily: Option<Vec<Bar>>,
+    live: mtf_market::live::LiveBars,
+    latency_ms: f64,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+#[wasm_bindgen]
+impl LiveSession {
+    /// Applies a frame of stream messages (an array, as the Alpaca stream sends them). Resolves to the new
+    /// prediction when a base-timeframe bar closed, otherwise `null`.
+    pub async fn push(&mut self, messages: JsValue) -> Result<JsValue, JsError> {
+        use mtf_alpaca::stream::ServerMessage;
+        let started = now_ms();
+        let value: serde_json::Value = serde_wasm_bindgen::from_value(messages).map_err(js_err)?;
+        let frame: Vec<ServerMessage> =
+            serde_json::from_value(value).map_err(|e| JsError::new(&format!("invalid stream frame: {e}")))?;
+        let base = self.predictor.header.data.base;
+        let mut closed_at = None;
+        for m in frame {
+            let events = match m {
+                ServerMessage::Trade(t) if t.symbol == self.symbol => self.live.on_trade(mtf_market::live::Trade {
+                    time: t.trade.t,
+                    price: t.trade.p,
+                    size: t.trade.s as f64,
+                }),
+                ServerMessage::Bar(b) | ServerMessage::UpdatedBar(b) if b.symbol == self.symbol => {
+                    self.live.on_minute_bar(&b.bar)
+                }
+                _ => continue,
+            }
+            .map_err(js_err)?;
+            for e in events {
+                if let mtf_market::live::LiveEvent::Closed { timeframe, bar } = e
+                    && timeframe == base
+                {
+                    closed_at = Some(base.bar_end(bar.start(), self.predictor.header.data.session));
+                }
+            }
+        }
+        let Some(at) = closed_at else { return Ok(JsValue::NULL) };
+        let live = self.live.completed(Timeframe::M1);
+        let first_live = live.first().map_or(i64::MAX, Bar::start_ms);
+        let mut minutes: Vec<Bar> = self.seed.iter().filter(|b| b.start_ms() < first_live).copied().collect();
+        minutes.extend_from_slice(live);
+        let mtf = self.predictor.features(&minutes, self.daily.as_deref()).map_err(js_err)?;
+        let p = self.predictor.predict_async(&[(&self.symbol, &mtf, at)]).await.map_err(js_err)?;
+        self.latency_ms = now_ms() - started;
+        to_js(&p[0])
+    }
+
+    /// Milliseconds from receiving the frame that closed the last base bar to its prediction (NaN before any).
+    #[wasm_bindgen(getter, js_name = latencyMs)]
+    pub fn latency_ms(&self) -> f64 {
+        self.latency_ms
+    }
 }

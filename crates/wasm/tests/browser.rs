@@ -120,3 +120,34 @@ async fn auto_falls_back_to_cpu_with_a_reason() {
     assert!(p.backend().starts_with("cpu (WebGPU unavailable:"), "{}", p.backend());
     assert!(Predictor::from_bytes(MODEL.to_vec(), js(&serde_json::json!({"backend": "webgpu"}))).await.is_err());
 }
+
+/// Live: seeded with all but the last 15 minutes, then streamed those minutes as `b` messages, the session
+/// predicts when the 15-minute bar closes — and equals the batch prediction on the full data.
+#[wasm_bindgen_test]
+async fn live_session_matches_batch_prediction() {
+    let p = Predictor::from_bytes(MODEL.to_vec(), cpu()).await.map_err(JsValue::from).unwrap();
+    let r = request();
+    let minutes = r["bars"]["1m"].as_array().unwrap().clone();
+    let cut = minutes.iter().position(|b| b["t"].as_str().unwrap() >= "2011-01-31T19:45:00Z").unwrap();
+    let seed = serde_json::json!({"1m": minutes[..cut].to_vec(), "1d": r["bars"]["1d"]});
+    let mut session = p.live_session("SPY".into(), js(&seed)).map_err(JsValue::from).unwrap();
+    let mut prediction = JsValue::NULL;
+    for b in &minutes[cut..] {
+        if b["t"].as_str().unwrap() >= "2011-01-31T20:00:00Z" {
+            break;
+        }
+        let mut msg = b.clone();
+        msg["T"] = serde_json::json!("b");
+        msg["S"] = serde_json::json!("SPY");
+        let out = session.push(js(&serde_json::json!([msg]))).await.map_err(JsValue::from).unwrap();
+        if !out.is_null() {
+            prediction = out;
+        }
+    }
+    assert!(!prediction.is_null(), "no prediction when the 15-minute bar closed");
+    let expected: serde_json::Value = serde_json::from_str(include_str!("fixtures/parity_expected.json")).unwrap();
+    compare_json(&to_json(prediction), &expected, 1e-4, "live prediction").unwrap();
+    assert!(session.latency_ms() >= 0.0);
+    // A malformed frame is an error, and the session keeps working.
+    assert!(session.push(js(&serde_json::json!([{"T": "b", "S": "SPY", "o": 1}]))).await.is_err());
+}
