@@ -376,14 +376,12 @@ pub fn predict(
 ) -> anyhow::Result<()> {
     let predictor = load_predictor(model)?;
     let (minutes, daily) = load_bars(input, daily, repair)?;
-    // Only bars that had closed by `at` are used; later rows in the files are ignored, never read as inputs.
-    let minutes: Vec<Bar> = minutes.into_iter().filter(|b| b.start() + chrono::Duration::minutes(1) <= at).collect();
-    let daily: Option<Vec<Bar>> = daily.map(|d| {
-        d.into_iter()
-            .filter(|b| mtf_market::Timeframe::D1.bar_end(b.start(), predictor.header.data.session) <= at)
-            .collect()
-    });
-    let mtf = predictor.features(&minutes, daily.as_deref())?;
+    // Only bars that had closed by `at` are used; later rows in the files are never inputs.
+    let mut given = std::collections::BTreeMap::from([(mtf_market::Timeframe::M1, minutes)]);
+    if let Some(d) = daily {
+        given.insert(mtf_market::Timeframe::D1, d);
+    }
+    let mtf = predictor.features_as_of(given, at)?;
     let p = predictor.predict(&[(symbol, &mtf, at)])?;
     println!("{}", serde_json::to_string_pretty(&p[0])?);
     Ok(())

@@ -208,6 +208,25 @@ impl Predictor {
         Ok(MultiTimeframe::from_minutes(minutes, daily, &self.header.data.timeframes, self.header.data.session)?)
     }
 
+    /// Features as of `at` from the bars the caller has, keyed by timeframe: bars not complete at `at` are
+    /// dropped first (they are never inputs), then missing timeframes are resampled from the finest given
+    /// ([`MultiTimeframe::from_bars`]). The one path from caller bars to model features, for the CLI and the
+    /// browser alike.
+    ///
+    /// # Errors
+    /// [`PredictError::Features`].
+    pub fn features_as_of(
+        &self,
+        mut given: std::collections::BTreeMap<mtf_market::Timeframe, Vec<Bar>>,
+        at: DateTime<Utc>,
+    ) -> Result<MultiTimeframe, PredictError> {
+        let session = self.header.data.session;
+        for (tf, bars) in given.iter_mut() {
+            bars.retain(|b| tf.bar_end(b.start(), session) <= at);
+        }
+        Ok(MultiTimeframe::from_bars(&given, &self.header.data.timeframes, session)?)
+    }
+
     /// Model input and context for predictions at `ats` (one per symbol/instant pair).
     ///
     /// # Errors

@@ -314,6 +314,21 @@ pub fn train_with_checkpoints(
 mod tests {
     use super::*;
 
+    /// Two timeframes × 8 steps × 4 features, one layer, width `d_model`.
+    fn tiny_config(d_model: usize) -> ModelConfig {
+        ModelConfig {
+            timeframes: 2,
+            lookback: 8,
+            features: 4,
+            patch_len: 4,
+            d_model,
+            n_heads: 2,
+            n_layers: 1,
+            d_ff: 2 * d_model,
+            dropout: 0.0,
+        }
+    }
+
     fn synthetic_set(n: usize, cfg: &ModelConfig, seed: u64) -> SampleSet {
         // The label is a fixed linear function of the inputs: a model that can learn must fit it.
         let (t, k, f) = (cfg.lookback, cfg.timeframes, cfg.features);
@@ -342,17 +357,7 @@ mod tests {
 
     #[test]
     fn overfits_a_tiny_data_set() {
-        let cfg = ModelConfig {
-            timeframes: 2,
-            lookback: 8,
-            features: 4,
-            patch_len: 4,
-            d_model: 32,
-            n_heads: 2,
-            n_layers: 1,
-            d_ff: 64,
-            dropout: 0.0,
-        };
+        let cfg = tiny_config(32);
         let set = synthetic_set(64, &cfg, 3);
         let tc = TrainConfig {
             epochs: 150,
@@ -370,17 +375,7 @@ mod tests {
 
     #[test]
     fn training_is_deterministic() {
-        let cfg = ModelConfig {
-            timeframes: 2,
-            lookback: 8,
-            features: 4,
-            patch_len: 4,
-            d_model: 16,
-            n_heads: 2,
-            n_layers: 1,
-            d_ff: 32,
-            dropout: 0.0,
-        };
+        let cfg = tiny_config(16);
         let set = synthetic_set(32, &cfg, 5);
         let tc = TrainConfig { epochs: 3, ..TrainConfig::default() };
         let (_, a) = train(&cfg, &tc, &set, &set, &mut |_| {}).unwrap();
@@ -390,17 +385,7 @@ mod tests {
 
     #[test]
     fn resuming_a_checkpoint_equals_training_straight_through() {
-        let cfg = ModelConfig {
-            timeframes: 2,
-            lookback: 8,
-            features: 4,
-            patch_len: 4,
-            d_model: 16,
-            n_heads: 2,
-            n_layers: 1,
-            d_ff: 32,
-            dropout: 0.0,
-        };
+        let cfg = tiny_config(16);
         let set = synthetic_set(48, &cfg, 9);
         let valid = synthetic_set(16, &cfg, 10);
         let full = TrainConfig { epochs: 6, batch_size: 16, patience: 100, ..TrainConfig::default() };

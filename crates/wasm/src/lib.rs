@@ -128,10 +128,7 @@ fn prepare_request(p: &mtf_model::predict::Predictor, r: &Request) -> Result<(Mu
             .max()
             .ok_or("request has no bars")?,
     };
-    for (tf, bars) in given.iter_mut() {
-        bars.retain(|b| tf.bar_end(b.start(), session) <= at);
-    }
-    let mtf = MultiTimeframe::from_bars(&given, &p.header.data.timeframes, session).map_err(|e| e.to_string())?;
+    let mtf = p.features_as_of(given, at).map_err(|e| e.to_string())?;
     Ok((mtf, at))
 }
 
