@@ -1,0 +1,208 @@
+/**
+ * Client of the mtf edge API (the Cloudflare Worker in `edge-worker/`, documented in its `openapi.yaml`).
+ * Every method rejects with an `MtfError` (`edge` with the HTTP status and the server's message, or `network`).
+ */
+import { MtfError, messageOf } from "./errors.js";
+import type { Bar, Prediction, StreamMessage, Timeframe } from "./types.js";
+
+/** Bars as the edge returns them. `stale` is true when Alpaca failed and a cached copy was served. */
+export interface BarsResponse {
+  symbol: string;
+  timeframe: Timeframe;
+  bars: Bar[];
+  stale?: boolean;
+}
+
+/** Latest quote and trade of a symbol. */
+export interface QuoteResponse {
+  symbol: string;
+  quote: { t: string; bp: number; bs: number; ap: number; as: number; [k: string]: unknown } | null;
+  trade: { t: string; p: number; s: number; [k: string]: unknown } | null;
+  stale?: boolean;
+}
+
+/** News items (Alpaca's shape). */
+export interface NewsResponse {
+  news: { id: number; headline: string; summary?: string; created_at: string; symbols: string[]; url?: string; source?: string }[];
+  stale?: boolean;
+}
+
+/** A stored prediction (the prediction plus what the edge records). */
+export interface StoredPrediction {
+  id: number;
+  symbol: string;
+  model_version: string;
+  prediction_time: string;
+  horizon_minutes: number;
+  predicted_price: number;
+  interval_low: number;
+  interval_high: number;
+  signal: string;
+  confidence: number;
+  last_close: number;
+  /** Filled by the edge's accuracy tracking once the horizon has passed. */
+  realized_price: number | null;
+  realized_error: number | null;
+  hit: number | null;
+  created_at: string;
+  payload?: Prediction;
+}
+
+/** A registered model version. */
+export interface ModelVersion {
+  version: string;
+  name: string;
+  sha256: string;
+  size: number;
+  active: boolean;
+  created_at: string;
+  /** Path of the artifact bytes (immutable, ETag = sha256). */
+  artifact_url: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** Live accuracy of a model version from the edge's cron tracking. */
+export interface ModelPerformance {
+  version: string;
+  evaluated: number;
+  hit_rate: number | null;
+  mean_abs_error: number | null;
+  interval_coverage: number | null;
+}
+
+/** Options of {@link EdgeClient}. */
+export interface EdgeClientOptions {
+  /** Client token for writes (`Authorization: Bearer …`). */
+  token?: string;
+  /** Admin token for model and training-data writes. */
+  adminToken?: string;
+  fetch?: typeof fetch;
+  /** WebSocket constructor (tests, Node). */
+  WebSocket?: typeof WebSocket;
+}
+
+/** A subscription to the edge stream. */
+export interface StreamHandle {
+  close(): void;
+  readonly socket: WebSocket;
+}
+
+/** Client of the edge API. `baseUrl` is the worker's origin (`""` for same-origin). */
+export class EdgeClient {
+  readonly baseUrl: string;
+  private readonly opts: EdgeClientOptions;
+
+  constructor(baseUrl = "", opts: EdgeClientOptions = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.opts = opts;
+  }
+
+  /** Absolute URL of a path on the edge. */
+  url(path: string, query?: Record<string, string | number | undefined>): string {
+    const q = query
+      ? Object.entries(query)
+          .filter(([, v]) => v !== undefined && v !== "")
+          .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+          .join("&")
+      : "";
+    return `${this.baseUrl}${path}${q ? `?${q}` : ""}`;
+  }
+
+  private async request<T>(method: string, path: string, init: { query?: Record<string, string | number | undefined>; body?: unknown; auth?: "client" | "admin" } = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (init.body !== undefined) headers["content-type"] = "application/json";
+    const token = init.auth === "admin" ? this.opts.adminToken : init.auth === "client" ? this.opts.token : undefined;
+    if (token) headers.authorization = `Bearer ${token}`;
+    const doFetch = this.opts.fetch ?? globalThis.fetch.bind(globalThis);
+    let res: Response;
+    try {
+      res = await doFetch(this.url(path, init.query), {
+        method,
+        headers,
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      });
+    } catch (e) {
+      throw new MtfError("network", `${method} ${path}: ${messageOf(e)}`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new MtfError("edge", `${method} ${path}: HTTP ${res.status}${err ? ` ${err.code}: ${err.message}` : ""}`, res.status);
+    }
+    if (json === undefined) throw new MtfError("edge", `${method} ${path}: response is not JSON`, res.status);
+    return json as T;
+  }
+
+  /** Bars of one symbol and timeframe, oldest first; the newest `limit` bars in `[start, end]`. */
+  bars(symbol: string, timeframe: Timeframe, q: { start?: string; end?: string; limit?: number } = {}): Promise<BarsResponse> {
+    return this.request("GET", "/api/v1/bars", { query: { symbol, timeframe, ...q } });
+  }
+
+  quote(symbol: string): Promise<QuoteResponse> {
+    return this.request("GET", "/api/v1/quote", { query: { symbol } });
+  }
+
+  news(symbols: string[], limit = 10): Promise<NewsResponse> {
+    return this.request("GET", "/api/v1/news", { query: { symbols: symbols.join(","), limit } });
+  }
+
+  /** Stores one prediction or a batch (≤ 100; all or nothing). Needs the client token. */
+  savePredictions(p: Prediction | Prediction[]): Promise<{ stored: number }> {
+    return this.request("POST", "/api/v1/predictions", { body: p, auth: "client" });
+  }
+
+  /** Stored predictions of a symbol, latest first. */
+  predictions(symbol: string, limit = 50): Promise<{ predictions: StoredPrediction[]; stale?: boolean }> {
+    return this.request("GET", "/api/v1/predictions", { query: { symbol, limit } });
+  }
+
+  models(): Promise<{ models: ModelVersion[] }> {
+    return this.request("GET", "/api/v1/models");
+  }
+
+  activeModel(): Promise<{ model: ModelVersion }> {
+    return this.request("GET", "/api/v1/models/active");
+  }
+
+  /** Activates a version (rollback = activate an older one). Needs the admin token. */
+  activateModel(version: string): Promise<{ model: ModelVersion }> {
+    return this.request("POST", `/api/v1/models/${encodeURIComponent(version)}/activate`, { auth: "admin" });
+  }
+
+  modelPerformance(version: string): Promise<ModelPerformance> {
+    return this.request("GET", `/api/v1/models/${encodeURIComponent(version)}/performance`);
+  }
+
+  /** WebSocket URL of the stream for symbols. */
+  streamUrl(symbols: string[]): string {
+    const origin = this.baseUrl || (typeof location !== "undefined" ? location.origin : "");
+    return `${origin.replace(/^http/, "ws")}/api/v1/stream?symbols=${encodeURIComponent(symbols.join(","))}`;
+  }
+
+  /**
+   * Subscribes to the edge's shared stream. `onFrame` receives each frame (an array of Alpaca stream messages:
+   * trades `t`, bars `b`, updated bars `u`, plus control messages).
+   */
+  stream(symbols: string[], onFrame: (frame: StreamMessage[]) => void, onStatus?: (s: "open" | "closed" | "error", why?: string) => void): StreamHandle {
+    const WS = this.opts.WebSocket ?? globalThis.WebSocket;
+    const socket = new WS(this.streamUrl(symbols));
+    socket.addEventListener("open", () => onStatus?.("open"));
+    socket.addEventListener("close", (e) => onStatus?.("closed", (e as CloseEvent).reason));
+    socket.addEventListener("error", () => onStatus?.("error", "WebSocket error"));
+    socket.addEventListener("message", (e) => {
+      try {
+        const v = JSON.parse(String((e as MessageEvent).data));
+        onFrame(Array.isArray(v) ? v : [v]);
+      } catch {
+        onStatus?.("error", "a stream frame was not JSON");
+      }
+    });
+    return { socket, close: () => socket.close() };
+  }
+}

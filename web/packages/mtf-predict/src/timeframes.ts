@@ -1,0 +1,54 @@
+/** Timeframe arithmetic used by the hooks (pure functions). */
+import type { Timeframe } from "./types.js";
+
+const MINUTES: Record<Timeframe, number> = { "1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 120, "4h": 240, "1d": 1440 };
+
+/** Minutes of a timeframe (a trading day counts 1440). */
+export function timeframeMinutes(tf: Timeframe): number {
+  const m = MINUTES[tf];
+  if (m === undefined) throw new Error(`unknown timeframe \`${tf}\`: use one of ${Object.keys(MINUTES).join(", ")}`);
+  return m;
+}
+
+/** Parses a horizon such as `"1h"`, `"60m"`, `"90min"`, `"1d"` or a number of minutes. */
+export function parseHorizonMinutes(h: string | number): number {
+  if (typeof h === "number") {
+    if (!Number.isFinite(h) || h <= 0) throw new Error(`horizon must be a positive number of minutes, got ${h}`);
+    return h;
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hours?|d|days?)\s*$/i.exec(h);
+  if (!m) throw new Error(`horizon \`${h}\` is not like "1h", "60m" or "1d"`);
+  const n = Number(m[1]);
+  const unit = m[2]!.toLowerCase();
+  return unit.startsWith("h") ? n * 60 : unit.startsWith("d") ? n * 1440 : n;
+}
+
+/** What to fetch from the edge for a model: the finest intraday timeframe and the daily bars, with limits. */
+export interface FetchPlan {
+  /** Finest intraday timeframe to fetch (the rest are resampled from it, as in training), or undefined. */
+  intraday?: { timeframe: Timeframe; limit: number };
+  daily?: { limit: number };
+}
+
+/**
+ * Plans the history a prediction needs: `lookback` complete bars of every timeframe. Intraday history is
+ * fetched at the finest timeframe and resampled by the model code (so features are computed as in training).
+ * Sizes assume the extended session (16 h/day) plus two days of margin. Only limits are planned, never a start:
+ * the edge returns the newest `limit` bars up to its clock (the real market's, or a replay's).
+ */
+export function planFetch(timeframes: Timeframe[], lookback: number): FetchPlan {
+  const intraday = timeframes.filter((t) => t !== "1d").sort((a, b) => timeframeMinutes(a) - timeframeMinutes(b));
+  const plan: FetchPlan = {};
+  if (intraday.length > 0) {
+    const finest = intraday[0]!;
+    const coarsest = intraday[intraday.length - 1]!;
+    const sessionMinutes = lookback * timeframeMinutes(coarsest);
+    const tradingDays = Math.ceil(sessionMinutes / 390) + 2;
+    const limit = Math.min(10_000, Math.ceil((tradingDays * 960) / timeframeMinutes(finest)));
+    plan.intraday = { timeframe: finest, limit };
+  }
+  if (timeframes.includes("1d")) {
+    plan.daily = { limit: lookback + 10 };
+  }
+  return plan;
+}

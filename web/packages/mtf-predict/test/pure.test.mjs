@@ -1,0 +1,132 @@
+// Unit tests of the package's pure parts (run on the compiled dist/ with `node --test`).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { EdgeClient, MtfError, PredictionCache, fetchArtifact, parseHorizonMinutes, planFetch, sha256Hex, timeframeMinutes } from "../dist/index.js";
+
+test("sha256Hex matches a known vector", async () => {
+  assert.equal(await sha256Hex(new TextEncoder().encode("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+});
+
+/** A Cache Storage stand-in with the subset the package uses. */
+function memoryCaches() {
+  const buckets = new Map();
+  return {
+    buckets,
+    async open(name) {
+      if (!buckets.has(name)) buckets.set(name, new Map());
+      const m = buckets.get(name);
+      return {
+        async match(url) { const b = m.get(url); return b ? new Response(b) : undefined; },
+        async put(url, res) { m.set(url, new Uint8Array(await res.arrayBuffer())); },
+        async delete(url) { return m.delete(url); },
+      };
+    },
+  };
+}
+
+test("fetchArtifact caches verified bytes and serves them from the cache afterwards", async () => {
+  const body = new Uint8Array([1, 2, 3, 4]);
+  const sha = await sha256Hex(body);
+  let calls = 0;
+  const fetch = async () => { calls++; return new Response(body); };
+  const caches = memoryCaches();
+  const a = await fetchArtifact("https://x/m.mtf", { sha256: sha, fetch, caches });
+  assert.equal(a.source, "network");
+  const b = await fetchArtifact("https://x/m.mtf", { sha256: sha, fetch, caches });
+  assert.equal(b.source, "cache");
+  assert.deepEqual([...b.bytes], [...body]);
+  assert.equal(calls, 1);
+});
+
+test("fetchArtifact rejects bytes whose sha256 differs and does not cache them", async () => {
+  const caches = memoryCaches();
+  const fetch = async () => new Response(new Uint8Array([9, 9]));
+  await assert.rejects(fetchArtifact("https://x/m.mtf", { sha256: "00".repeat(32), fetch, caches }), (e) => e instanceof MtfError && e.code === "artifact" && /SHA-256/.test(e.message));
+  assert.equal(caches.buckets.get("mtf-models-v1").size, 0);
+});
+
+test("a corrupted cached artifact is replaced by a fresh download", async () => {
+  const good = new Uint8Array([5, 6, 7]);
+  const sha = await sha256Hex(good);
+  const caches = memoryCaches();
+  (await caches.open("mtf-models-v1")).put("https://x/m.mtf", new Response(new Uint8Array([0])));
+  let calls = 0;
+  const r = await fetchArtifact("https://x/m.mtf", { sha256: sha, caches, fetch: async () => { calls++; return new Response(good); } });
+  assert.equal(r.source, "network");
+  assert.equal(calls, 1);
+  assert.equal((await fetchArtifact("https://x/m.mtf", { sha256: sha, caches, fetch: async () => assert.fail("refetched") })).source, "cache");
+});
+
+test("fetchArtifact reports HTTP failures with the status", async () => {
+  await assert.rejects(fetchArtifact("https://x/m.mtf", { cacheName: false, fetch: async () => new Response("no", { status: 404 }) }), (e) => e.status === 404 && /HTTP 404/.test(e.message));
+  await assert.rejects(fetchArtifact("https://x/m.mtf", { cacheName: false, fetch: async () => { throw new TypeError("offline"); } }), (e) => e.code === "network");
+});
+
+const pred = (t, lastBarStart = "2011-01-31T19:45:00Z") => ({ symbol: "SPY", predictionTime: t, lastBarStart, confidence: 0.5, signal: "hold" });
+
+test("PredictionCache: fresh within the TTL, clamped to 1–5 minutes, last valid kept for stale fallback", () => {
+  let now = 0;
+  const c = new PredictionCache(1000, () => now);
+  assert.equal(c.ttlMs, 60_000);
+  assert.equal(new PredictionCache(10 * 60_000).ttlMs, 300_000);
+  c.set("spy", "60m", pred("a"));
+  assert.equal(c.get("SPY", "60m").predictionTime, "a");
+  assert.equal(c.get("SPY", "15m"), undefined, "keyed by horizon");
+  assert.equal(c.get("SPY", "60m", "2011-01-31T20:00:00Z"), undefined, "a newer bar invalidates");
+  now = 59_999;
+  assert.ok(c.get("SPY", "60m"));
+  now = 60_000;
+  assert.equal(c.get("SPY", "60m"), undefined);
+  assert.equal(c.last("SPY", "60m").prediction.predictionTime, "a");
+});
+
+test("timeframes and horizons parse, bad ones are named", () => {
+  assert.equal(timeframeMinutes("4h"), 240);
+  assert.equal(parseHorizonMinutes("1h"), 60);
+  assert.equal(parseHorizonMinutes("90min"), 90);
+  assert.equal(parseHorizonMinutes("1d"), 1440);
+  assert.equal(parseHorizonMinutes(15), 15);
+  assert.throws(() => parseHorizonMinutes("soon"), /soon/);
+  assert.throws(() => timeframeMinutes("7m"), /7m/);
+});
+
+test("planFetch fetches the finest intraday timeframe with enough history for the coarsest, and daily bars", () => {
+  const p = planFetch(["1m", "5m", "15m", "1h", "1d"], 32);
+  assert.equal(p.intraday.timeframe, "1m");
+  // 32 hourly bars = 1920 session minutes = 5 sessions (+2 margin) of up to 960 extended minutes.
+  assert.equal(p.intraday.limit, 7 * 960);
+  assert.equal(p.daily.limit, 42);
+  assert.equal(planFetch(["1d"], 32).intraday, undefined);
+  assert.equal(planFetch(["5m", "1h"], 32).intraday.timeframe, "5m");
+});
+
+function recordingFetch(status = 200, body = { ok: true }) {
+  const calls = [];
+  const fetch = async (url, init) => { calls.push({ url, init }); return new Response(JSON.stringify(body), { status }); };
+  return { calls, fetch };
+}
+
+test("EdgeClient builds encoded URLs and sends tokens only where needed", async () => {
+  const { calls, fetch } = recordingFetch(200, { bars: [] });
+  const c = new EdgeClient("https://edge.example/", { fetch, token: "client-t", adminToken: "admin-t" });
+  await c.bars("BRK.B", "1m", { limit: 100 });
+  assert.equal(calls[0].url, "https://edge.example/api/v1/bars?symbol=BRK.B&timeframe=1m&limit=100");
+  assert.equal(calls[0].init.headers.authorization, undefined);
+  await c.savePredictions([]);
+  assert.equal(calls[1].init.method, "POST");
+  assert.equal(calls[1].init.headers.authorization, "Bearer client-t");
+  await c.activateModel("a b@1");
+  assert.equal(calls[2].url, "https://edge.example/api/v1/models/a%20b%401/activate");
+  assert.equal(calls[2].init.headers.authorization, "Bearer admin-t");
+  await c.news(["SPY", "AAPL"], 5);
+  assert.equal(calls[3].url, "https://edge.example/api/v1/news?symbols=SPY%2CAAPL&limit=5");
+  assert.equal(c.streamUrl(["SPY"]), "wss://edge.example/api/v1/stream?symbols=SPY");
+});
+
+test("EdgeClient surfaces the edge's error code and message with the status", async () => {
+  const { fetch } = recordingFetch(400, { error: { code: "invalid_symbol", message: "symbol `$$` is not valid" } });
+  const c = new EdgeClient("http://127.0.0.1:1", { fetch });
+  await assert.rejects(c.quote("$$"), (e) => e instanceof MtfError && e.status === 400 && /invalid_symbol: symbol `\$\$` is not valid/.test(e.message));
+  const bad = new EdgeClient("", { fetch: async () => new Response("<html>", { status: 200 }) });
+  await assert.rejects(bad.models(), /not JSON/);
+});

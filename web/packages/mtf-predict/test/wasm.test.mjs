@@ -1,0 +1,78 @@
+// The package over the real CPU wasm module in Node (the browser runs the same module; see web/e2e for Chromium).
+// Needs `scripts/build-wasm cpu` first; skips visibly without it unless MTF_REQUIRE_BROWSER=1.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { test } from "node:test";
+import { MtfError, loadPredictor } from "../dist/index.js";
+
+const root = new URL("../../../../", import.meta.url);
+const wasmPath = new URL("web/packages/mtf-predict/wasm/cpu/mtf_wasm_bg.wasm", root);
+const fixtures = new URL("crates/wasm/tests/fixtures/", root);
+const have = existsSync(wasmPath);
+if (!have) {
+  if (process.env.MTF_REQUIRE_BROWSER === "1") throw new Error(`${wasmPath.pathname} missing: run scripts/build-wasm cpu`);
+  console.log(`SKIPPED: wasm tests — ${wasmPath.pathname} not built (scripts/build-wasm cpu)`);
+}
+const artifact = () => new Uint8Array(readFileSync(new URL("models/spy-15m-h4/model.mtf", root)));
+const request = () => JSON.parse(readFileSync(new URL("parity_request.json", fixtures), "utf8"));
+const expected = () => JSON.parse(readFileSync(new URL("parity_expected.json", fixtures), "utf8"));
+
+/** Same structure; numbers within `rel` relative (1e-12 absolute floor). */
+function close(a, b, rel, path = "$") {
+  if (typeof a === "number" && typeof b === "number") {
+    assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) || Math.abs(a - b) <= 1e-12, `${path}: ${a} vs ${b}`);
+  } else if (Array.isArray(a)) {
+    assert.equal(a.length, b.length, `${path} length`);
+    a.forEach((x, i) => close(x, b[i], rel, `${path}[${i}]`));
+  } else if (a && typeof a === "object") {
+    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${path} keys`);
+    for (const k of Object.keys(a)) close(a[k], b[k], rel, `${path}.${k}`);
+  } else assert.equal(a, b, path);
+}
+
+const load = (model = artifact()) => loadPredictor({ model, backend: "cpu", wasmUrl: readFileSync(wasmPath) });
+
+test("predicts what `mtf predict` predicts (committed fixture, 1e-4 relative), twice in a row", { skip: !have }, async () => {
+  const p = await load();
+  assert.equal(p.backend, "cpu");
+  assert.equal(p.version, "spy-15m-h4@0.1.0");
+  assert.equal(p.source, "bytes");
+  close(await p.predict(request()), expected(), 1e-4);
+  close(await p.predict(request()), expected(), 1e-4);
+  assert.ok(p.lastLatencyMs >= 0);
+});
+
+test("a batch gives each request its own prediction", { skip: !have }, async () => {
+  const p = await load();
+  const r = request();
+  const shorter = { ...r, symbol: "SPY2", at: "2011-01-31T19:00:00Z" };
+  const [a, b] = await p.predictBatch([r, shorter]);
+  close(a, expected(), 1e-4);
+  close(b, await p.predict(shorter), 1e-5);
+  assert.equal(b.predictionTime, "2011-01-31T19:00:00Z");
+});
+
+test("bad bars reject with a message naming the problem, and the module keeps working", { skip: !have }, async () => {
+  const p = await load();
+  const r = request();
+  const bad = structuredClone(r);
+  bad.bars["1m"][5].h = -1;
+  await assert.rejects(p.predict(bad), (e) => e instanceof MtfError && e.code === "input" && /bars\["1m"\]/.test(e.message));
+  await assert.rejects(p.predict({ symbol: "SPY", bars: { "7m": [] } }), /7m/);
+  await assert.rejects(p.predict({ symbol: "SPY", bars: {} }), /no bars/);
+  close(await p.predict(r), expected(), 1e-4);
+  assert.ok(p.indicators(r.bars["1d"], ["rsi_14"]).rsi_14.length === r.bars["1d"].length);
+});
+
+test("a corrupted artifact is refused, and loading a good one afterwards works", { skip: !have }, async () => {
+  const bytes = artifact();
+  bytes[bytes.length - 10] ^= 0xff;
+  await assert.rejects(load(bytes), (e) => e instanceof MtfError && e.code === "artifact");
+  await assert.rejects(load(new Uint8Array([1, 2, 3])), (e) => e.code === "artifact");
+  const p = await load();
+  close(await p.predict(request()), expected(), 1e-4);
+});
+
+test("a declared sha256 that does not match the bytes is refused before loading", { skip: !have }, async () => {
+  await assert.rejects(loadPredictor({ model: artifact(), sha256: "00".repeat(32), backend: "cpu", wasmUrl: readFileSync(wasmPath) }), /SHA-256/);
+});
