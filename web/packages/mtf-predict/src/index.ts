@@ -13,6 +13,6 @@ export type { BarsResponse, QuoteResponse, NewsResponse, StoredPrediction, Model
 export { fetchArtifact, sha256Hex, PredictionCache } from "./cache.js";
 export type { ArtifactFetchOptions, ArtifactSource, CachedPrediction } from "./cache.js";
 export { MtfError } from "./errors.js";
-export { parseHorizonMinutes, planFetch, timeframeMinutes } from "./timeframes.js";
+export { parseHorizonMinutes, planFetch, timeframeMinutes, WARMUP_BARS, CONVERGENCE_BARS } from "./timeframes.js";
 export type { FetchPlan } from "./timeframes.js";
 export type * from "./types.js";

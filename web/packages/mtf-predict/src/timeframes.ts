@@ -30,11 +30,18 @@ export interface FetchPlan {
   daily?: { limit: number };
 }
 
+/** Bars before a feature is defined (SMA-50 is the longest warm-up; `mtf_features::spec::WARMUP_BARS`). */
+export const WARMUP_BARS = 49;
+/** Extra bars so exponentially smoothed indicators (EMA, Wilder) forget their seed, as they had in training. */
+export const CONVERGENCE_BARS = 100;
+
 /**
- * Plans the history a prediction needs: `lookback` complete bars of every timeframe. Intraday history is
- * fetched at the finest timeframe and resampled by the model code (so features are computed as in training).
- * Sizes assume the extended session (16 h/day) plus two days of margin. Only limits are planned, never a start:
- * the edge returns the newest `limit` bars up to its clock (the real market's, or a replay's).
+ * Plans the history a prediction needs: `lookback` complete bars of every timeframe after the features'
+ * warm-up. Intraday history is fetched at the finest timeframe and resampled by the model code (so bars and
+ * features are computed exactly as in training), at most 10,000 bars (one Alpaca page): for coarse timeframes that
+ * can leave the oldest window steps in warm-up, where they are masked. Daily bars get `lookback + 150`.
+ * Only limits are planned, never a start: the edge returns the newest `limit` bars up to its clock (the real
+ * market's, or a replay's). Sizes assume the extended session (16 h/day) plus two days of margin.
  */
 export function planFetch(timeframes: Timeframe[], lookback: number): FetchPlan {
   const intraday = timeframes.filter((t) => t !== "1d").sort((a, b) => timeframeMinutes(a) - timeframeMinutes(b));
@@ -42,13 +49,11 @@ export function planFetch(timeframes: Timeframe[], lookback: number): FetchPlan 
   if (intraday.length > 0) {
     const finest = intraday[0]!;
     const coarsest = intraday[intraday.length - 1]!;
-    const sessionMinutes = lookback * timeframeMinutes(coarsest);
+    const sessionMinutes = (lookback + WARMUP_BARS) * timeframeMinutes(coarsest);
     const tradingDays = Math.ceil(sessionMinutes / 390) + 2;
     const limit = Math.min(10_000, Math.ceil((tradingDays * 960) / timeframeMinutes(finest)));
     plan.intraday = { timeframe: finest, limit };
   }
-  if (timeframes.includes("1d")) {
-    plan.daily = { limit: lookback + 10 };
-  }
+  if (timeframes.includes("1d")) plan.daily = { limit: lookback + WARMUP_BARS + CONVERGENCE_BARS + 1 };
   return plan;
 }

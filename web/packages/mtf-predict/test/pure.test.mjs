@@ -93,9 +93,10 @@ test("timeframes and horizons parse, bad ones are named", () => {
 test("planFetch fetches the finest intraday timeframe with enough history for the coarsest, and daily bars", () => {
   const p = planFetch(["1m", "5m", "15m", "1h", "1d"], 32);
   assert.equal(p.intraday.timeframe, "1m");
-  // 32 hourly bars = 1920 session minutes = 5 sessions (+2 margin) of up to 960 extended minutes.
-  assert.equal(p.intraday.limit, 7 * 960);
-  assert.equal(p.daily.limit, 42);
+  // (32 + 49 warm-up) hourly bars = 4860 session minutes = 13 sessions (+2) of ≤ 960 minutes, capped at one page.
+  assert.equal(p.intraday.limit, 10_000);
+  assert.equal(planFetch(["5m", "15m"], 32).intraday.limit, Math.ceil((Math.ceil((81 * 15) / 390) + 2) * 960 / 5));
+  assert.equal(p.daily.limit, 182);
   assert.equal(planFetch(["1d"], 32).intraday, undefined);
   assert.equal(planFetch(["5m", "1h"], 32).intraday.timeframe, "5m");
 });

@@ -1,0 +1,29 @@
+import React from "react";
+import { createRoot } from "react-dom/client";
+import { MtfProvider, useMLPrediction, usePredictor } from "mtf-predict/react";
+
+function Panel() {
+  const { prediction, confidence, signal, attention, backend, status, error, stale } = useMLPrediction("SPY", {
+    timeframes: ["1m", "5m", "15m", "1h", "1d"],
+    horizon: "1h",
+  });
+  const { predictor } = usePredictor();
+  window.__mtf = { prediction, status, error, backend, stale, predictor };
+  if (status === "error") return <p id="error">{error}</p>;
+  if (!prediction) return <p id="status">{status}</p>;
+  return (
+    <div id="prediction" data-status={status}>
+      <p>backend: <b id="backend">{backend}</b></p>
+      <p>signal: <b id="signal">{signal}</b> ({(confidence * 100).toFixed(1)} %)</p>
+      <p>price: <b id="price">{prediction.predictedPrice.toFixed(2)}</b> in [{prediction.interval.low.toFixed(2)}, {prediction.interval.high.toFixed(2)}]</p>
+      <p>attention: {attention.timeframes.map((t, i) => `${t} ${attention.acrossTimeframes[i].toFixed(2)}`).join(" · ")}</p>
+    </div>
+  );
+}
+
+const backend = new URLSearchParams(location.search).get("backend") ?? "cpu";
+createRoot(document.getElementById("root")).render(
+  <MtfProvider edge="" backend={backend}>
+    <Panel />
+  </MtfProvider>,
+);

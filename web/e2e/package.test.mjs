@@ -1,0 +1,113 @@
+// Playwright (playwright-core + Debian's Chromium) test of mtf-predict as a user gets it: `npm pack` the package,
+// install the tarball into a fresh Vite + React app (consumer/), build it, serve it beside a fixture edge API,
+// and check that `useMLPrediction` shows the prediction `mtf predict` makes for the same bars.
+// Run: node --test web/e2e/package.test.mjs (after scripts/build-wasm and `npm run build` in web/).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { launch, serve } from "./server.mjs";
+
+const here = new URL(".", import.meta.url).pathname;
+const pkgDir = join(here, "../packages/mtf-predict");
+const artifacts = join(here, "test-results");
+const chromium = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const ready = existsSync(chromium) && existsSync(join(pkgDir, "wasm/cpu/mtf_wasm_bg.wasm")) && existsSync(join(pkgDir, "dist/index.js"));
+if (!ready) {
+  if (process.env.MTF_REQUIRE_BROWSER === "1") throw new Error("Chromium, the wasm build or dist/ is missing");
+  console.log("SKIPPED: package browser test needs /usr/bin/chromium, scripts/build-wasm and `npm run build` in web/");
+}
+
+function close(a, b, rel, path = "$") {
+  if (typeof a === "number" && typeof b === "number") {
+    assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) || Math.abs(a - b) <= 1e-12, `${path}: ${a} vs ${b}`);
+  } else if (Array.isArray(a)) {
+    assert.equal(a.length, b.length, `${path} length`);
+    a.forEach((x, i) => close(x, b[i], rel, `${path}[${i}]`));
+  } else if (a && typeof a === "object") {
+    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${path} keys`);
+    for (const k of Object.keys(a)) close(a[k], b[k], rel, `${path}.${k}`);
+  } else assert.equal(a, b, path);
+}
+
+let site, browser;
+before(async () => {
+  if (!ready) return;
+  const work = mkdtempSync(join(tmpdir(), "mtf-consumer-"));
+  execFileSync("npm", ["pack", "--silent", "--pack-destination", work], { cwd: pkgDir, stdio: ["ignore", "ignore", "inherit"] });
+  const tgz = readdirSync(work).find((f) => f.endsWith(".tgz"));
+  const app = join(work, "app");
+  cpSync(join(here, "consumer"), app, { recursive: true });
+  const npm = (args) => execFileSync("npm", [...args, "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd: app, stdio: ["ignore", "ignore", "inherit"] });
+  npm(["install"]);
+  npm(["install", join(work, tgz)]);
+  execFileSync("npx", ["vite", "build", "--logLevel", "error"], { cwd: app, stdio: ["ignore", "ignore", "inherit"] });
+  site = await serve({ "/": join(app, "dist") });
+  browser = await launch();
+  mkdirSync(artifacts, { recursive: true });
+});
+after(async () => {
+  await browser?.close();
+  site?.server.close();
+});
+
+async function open(query) {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.goto(`${site.url}/${query}`);
+  return { page, problems };
+}
+
+test("the hook in a Vite app built from the packed tarball predicts what `mtf predict` predicts (CPU)", { skip: !ready, timeout: 120_000 }, async () => {
+  const { page, problems } = await open("?backend=cpu");
+  await page.waitForSelector("#prediction, #error", { timeout: 60_000 });
+  const state = await page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));
+  assert.equal(state.error, undefined, state.error);
+  assert.equal(state.backend, "cpu");
+  assert.equal(state.stale, false);
+  close(state.prediction, site.fixture.expected, 1e-4);
+  await page.screenshot({ path: join(artifacts, "package-cpu.png") });
+  assert.deepEqual(problems, []);
+  assert.equal(site.counts.artifact, 1);
+  // A second visit takes the artifact from Cache Storage (verified by sha256), not from the network.
+  await page.reload();
+  await page.waitForSelector("#prediction", { timeout: 60_000 });
+  assert.equal(site.counts.artifact, 1, "artifact refetched instead of read from Cache Storage");
+  await page.close();
+});
+
+test("WebGPU (SwiftShader): same prediction within 1e-4, two in a row, and still working after an error", { skip: !ready, timeout: 300_000 }, async () => {
+  const { page, problems } = await open("?backend=webgpu");
+  await page.waitForSelector("#prediction, #error", { timeout: 240_000 });
+  const state = await page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));
+  assert.equal(state.error, undefined, state.error);
+  assert.equal(state.backend, "webgpu");
+  close(state.prediction, site.fixture.expected, 1e-4);
+  await page.screenshot({ path: join(artifacts, "package-webgpu.png") });
+  const request = { symbol: "SPY", bars: site.fixture.bars };
+  const out = await page.evaluate(async (r) => {
+    const p = window.__mtf.predictor;
+    const first = await p.predict(r);
+    const second = await p.predict(r);
+    const bad = structuredClone(r);
+    bad.bars["1m"][3].l = Number.NaN;
+    let error;
+    try {
+      await p.predict(bad);
+    } catch (e) {
+      error = e.message;
+    }
+    const third = await p.predict(r);
+    return { first, second, third, error };
+  }, request);
+  close(out.first, site.fixture.expected, 1e-4);
+  close(out.second, site.fixture.expected, 1e-4);
+  close(out.third, site.fixture.expected, 1e-4);
+  assert.match(out.error ?? "", /1m/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});

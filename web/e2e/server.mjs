@@ -1,0 +1,76 @@
+// A static file server plus a fixture edge API for the package's browser tests and bench page. It serves the
+// committed parity fixture's bars (only bars complete at the fixture's instant) and the default model through
+// the same routes and shapes as edge-worker (GET /api/v1/bars, /api/v1/models/active, the artifact).
+import { createHash } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { extname, join, normalize } from "node:path";
+
+const root = new URL("../../", import.meta.url).pathname;
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".css": "text/css", ".map": "application/json" };
+
+export function fixture() {
+  const request = JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_request.json"), "utf8"));
+  const expected = JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_expected.json"), "utf8"));
+  const at = Date.parse(request.at);
+  const minute = request.bars["1m"].filter((b) => Date.parse(b.t) + 60_000 <= at);
+  // A daily bar is complete at 16:00 New York = 21:00 UTC in January.
+  const daily = request.bars["1d"].filter((b) => Date.parse(b.t.slice(0, 10) + "T21:00:00Z") <= at);
+  return { request, expected, bars: { "1m": minute, "1d": daily } };
+}
+
+/** Starts the server on 127.0.0.1 (port 0 = any). `statics` maps URL prefixes to directories. */
+export function serve(statics, port = 0) {
+  const fx = fixture();
+  const artifact = readFileSync(join(root, "models/spy-15m-h4/model.mtf"));
+  const sha256 = createHash("sha256").update(artifact).digest("hex");
+  const version = "spy-15m-h4@0.1.0";
+  const counts = { bars: 0, artifact: 0 };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    const json = (status, body) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === "/api/v1/bars") {
+      counts.bars++;
+      const bars = fx.bars[url.searchParams.get("timeframe")];
+      if (!bars) return json(400, { error: { code: "invalid_timeframe", message: "fixture has 1m and 1d" } });
+      const limit = Number(url.searchParams.get("limit") ?? 1000);
+      return json(200, { symbol: url.searchParams.get("symbol"), timeframe: url.searchParams.get("timeframe"), bars: bars.slice(-limit) });
+    }
+    if (url.pathname === "/api/v1/models/active") {
+      return json(200, { model: { version, name: "spy-15m-h4", sha256, size: artifact.length, active: true, created_at: "", artifact_url: `/api/v1/models/${encodeURIComponent(version)}/artifact` } });
+    }
+    if (url.pathname === `/api/v1/models/${encodeURIComponent(version)}/artifact`) {
+      counts.artifact++;
+      res.writeHead(200, { "content-type": "application/octet-stream", etag: `"${sha256}"`, "cache-control": "public, max-age=31536000, immutable" });
+      return res.end(artifact);
+    }
+    for (const [prefix, dir] of Object.entries(statics)) {
+      if (!url.pathname.startsWith(prefix)) continue;
+      let file = normalize(join(dir, decodeURIComponent(url.pathname.slice(prefix.length))));
+      if (!file.startsWith(normalize(dir))) break;
+      try {
+        if (statSync(file).isDirectory()) file = join(file, "index.html");
+        const body = readFileSync(file);
+        res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+        return res.end(body);
+      } catch {
+        break;
+      }
+    }
+    json(404, { error: { code: "not_found", message: url.pathname } });
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${server.address().port}`, counts, fixture: fx })));
+}
+
+/** Headless Chromium from Debian through playwright-core (flags from docs/toolchain). */
+export async function launch() {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    ignoreDefaultArgs: ["--headless"],
+    args: ["--headless=new", "--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage", "--enable-unsafe-webgpu"],
+  });
+}
