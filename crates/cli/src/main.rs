@@ -3,6 +3,7 @@
 mod commands;
 mod input;
 mod model_commands;
+mod replay;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -183,6 +184,30 @@ enum Command {
         #[arg(long)]
         f16: bool,
     },
+    /// Local Alpaca Market Data v2 stand-in (REST + stream) serving bars from CSV files.
+    ///
+    /// Serves `<symbol>_<1min|1d>_*.csv` from --data (files of one symbol and size merge), synthetic bars as
+    /// symbol SYNTH when there are none. Without --start-at every bar is history; with it a replay clock runs
+    /// (REST withholds bars that end after the clock, the stream emits trades and bars as the clock passes
+    /// them). Accepts the key pair in APCA_API_KEY_ID / APCA_API_SECRET_KEY (default mtf-local-key /
+    /// mtf-local-secret).
+    Replay {
+        /// Directory of bar CSV files (e.g. ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port.
+        #[arg(long, default_value_t = 8788)]
+        port: u16,
+        /// Replay clock start (RFC 3339, or `first` for the first minute bar).
+        #[arg(long)]
+        start_at: Option<String>,
+        /// Replay speed (× real time).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -240,5 +265,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &symbol,
         ),
         Command::Export { model, output, f16 } => model_commands::export(&model, &output, f16),
+        Command::Replay { data, host, port, start_at, speed } => {
+            replay::run(data.as_deref(), &host, port, start_at.as_deref(), speed)
+        }
     }
 }

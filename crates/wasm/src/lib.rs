@@ -44,13 +44,21 @@ struct LoadOptions {
     backend: Option<String>,
 }
 
-/// One prediction request.
+/// One prediction request. Bars stay raw JSON until `mtf_market::io` parses them (one pass, no `Value`).
 #[derive(Debug, Deserialize)]
 struct Request {
     symbol: String,
-    bars: BTreeMap<String, serde_json::Value>,
+    bars: BTreeMap<String, Box<serde_json::value::RawValue>>,
     #[serde(default)]
     at: Option<String>,
+}
+
+/// A JS value as JSON text (`JSON.stringify`, native speed), so requests cross into wasm as one string.
+fn js_json(value: &JsValue, what: &str) -> Result<String, JsError> {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| JsError::new(&format!("{what} is not JSON-serialisable")))
 }
 
 /// A loaded model.
@@ -73,7 +81,7 @@ pub fn predict_json(
     p: &mtf_model::predict::Predictor,
     request: &serde_json::Value,
 ) -> Result<serde_json::Value, String> {
-    let r: Request = serde_json::from_value(request.clone()).map_err(|e| format!("invalid request: {e}"))?;
+    let r: Request = serde_json::from_str(&request.to_string()).map_err(|e| format!("invalid request: {e}"))?;
     let (mtf, at) = prepare_request(p, &r)?;
     let out = p.predict(&[(&r.symbol, &mtf, at)]).map_err(|e| e.to_string())?;
     serde_json::to_value(&out[0]).map_err(|e| e.to_string())
@@ -113,7 +121,8 @@ fn prepare_request(p: &mtf_model::predict::Predictor, r: &Request) -> Result<(Mu
     let mut given: BTreeMap<Timeframe, Vec<Bar>> = BTreeMap::new();
     for (key, value) in &r.bars {
         let tf = parse_timeframe(key)?;
-        given.insert(tf, bars_from_js(value, &format!("bars[\"{key}\"]"))?);
+        let label = format!("bars[\"{key}\"]");
+        given.insert(tf, mtf_market::io::parse_alpaca_bars_json(value.get(), &label).map_err(|e| e.to_string())?);
     }
     if given.is_empty() {
         return Err("request has no bars: pass { bars: { \"1m\": [...] } }".into());
@@ -173,8 +182,8 @@ impl Predictor {
 
     /// One prediction.
     pub async fn predict(&self, request: JsValue) -> Result<JsValue, JsError> {
-        let r: Request =
-            serde_wasm_bindgen::from_value(request).map_err(|e| JsError::new(&format!("invalid request: {e}")))?;
+        let r: Request = serde_json::from_str(&js_json(&request, "request")?)
+            .map_err(|e| JsError::new(&format!("invalid request: {e}")))?;
         let (mtf, at) = prepare_request(&self.inner, &r).map_err(|e| JsError::new(&e))?;
         let p = self.inner.predict_async(&[(&r.symbol, &mtf, at)]).await.map_err(js_err)?;
         to_js(&p[0])
@@ -195,8 +204,8 @@ impl Predictor {
     /// Several predictions in one batched forward pass.
     #[wasm_bindgen(js_name = predictBatch)]
     pub async fn predict_batch(&self, requests: JsValue) -> Result<JsValue, JsError> {
-        let rs: Vec<Request> =
-            serde_wasm_bindgen::from_value(requests).map_err(|e| JsError::new(&format!("invalid requests: {e}")))?;
+        let rs: Vec<Request> = serde_json::from_str(&js_json(&requests, "requests")?)
+            .map_err(|e| JsError::new(&format!("invalid requests: {e}")))?;
         let prepared = rs
             .iter()
             .map(|r| prepare_request(&self.inner, r))

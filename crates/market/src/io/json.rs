@@ -11,6 +11,11 @@ use crate::Bar;
 /// [`ReadError`] when the JSON is malformed, a bar is invalid (the message names the field), or bars are not
 /// in strictly increasing time order.
 pub fn parse_alpaca_bars_json(text: &str, label: &str) -> Result<Vec<Bar>, ReadError> {
+    // Fast path: a well-formed array parses straight into bars (no intermediate `Value`).
+    if let Ok(bars) = serde_json::from_str::<Vec<Bar>>(text) {
+        check_order(&bars, label)?;
+        return Ok(bars);
+    }
     // Parse as a value first so that a single bad bar reports serde's precise message instead of "no variant".
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| ReadError::new(label, Some(e.line()), None, format!("invalid JSON: {e}")))?;
@@ -36,19 +41,23 @@ pub fn parse_alpaca_bars_json(text: &str, label: &str) -> Result<Vec<Bar>, ReadE
     for (i, item) in items.iter().enumerate() {
         let bar = Bar::deserialize(item)
             .map_err(|e| ReadError::new(label, None, Some(&format!("bars[{i}]")), e.to_string()))?;
-        if let Some(prev) = bars.last()
-            && bar.start() <= prev.start()
-        {
-            return Err(ReadError::new(
-                label,
-                None,
-                Some(&format!("bars[{i}].t")),
-                "bars must be in strictly increasing time order",
-            ));
-        }
         bars.push(bar);
     }
+    check_order(&bars, label)?;
     Ok(bars)
+}
+
+/// Bars must be in strictly increasing time order; names the first offending bar.
+fn check_order(bars: &[Bar], label: &str) -> Result<(), ReadError> {
+    match bars.windows(2).position(|w| w[1].start() <= w[0].start()) {
+        Some(i) => Err(ReadError::new(
+            label,
+            None,
+            Some(&format!("bars[{}].t", i + 1)),
+            "bars must be in strictly increasing time order",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Serialises bars as an Alpaca JSON array.

@@ -1,0 +1,471 @@
+//! The HTTP + WebSocket server of `mtf replay`: Alpaca Market Data v2 routes over [`super::data`].
+//!
+//! Besides Alpaca's routes it has two test hooks under `/_standin/`: `GET stats` (request counts per route,
+//! so tests can see cache hits upstream) and `POST fail?status=429&retry_after=1&count=1` (the next `count`
+//! data requests fail with that status, and a `Retry-After` header when given).
+
+// Handlers' helpers return the reply itself (`Response`) as their error, built once on a cold path.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, TimeZone, Utc};
+use mtf_alpaca::rest::{
+    BarsResponse, LatestQuoteResponse, LatestTradeResponse, MultiBarsResponse, NewsResponse, Snapshot,
+};
+use mtf_alpaca::stream::{Channels, ClientMessage, ServerMessage, StreamBar, StreamTrade, render_frame};
+use mtf_market::Timeframe;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::data::{BarsQuery, Clock, Store, bar_end_ms, latest, page, trades_of};
+
+/// Shared state.
+pub struct Standin {
+    pub store: Store,
+    pub clock: Option<Clock>,
+    pub key: String,
+    pub secret: String,
+    counts: Mutex<BTreeMap<String, u64>>,
+    fail: Mutex<Option<(u16, Option<u64>, u64)>>,
+    stream_keys: Mutex<std::collections::BTreeSet<String>>,
+    next_conn: AtomicU64,
+}
+
+impl Standin {
+    /// A stand-in over `store`, accepting the key pair.
+    pub fn new(store: Store, clock: Option<Clock>, key: String, secret: String) -> Self {
+        Standin {
+            store,
+            clock,
+            key,
+            secret,
+            counts: Mutex::default(),
+            fail: Mutex::default(),
+            stream_keys: Mutex::default(),
+            next_conn: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.map_or(i64::MAX, |c| c.now_ms())
+    }
+}
+
+type Shared = Arc<Standin>;
+
+/// The router.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/v2/stocks/bars", get(multi_bars))
+        .route("/v2/stocks/{symbol}/bars", get(single_bars))
+        .route("/v2/stocks/{symbol}/trades/latest", get(latest_trade))
+        .route("/v2/stocks/{symbol}/quotes/latest", get(latest_quote))
+        .route("/v2/stocks/snapshots", get(snapshots))
+        .route("/v1beta1/news", get(news))
+        .route("/v2/{feed}", get(stream))
+        .route("/_standin/stats", get(stats))
+        .route("/_standin/fail", post(fail))
+        .fallback(|| async { alpaca_error(StatusCode::NOT_FOUND, 40410000, "endpoint not found") })
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn serve(state: Shared, addr: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!("mtf replay: Alpaca stand-in listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn alpaca_error(status: StatusCode, code: u64, message: &str) -> Response {
+    (status, axum::Json(json!({ "code": code, "message": message }))).into_response()
+}
+
+/// Counts the request, checks the key headers and any injected failure.
+fn gate(s: &Standin, route: &str, headers: &HeaderMap) -> Result<(), Response> {
+    *s.counts.lock().map_err(|_| internal())?.entry(route.to_string()).or_default() += 1;
+    let key = headers.get("APCA-API-KEY-ID").and_then(|v| v.to_str().ok());
+    let secret = headers.get("APCA-API-SECRET-KEY").and_then(|v| v.to_str().ok());
+    if key != Some(s.key.as_str()) || secret != Some(s.secret.as_str()) {
+        return Err(alpaca_error(StatusCode::UNAUTHORIZED, 40110000, "request is not authorized"));
+    }
+    let mut fail = s.fail.lock().map_err(|_| internal())?;
+    if let Some((status, retry_after, left)) = *fail {
+        *fail = if left > 1 { Some((status, retry_after, left - 1)) } else { None };
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = alpaca_error(status, u64::from(status.as_u16()) * 100_000, "injected failure (stand-in)");
+        if let Some(secs) = retry_after
+            && let Ok(v) = secs.to_string().parse()
+        {
+            r.headers_mut().insert("retry-after", v);
+        }
+        return Err(r);
+    }
+    Ok(())
+}
+
+fn internal() -> Response {
+    alpaca_error(StatusCode::INTERNAL_SERVER_ERROR, 50010000, "internal error")
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct BarsParams {
+    symbols: Option<String>,
+    timeframe: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<String>,
+    page_token: Option<String>,
+    sort: Option<String>,
+}
+
+fn unprocessable(msg: &str) -> Response {
+    alpaca_error(StatusCode::UNPROCESSABLE_ENTITY, 42210000, msg)
+}
+
+fn parse_time(s: &str, what: &str) -> Result<i64, Response> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis())
+        })
+        .map_err(|_| unprocessable(&format!("invalid {what}: `{s}` is not RFC 3339")))
+}
+
+fn bars_query(s: &Standin, symbols: Vec<String>, p: &BarsParams) -> Result<BarsQuery, Response> {
+    let tf_text = p.timeframe.as_deref().ok_or_else(|| unprocessable("timeframe is required"))?;
+    let timeframe: Timeframe = tf_text.parse().map_err(|_| unprocessable(&format!("invalid timeframe `{tf_text}`")))?;
+    let now = s.now_ms();
+    let start_ms = match &p.start {
+        Some(t) => parse_time(t, "start")?,
+        // Alpaca defaults `start` to the beginning of the current day (New York).
+        None => {
+            let now = if now == i64::MAX { Utc::now().timestamp_millis() } else { now };
+            let day = mtf_market::session::trading_day_number_ms(now);
+            mtf_market::session::ny_utc_secs(day * 86_400) * 1000
+        }
+    };
+    let end_ms = match &p.end {
+        Some(t) => parse_time(t, "end")?,
+        None => i64::MAX,
+    };
+    let limit = match &p.limit {
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| unprocessable("invalid limit: must be 1–10000"))?,
+        None => 1000,
+    };
+    let desc = match p.sort.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(o) => return Err(unprocessable(&format!("invalid sort `{o}`"))),
+    };
+    for sym in &symbols {
+        if mtf_alpaca::request::validate_symbol(sym).is_err() {
+            return Err(unprocessable(&format!("invalid symbol `{sym}`")));
+        }
+    }
+    Ok(BarsQuery { symbols, timeframe, start_ms, end_ms, limit, desc, page_token: p.page_token.clone() })
+}
+
+async fn single_bars(
+    State(s): State<Shared>,
+    Path(symbol): Path<String>,
+    headers: HeaderMap,
+    Query(p): Query<BarsParams>,
+) -> Response {
+    if let Err(r) = gate(&s, "bars", &headers) {
+        return r;
+    }
+    let symbol = symbol.to_ascii_uppercase();
+    let q = match bars_query(&s, vec![symbol.clone()], &p) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    match page(&s.store, &q, s.now_ms()) {
+        Ok((mut bars, next)) => {
+            axum::Json(BarsResponse { bars: bars.remove(&symbol).unwrap_or_default(), symbol, next_page_token: next })
+                .into_response()
+        }
+        Err(e) => unprocessable(&e),
+    }
+}
+
+async fn multi_bars(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<BarsParams>) -> Response {
+    if let Err(r) = gate(&s, "bars", &headers) {
+        return r;
+    }
+    let symbols: Vec<String> = p
+        .symbols
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    if symbols.is_empty() {
+        return unprocessable("symbols is required");
+    }
+    let q = match bars_query(&s, symbols, &p) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    match page(&s.store, &q, s.now_ms()) {
+        Ok((bars, next)) => axum::Json(MultiBarsResponse { bars, next_page_token: next }).into_response(),
+        Err(e) => unprocessable(&e),
+    }
+}
+
+fn not_found_symbol(symbol: &str) -> Response {
+    alpaca_error(StatusCode::NOT_FOUND, 40410000, &format!("no data for symbol {symbol}"))
+}
+
+async fn latest_trade(State(s): State<Shared>, Path(symbol): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(r) = gate(&s, "trades/latest", &headers) {
+        return r;
+    }
+    let symbol = symbol.to_ascii_uppercase();
+    match latest(&s.store, &symbol, s.now_ms()) {
+        Some((trade, _)) => axum::Json(LatestTradeResponse { symbol, trade }).into_response(),
+        None => not_found_symbol(&symbol),
+    }
+}
+
+async fn latest_quote(State(s): State<Shared>, Path(symbol): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(r) = gate(&s, "quotes/latest", &headers) {
+        return r;
+    }
+    let symbol = symbol.to_ascii_uppercase();
+    match latest(&s.store, &symbol, s.now_ms()) {
+        Some((_, quote)) => axum::Json(LatestQuoteResponse { symbol, quote }).into_response(),
+        None => not_found_symbol(&symbol),
+    }
+}
+
+async fn snapshots(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<BarsParams>) -> Response {
+    if let Err(r) = gate(&s, "snapshots", &headers) {
+        return r;
+    }
+    let now = s.now_ms();
+    let mut out = BTreeMap::new();
+    for sym in
+        p.symbols.as_deref().unwrap_or_default().split(',').filter(|x| !x.is_empty()).map(str::to_ascii_uppercase)
+    {
+        let Some((trade, quote)) = latest(&s.store, &sym, now) else { continue };
+        let done = |tf: Timeframe| -> Vec<mtf_market::Bar> {
+            s.store.bars(&sym, tf).into_iter().filter(|b| bar_end_ms(tf, b) <= now).collect()
+        };
+        let minutes = done(Timeframe::M1);
+        let days = done(Timeframe::D1);
+        out.insert(
+            sym,
+            Snapshot {
+                latest_trade: Some(trade),
+                latest_quote: Some(quote),
+                minute_bar: minutes.last().copied(),
+                daily_bar: days.last().copied(),
+                prev_daily_bar: days.len().checked_sub(2).and_then(|i| days.get(i)).copied(),
+            },
+        );
+    }
+    axum::Json(out).into_response()
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct NewsParams {
+    symbols: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn news(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<NewsParams>) -> Response {
+    if let Err(r) = gate(&s, "news", &headers) {
+        return r;
+    }
+    let limit = p.limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        return unprocessable("invalid limit: must be 1–50");
+    }
+    let wanted: Vec<String> = p
+        .symbols
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let now = s.now_ms();
+    let mut items: Vec<_> = s
+        .store
+        .news
+        .iter()
+        .filter(|n| n.created_at.timestamp_millis() <= now)
+        .filter(|n| wanted.is_empty() || n.symbols.iter().any(|x| wanted.contains(x)))
+        .cloned()
+        .collect();
+    items.sort_by_key(|n| std::cmp::Reverse(n.created_at));
+    items.truncate(limit);
+    axum::Json(NewsResponse { news: items, next_page_token: None }).into_response()
+}
+
+async fn stats(State(s): State<Shared>) -> Response {
+    let counts = s.counts.lock().map(|c| c.clone()).unwrap_or_default();
+    let total: u64 = counts.values().sum();
+    axum::Json(json!({ "requests": counts, "total": total, "now": s.clock.map(|c| Utc.timestamp_millis_opt(c.now_ms()).single()), "synthetic": s.store.synthetic })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct FailParams {
+    status: u16,
+    retry_after: Option<u64>,
+    count: Option<u64>,
+}
+
+async fn fail(State(s): State<Shared>, Query(p): Query<FailParams>) -> Response {
+    if let Ok(mut f) = s.fail.lock() {
+        *f = Some((p.status, p.retry_after, p.count.unwrap_or(1).max(1)));
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn stream(State(s): State<Shared>, Path(feed): Path<String>, ws: WebSocketUpgrade) -> Response {
+    if feed != "iex" && feed != "sip" {
+        return alpaca_error(StatusCode::NOT_FOUND, 40410000, "endpoint not found");
+    }
+    if let Ok(mut c) = s.counts.lock() {
+        *c.entry("stream".into()).or_default() += 1;
+    }
+    ws.on_upgrade(move |socket| async move {
+        if let Err(e) = stream_session(s, socket).await {
+            tracing::debug!("stream session ended: {e}");
+        }
+    })
+}
+
+async fn send(socket: &mut WebSocket, frame: &[ServerMessage]) -> anyhow::Result<()> {
+    socket.send(Message::Text(render_frame(frame).into())).await?;
+    Ok(())
+}
+
+/// One client connection: connected → auth (10 s) → subscribe → replayed trades and bars as the clock passes them.
+async fn stream_session(s: Shared, mut socket: WebSocket) -> anyhow::Result<()> {
+    let _conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
+    send(&mut socket, &[ServerMessage::Success { msg: "connected".into() }]).await?;
+    let auth = tokio::time::timeout(std::time::Duration::from_secs(10), socket.recv()).await;
+    let Ok(Some(Ok(Message::Text(text)))) = auth else {
+        send(&mut socket, &[ServerMessage::Error { code: 404, msg: "auth timeout".into() }]).await?;
+        return Ok(());
+    };
+    let key = match serde_json::from_str::<ClientMessage>(&text) {
+        Ok(ClientMessage::Auth { key, secret }) if key == s.key && secret == s.secret => key,
+        Ok(ClientMessage::Auth { .. }) => {
+            send(&mut socket, &[ServerMessage::Error { code: 402, msg: "auth failed".into() }]).await?;
+            return Ok(());
+        }
+        _ => {
+            send(&mut socket, &[ServerMessage::Error { code: 401, msg: "not authenticated".into() }]).await?;
+            return Ok(());
+        }
+    };
+    let inserted = s.stream_keys.lock().map(|mut keys| keys.insert(key.clone())).unwrap_or(false);
+    if !inserted {
+        send(&mut socket, &[ServerMessage::Error { code: 406, msg: "connection limit exceeded".into() }]).await?;
+        return Ok(());
+    }
+    let result = stream_loop(&s, &mut socket).await;
+    if let Ok(mut keys) = s.stream_keys.lock() {
+        keys.remove(&key);
+    }
+    result
+}
+
+async fn stream_loop(s: &Shared, socket: &mut WebSocket) -> anyhow::Result<()> {
+    send(socket, &[ServerMessage::Success { msg: "authenticated".into() }]).await?;
+    let mut subs = Channels::default();
+    let mut cursor = s.now_ms().min(i64::MAX - 1);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(&text) {
+                    Ok(ClientMessage::Subscribe(c)) => {
+                        let add = |a: &mut Vec<String>, b: Vec<String>| { for x in b { let x = x.to_ascii_uppercase(); if !a.contains(&x) { a.push(x); } } };
+                        add(&mut subs.trades, c.trades);
+                        add(&mut subs.quotes, c.quotes);
+                        add(&mut subs.bars, c.bars);
+                        add(&mut subs.updated_bars, c.updated_bars);
+                        add(&mut subs.daily_bars, c.daily_bars);
+                        send(socket, &[ServerMessage::Subscription(subs.clone())]).await?;
+                    }
+                    Ok(ClientMessage::Unsubscribe(c)) => {
+                        subs.trades.retain(|x| !c.trades.contains(x));
+                        subs.quotes.retain(|x| !c.quotes.contains(x));
+                        subs.bars.retain(|x| !c.bars.contains(x));
+                        subs.updated_bars.retain(|x| !c.updated_bars.contains(x));
+                        subs.daily_bars.retain(|x| !c.daily_bars.contains(x));
+                        send(socket, &[ServerMessage::Subscription(subs.clone())]).await?;
+                    }
+                    _ => send(socket, &[ServerMessage::Error { code: 400, msg: "invalid syntax".into() }]).await?,
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
+                Some(Ok(_)) => {}
+            },
+            _ = tick.tick() => {
+                let Some(clock) = s.clock else { continue };
+                let now = clock.now_ms();
+                if now <= cursor { continue; }
+                let frame = replay_frame(&s.store, &subs, cursor, now);
+                cursor = now;
+                if !frame.is_empty() {
+                    send(socket, &frame).await?;
+                }
+            }
+        }
+    }
+}
+
+/// Messages whose instant lies in `(from, to]`: trades at their time, minute bars at their end.
+pub fn replay_frame(store: &Store, subs: &Channels, from: i64, to: i64) -> Vec<ServerMessage> {
+    let mut out: Vec<(i64, ServerMessage)> = Vec::new();
+    let symbols: std::collections::BTreeSet<&String> = subs.trades.iter().chain(&subs.bars).collect();
+    for sym in symbols {
+        let Some(d) = store.symbols.get(sym) else { continue };
+        // Minutes that started before `to` and end after `from - 60 s` can contribute.
+        let lo = d.minutes.partition_point(|b| b.start_ms() + 60_000 <= from - 60_000);
+        for bar in d.minutes[lo..].iter().take_while(|b| b.start_ms() <= to) {
+            if subs.trades.contains(sym) {
+                for t in trades_of(bar) {
+                    let at = t.t.timestamp_millis();
+                    if at > from && at <= to {
+                        out.push((at, ServerMessage::Trade(StreamTrade { symbol: sym.clone(), trade: t })));
+                    }
+                }
+            }
+            let end = bar.start_ms() + 60_000;
+            if subs.bars.contains(sym) && end > from && end <= to {
+                out.push((end, ServerMessage::Bar(StreamBar { symbol: sym.clone(), bar: *bar })));
+            }
+        }
+    }
+    out.sort_by_key(|(t, _)| *t);
+    out.into_iter().map(|(_, m)| m).collect()
+}
