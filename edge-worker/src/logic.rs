@@ -1,0 +1,462 @@
+//! Pure logic of the edge API: errors, validation, cache and retry policies, auth and CORS checks, the model
+//! artifact header, prediction rows. No I/O: everything here is tested natively (`cargo test --lib`).
+
+use chrono::{DateTime, Utc};
+use mtf_market::Timeframe;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// An API error: HTTP status, stable code and a message naming what is wrong. Rendered as
+/// `{ "error": { "code", "message" } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(400, code, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "not_found", message)
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(401, "unauthorized", message)
+    }
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self::new(502, "upstream_error", message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "internal", message)
+    }
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        json!({ "error": { "code": self.code, "message": self.message } })
+    }
+}
+
+/// Removes every occurrence of the secrets from a message (errors from upstream or the runtime may echo a
+/// request; nothing the worker returns or logs may contain a key).
+pub fn scrub(message: &str, secrets: &[&str]) -> String {
+    let mut out = message.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(s, "[redacted]");
+    }
+    out
+}
+
+/// A validated, upper-case symbol (Alpaca's alphabet: letters, digits, `.`, `/`, `-`; ≤ 20 characters).
+pub fn parse_symbol(s: Option<&str>) -> Result<String, ApiError> {
+    let s = s
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_symbol", "query parameter `symbol` is required"))?;
+    mtf_alpaca::request::validate_symbol(s)
+        .map(|x| x.to_ascii_uppercase())
+        .map_err(|e| ApiError::bad_request("invalid_symbol", e.to_string()))
+}
+
+/// Comma-separated symbols, 1..=`max`.
+pub fn parse_symbols(s: Option<&str>, max: usize) -> Result<Vec<String>, ApiError> {
+    let s = s
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_symbols", "query parameter `symbols` is required"))?;
+    let out = s.split(',').map(|x| parse_symbol(Some(x.trim()))).collect::<Result<Vec<_>, _>>()?;
+    if out.len() > max {
+        return Err(ApiError::bad_request("too_many_symbols", format!("at most {max} symbols, got {}", out.len())));
+    }
+    Ok(out)
+}
+
+/// A timeframe (`1m`, `5m`, `15m`, `1h`, `4h`, `1d` or Alpaca's `1Min`, `1Hour`, `1Day`, …).
+pub fn parse_timeframe(s: Option<&str>) -> Result<Timeframe, ApiError> {
+    let s = s.ok_or_else(|| ApiError::bad_request("missing_timeframe", "query parameter `timeframe` is required"))?;
+    s.parse().map_err(|e: mtf_market::TimeframeError| ApiError::bad_request("invalid_timeframe", e.to_string()))
+}
+
+/// An integer in `1..=max`, `default` when absent.
+pub fn parse_limit(s: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match s {
+        None | Some("") => Ok(default),
+        Some(v) => v.parse::<u32>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+            ApiError::bad_request("invalid_limit", format!("`limit` must be an integer in 1..={max}, got `{v}`"))
+        }),
+    }
+}
+
+/// An RFC 3339 instant (or a `YYYY-MM-DD` date = midnight UTC).
+pub fn parse_time(s: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(s) = s.filter(|s| !s.is_empty()) else { return Ok(None) };
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        })
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("invalid_time", format!("`{name}` is not an RFC 3339 instant: `{s}`")))
+}
+
+/// What is cached, for the TTL policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheKind {
+    IntradayBars,
+    DailyBars,
+    Quote,
+    News,
+    Predictions,
+}
+
+/// Freshness in seconds: intraday bars 45 s, daily bars 6 h, quotes 15 s, news 5 min, stored predictions 60 s.
+pub fn ttl_secs(kind: CacheKind) -> u64 {
+    match kind {
+        CacheKind::IntradayBars => 45,
+        CacheKind::DailyBars => 6 * 3600,
+        CacheKind::Quote => 15,
+        CacheKind::News => 300,
+        CacheKind::Predictions => 60,
+    }
+}
+
+/// How long a cached value is kept for stale fallback after it stops being fresh (KV's minimum TTL is 60 s).
+pub const STALE_KEEP_SECS: u64 = 7 * 24 * 3600;
+
+/// A KV cache entry: the response body and when it was fetched.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct CacheEntry {
+    /// Milliseconds since the epoch.
+    pub stored_at: i64,
+    pub body: Value,
+}
+
+impl CacheEntry {
+    pub fn is_fresh(&self, now_ms: i64, kind: CacheKind) -> bool {
+        now_ms - self.stored_at < ttl_secs(kind) as i64 * 1000
+    }
+}
+
+/// Upstream statuses worth retrying: 429 and 5xx.
+pub fn retryable(status: u16) -> bool {
+    status == 429 || (500..=599).contains(&status)
+}
+
+/// Delay before retry `attempt` (0-based): `Retry-After` seconds when given (capped at `cap_ms`), else
+/// exponential 200 ms · 2^attempt, capped.
+pub fn backoff_ms(attempt: u32, retry_after: Option<&str>, cap_ms: u64) -> u64 {
+    if let Some(secs) = retry_after.and_then(|v| v.trim().parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0) {
+        return ((secs * 1000.0) as u64).min(cap_ms);
+    }
+    (200u64 << attempt.min(10)).min(cap_ms)
+}
+
+/// Constant-time comparison of an `Authorization: Bearer …` header with the expected token. An empty
+/// expected token never matches (an unset secret locks writes instead of opening them).
+pub fn bearer_ok(header: Option<&str>, expected: &str) -> bool {
+    let Some(got) = header.and_then(|h| h.strip_prefix("Bearer ")) else { return false };
+    if expected.is_empty() || got.len() != expected.len() {
+        return false;
+    }
+    got.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// The origin to echo in `Access-Control-Allow-Origin`, if the allowlist (comma-separated, `*` = any) has it.
+pub fn cors_origin(origin: Option<&str>, allowlist: &str) -> Option<String> {
+    let origin = origin?;
+    allowlist.split(',').map(str::trim).any(|a| a == "*" || a.eq_ignore_ascii_case(origin)).then(|| origin.to_string())
+}
+
+/// A fixed-window rate limiter (per isolate): `limit` requests per `window_ms` per key.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    windows: std::collections::HashMap<String, (i64, u32)>,
+}
+
+impl RateLimiter {
+    /// Counts a request; `Err(retry_after_secs)` when over the limit.
+    pub fn check(&mut self, key: &str, now_ms: i64, limit: u32, window_ms: i64) -> Result<(), u64> {
+        if self.windows.len() > 10_000 {
+            self.windows.retain(|_, (start, _)| now_ms - *start < window_ms);
+        }
+        let w = self.windows.entry(key.to_string()).or_insert((now_ms, 0));
+        if now_ms - w.0 >= window_ms {
+            *w = (now_ms, 0);
+        }
+        w.1 += 1;
+        if w.1 > limit { Err((((w.0 + window_ms - now_ms).max(0) + 999) / 1000) as u64) } else { Ok(()) }
+    }
+}
+
+/// A stored prediction row, validated from the prediction JSON the browser produces.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictionRow {
+    pub symbol: String,
+    pub model_version: String,
+    pub prediction_time: String,
+    pub horizon_minutes: i64,
+    pub predicted_price: f64,
+    pub interval_low: f64,
+    pub interval_high: f64,
+    pub confidence: f64,
+    pub signal: String,
+    pub last_close: f64,
+    pub attention_weights: String,
+    pub payload: String,
+}
+
+/// Validates one prediction (the JSON of `mtf predict` / `predictor.predict`). The message names the field.
+pub fn validate_prediction(v: &Value, at: &str) -> Result<PredictionRow, ApiError> {
+    let bad = |field: &str, what: &str| ApiError::new(422, "invalid_prediction", format!("{at}.{field}: {what}"));
+    let num = |path: &[&str]| -> Result<f64, ApiError> {
+        let mut x = v;
+        for p in path {
+            x = x.get(*p).ok_or_else(|| bad(&path.join("."), "missing"))?;
+        }
+        x.as_f64().filter(|f| f.is_finite()).ok_or_else(|| bad(&path.join("."), "must be a finite number"))
+    };
+    let text = |field: &str| -> Result<String, ApiError> {
+        v.get(field).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad(field, "must be a string"))
+    };
+    let symbol = parse_symbol(Some(&text("symbol")?)).map_err(|e| bad("symbol", &e.message))?;
+    let model_version = text("modelVersion")?;
+    if model_version.is_empty() || model_version.len() > 100 {
+        return Err(bad("modelVersion", "must be 1–100 characters"));
+    }
+    let prediction_time = text("predictionTime")?;
+    DateTime::parse_from_rfc3339(&prediction_time).map_err(|_| bad("predictionTime", "must be RFC 3339"))?;
+    let horizon = num(&["horizon", "minutes"])?;
+    if horizon < 1.0 || horizon.fract() != 0.0 || horizon > 525_600.0 {
+        return Err(bad("horizon.minutes", "must be a whole number of minutes ≥ 1"));
+    }
+    let price = num(&["predictedPrice"])?;
+    let (low, high) = (num(&["interval", "low"])?, num(&["interval", "high"])?);
+    let last_close = num(&["lastClose"])?;
+    if price <= 0.0 || last_close <= 0.0 || low <= 0.0 {
+        return Err(bad("predictedPrice", "prices must be > 0"));
+    }
+    if low > high {
+        return Err(bad("interval", "low must be ≤ high"));
+    }
+    let confidence = num(&["confidence"])?;
+    if !(0.0..=1.0).contains(&confidence) {
+        return Err(bad("confidence", "must be in [0, 1]"));
+    }
+    let signal = text("signal")?;
+    if !["buy", "sell", "hold"].contains(&signal.as_str()) {
+        return Err(bad("signal", "must be buy, sell or hold"));
+    }
+    Ok(PredictionRow {
+        symbol,
+        model_version,
+        prediction_time,
+        horizon_minutes: horizon as i64,
+        predicted_price: price,
+        interval_low: low,
+        interval_high: high,
+        confidence,
+        signal,
+        last_close,
+        attention_weights: v.get("attention").map(Value::to_string).unwrap_or_else(|| "null".into()),
+        payload: v.to_string(),
+    })
+}
+
+/// One or a batch (array, ≤ `max`) of predictions; all are validated before anything is stored.
+pub fn validate_predictions(body: &Value, max: usize) -> Result<Vec<PredictionRow>, ApiError> {
+    match body {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > max {
+                return Err(ApiError::new(
+                    422,
+                    "invalid_batch",
+                    format!("a batch holds 1–{max} predictions, got {}", items.len()),
+                ));
+            }
+            items.iter().enumerate().map(|(i, v)| validate_prediction(v, &format!("[{i}]"))).collect()
+        }
+        Value::Object(_) => Ok(vec![validate_prediction(body, "$")?]),
+        _ => Err(ApiError::new(422, "invalid_prediction", "body must be a prediction object or an array of them")),
+    }
+}
+
+/// What the worker reads from a `.mtf` artifact (format in `crates/model/src/artifact.rs`): the header JSON,
+/// after checking magic, version, lengths and the weights' sha256.
+#[derive(Debug, Clone)]
+pub struct ArtifactInfo {
+    pub name: String,
+    pub version: String,
+    /// `name@version`.
+    pub id: String,
+    pub header: Value,
+    /// sha256 of the whole file (hex): the ETag and what browsers verify.
+    pub sha256: String,
+}
+
+/// Parses and verifies an artifact's envelope.
+pub fn parse_artifact(bytes: &[u8]) -> Result<ArtifactInfo, ApiError> {
+    let bad = |m: String| ApiError::new(422, "invalid_artifact", m);
+    if bytes.len() < 16 || &bytes[..8] != b"MTFMODEL" {
+        return Err(bad("not an mtf model artifact (magic `MTFMODEL` missing)".into()));
+    }
+    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    if u32_at(8) != 1 {
+        return Err(bad(format!("artifact format version {} is not supported (expected 1)", u32_at(8))));
+    }
+    let h = u32_at(12) as usize;
+    let json = bytes
+        .get(16..16 + h)
+        .ok_or_else(|| bad(format!("header of {h} bytes announced, {} present", bytes.len() - 16)))?;
+    let header: Value = serde_json::from_slice(json).map_err(|e| bad(format!("header is not JSON: {e}")))?;
+    let weights = &bytes[16 + h..];
+    let declared =
+        header.get("weights_len").and_then(Value::as_u64).ok_or_else(|| bad("header lacks weights_len".into()))?;
+    if declared as usize != weights.len() {
+        return Err(bad(format!("weights of {declared} bytes announced, {} present", weights.len())));
+    }
+    let sha = hex(&Sha256::digest(weights));
+    if header.get("weights_sha256").and_then(Value::as_str) != Some(sha.as_str()) {
+        return Err(bad("weights sha256 does not match the header (corrupt artifact)".into()));
+    }
+    let field = |k: &str| {
+        header.get(k).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad(format!("header lacks `{k}`")))
+    };
+    let (name, version) = (field("name")?, field("version")?);
+    let ok =
+        |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !ok(&name) || !ok(&version) {
+        return Err(bad("name and version must be 1–64 characters of [A-Za-z0-9._-]".into()));
+    }
+    Ok(ArtifactInfo { id: format!("{name}@{version}"), name, version, header, sha256: hex(&Sha256::digest(bytes)) })
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Outcome of a prediction once its horizon has passed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    pub realized_price: f64,
+    /// predicted − realized.
+    pub error: f64,
+    /// Direction right (up/down relative to the last close; a flat realised move counts for a `hold`).
+    pub hit: bool,
+    pub in_interval: bool,
+}
+
+/// Scores a prediction against the realised price.
+pub fn score(predicted: f64, last_close: f64, low: f64, high: f64, signal: &str, realized: f64) -> Outcome {
+    let moved = realized - last_close;
+    let hit = match signal {
+        "buy" => moved > 0.0,
+        "sell" => moved < 0.0,
+        _ => (predicted - last_close).signum() == moved.signum() || moved == 0.0,
+    };
+    Outcome {
+        realized_price: realized,
+        error: predicted - realized,
+        hit,
+        in_interval: (low..=high).contains(&realized),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn validation_names_the_problem() {
+        assert_eq!(parse_symbol(Some("brk.b")).unwrap(), "BRK.B");
+        assert_eq!(parse_symbol(Some("SPY'; DROP TABLE x;--")).unwrap_err().code, "invalid_symbol");
+        assert_eq!(parse_symbol(None).unwrap_err().code, "missing_symbol");
+        assert_eq!(parse_timeframe(Some("15m")).unwrap(), Timeframe::M15);
+        assert!(parse_timeframe(Some("7m")).unwrap_err().message.contains("7m"));
+        assert_eq!(parse_limit(Some("0"), 10, 100).unwrap_err().code, "invalid_limit");
+        assert_eq!(parse_limit(None, 10, 100).unwrap(), 10);
+        assert!(parse_time(Some("yesterday"), "start").unwrap_err().message.contains("start"));
+        assert_eq!(parse_symbols(Some("A,B,C"), 2).unwrap_err().code, "too_many_symbols");
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_and_caps() {
+        assert_eq!(backoff_ms(0, Some("2"), 10_000), 2000);
+        assert_eq!(backoff_ms(0, Some("120"), 5000), 5000);
+        assert_eq!(backoff_ms(0, None, 10_000), 200);
+        assert_eq!(backoff_ms(3, None, 10_000), 1600);
+        assert_eq!(backoff_ms(30, None, 10_000), 10_000);
+        assert!(retryable(429) && retryable(503) && !retryable(404) && !retryable(422));
+    }
+
+    #[test]
+    fn bearer_and_cors() {
+        assert!(bearer_ok(Some("Bearer abc"), "abc"));
+        assert!(!bearer_ok(Some("Bearer abd"), "abc"));
+        assert!(!bearer_ok(Some("abc"), "abc"));
+        assert!(!bearer_ok(Some("Bearer "), ""), "an unset token locks writes");
+        assert_eq!(cors_origin(Some("http://a"), "http://b, http://a").as_deref(), Some("http://a"));
+        assert_eq!(cors_origin(Some("http://c"), "http://b"), None);
+        assert_eq!(cors_origin(Some("http://c"), "*").as_deref(), Some("http://c"));
+    }
+
+    #[test]
+    fn rate_limiter_windows() {
+        let mut r = RateLimiter::default();
+        for _ in 0..3 {
+            assert!(r.check("ip", 0, 3, 60_000).is_ok());
+        }
+        assert_eq!(r.check("ip", 30_000, 3, 60_000), Err(30));
+        assert!(r.check("other", 30_000, 3, 60_000).is_ok());
+        assert!(r.check("ip", 60_000, 3, 60_000).is_ok());
+    }
+
+    #[test]
+    fn scrub_removes_secrets() {
+        assert_eq!(scrub("key=SECRET123 failed", &["SECRET123", ""]), "key=[redacted] failed");
+    }
+
+    fn prediction() -> Value {
+        serde_json::from_str(include_str!("../../crates/wasm/tests/fixtures/parity_expected.json")).unwrap()
+    }
+
+    #[test]
+    fn predictions_validate_and_batches_are_all_or_nothing() {
+        let p = prediction();
+        let row = validate_prediction(&p, "$").unwrap();
+        assert_eq!(row.symbol, "SPY");
+        assert_eq!(row.horizon_minutes, 60);
+        let mut bad = p.clone();
+        bad["confidence"] = json!(1.5);
+        let err = validate_predictions(&json!([p, bad]), 100).unwrap_err();
+        assert_eq!(err.status, 422);
+        assert!(err.message.starts_with("[1].confidence"), "{}", err.message);
+        assert_eq!(validate_predictions(&json!([]), 100).unwrap_err().code, "invalid_batch");
+        assert_eq!(validate_predictions(&Value::Array(vec![p; 101]), 100).unwrap_err().code, "invalid_batch");
+    }
+
+    #[test]
+    fn artifacts_are_verified() {
+        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/spy-15m-h4/model.mtf")).unwrap();
+        let info = parse_artifact(&bytes).unwrap();
+        assert_eq!(info.id, "spy-15m-h4@0.1.0");
+        assert_eq!(info.sha256, hex(&Sha256::digest(&bytes)));
+        let mut corrupt = bytes.clone();
+        let n = corrupt.len() - 5;
+        corrupt[n] ^= 1;
+        assert!(parse_artifact(&corrupt).unwrap_err().message.contains("sha256"));
+        assert!(parse_artifact(b"hello world, not a model").is_err());
+    }
+
+    #[test]
+    fn scoring() {
+        let o = score(101.0, 100.0, 99.0, 102.0, "buy", 100.5);
+        assert!(o.hit && o.in_interval);
+        assert!((o.error - 0.5).abs() < 1e-12);
+        assert!(!score(101.0, 100.0, 99.0, 102.0, "sell", 100.5).hit);
+        assert!(!score(101.0, 100.0, 100.8, 102.0, "hold", 100.5).in_interval);
+    }
+}

@@ -1,0 +1,102 @@
+// Test harness: the real workerd runtime through Miniflare (in-memory D1 and KV, the Durable Object), with
+// `mtf replay` (the Alpaca stand-in) as upstream. Used by edge.test.mjs and the load test.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+
+export const root = new URL("../../", import.meta.url).pathname;
+export const workerDir = join(root, "edge-worker");
+export const KEY = "pk-test-7f3a9c";
+export const SECRET = "sk-test-SECRET-d41e8b2f6c";
+export const CLIENT = "client-token-5e1f";
+export const ADMIN = "admin-token-9b2c";
+
+/** The `mtf` binary: $MTF_BIN, else the debug build in the cargo target dir. */
+export function mtfBin() {
+  const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
+  return process.env.MTF_BIN ?? join(target, "debug", "mtf");
+}
+
+export function dataDir() {
+  const d = process.env.MTF_DATA_DIR ?? join(root, "../shared/data");
+  return d.startsWith("/") ? d : join(root, d);
+}
+
+/** Starts `mtf replay` on a free port; resolves to { url, ws, stop, stats }. */
+export function startStandin(args = []) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(mtfBin(), ["replay", "--port", "0", ...args], {
+      env: { ...process.env, APCA_API_KEY_ID: KEY, APCA_API_SECRET_KEY: SECRET },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let buf = "";
+    child.stderr.on("data", (d) => {
+      buf += d;
+      const m = /listening on (http:\/\/[\d.:]+)\r?\n/.exec(buf);
+      if (m && !child.resolved) {
+        child.resolved = true;
+        const url = m[1];
+        resolve({
+          url,
+          ws: url.replace("http://", "ws://") + "/v2/iex",
+          stop: () => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : (child.once("exit", r), child.kill("SIGTERM")))),
+          stats: async () => (await fetch(`${url}/_standin/stats`)).json(),
+          fail: (q) => fetch(`${url}/_standin/fail?${q}`, { method: "POST" }),
+        });
+      }
+    });
+    child.once("exit", (code) => !child.resolved && reject(new Error(`mtf replay exited (${code}): ${buf}`)));
+  });
+}
+
+/** A Miniflare instance running the built worker against `standin`; migrations applied. */
+export async function startWorker(standin, vars = {}) {
+  const mf = new Miniflare({
+    rootPath: workerDir,
+    scriptPath: join(workerDir, "build/index.js"),
+    modules: true,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: "2025-09-01",
+    kvNamespaces: ["CACHE", "MODELS"],
+    d1Databases: ["DB"],
+    durableObjects: { STREAM: "StreamHub" },
+    bindings: {
+      ALPACA_DATA_URL: standin.url,
+      ALPACA_STREAM_URL: standin.ws,
+      ALPACA_FEED: "iex",
+      APCA_API_KEY_ID: KEY,
+      APCA_API_SECRET_KEY: SECRET,
+      CLIENT_TOKEN: CLIENT,
+      ADMIN_TOKEN: ADMIN,
+      CORS_ORIGINS: "http://allowed.example",
+      RATE_LIMIT_PER_MIN: "100000",
+      RETRY_CAP_MS: "3000",
+      ...vars,
+    },
+  });
+  const db = await mf.getD1Database("DB");
+  for (const f of readdirSync(join(workerDir, "migrations")).sort()) {
+    const sql = readFileSync(join(workerDir, "migrations", f), "utf8").replace(/--[^\n]*/g, "");
+    for (const stmt of sql.split(";").map((s) => s.trim()).filter(Boolean)) await db.prepare(stmt).run();
+  }
+  return { mf, db, url: "http://edge.local" };
+}
+
+export const built = () => existsSync(join(workerDir, "build/index.js")) && existsSync(mtfBin());
+
+/** A copy of the artifact with another version (and optionally another `created_at`), re-serialised. */
+export function artifactWithVersion(bytes, version, createdAt) {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const h = dv.getUint32(12, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + h)));
+  header.version = version;
+  if (createdAt) header.created_at = createdAt;
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(16 + json.length + bytes.length - 16 - h);
+  out.set(bytes.subarray(0, 16));
+  new DataView(out.buffer).setUint32(12, json.length, true);
+  out.set(json, 16);
+  out.set(bytes.subarray(16 + h), 16 + json.length);
+  return out;
+}
