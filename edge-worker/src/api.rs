@@ -12,7 +12,7 @@ use worker::{
     ScheduledEvent, event,
 };
 
-use crate::logic::{self, ApiError, CacheEntry, CacheKind};
+use crate::logic::{self, ApiError, CacheKind};
 
 thread_local! {
     static RATE: RefCell<logic::RateLimiter> = RefCell::new(logic::RateLimiter::default());
@@ -296,38 +296,36 @@ where
     Fut: std::future::Future<Output = Result<Value, ApiError>>,
 {
     let kv = env.kv("CACHE").map_err(wx(cfg))?;
-    // Stored as JSON text: serialising a `serde_json::Value` straight into KV would turn objects into JS Maps.
-    let entry: Option<CacheEntry> = kv.get(key).text().await.ok().flatten().and_then(|t| serde_json::from_str(&t).ok());
+    let text = kv.get(key).text().await.ok().flatten();
+    let entry = text.as_deref().and_then(logic::decode_entry);
     let now = now_ms();
-    if let Some(e) = &entry
-        && e.is_fresh(now, kind)
+    if let Some((stored_at, body)) = entry
+        && logic::is_fresh(stored_at, now, kind)
     {
-        return respond(&e.body, false, "HIT", cfg);
+        return respond(body, false, "HIT", cfg);
     }
     match load().await {
         Ok(body) => {
-            let e = CacheEntry { stored_at: now, body };
-            if let Ok(put) = kv.put(key, serde_json::to_string(&e).unwrap_or_default()) {
+            let body = body.to_string();
+            if let Ok(put) = kv.put(key, logic::encode_entry(now, &body)) {
                 let _ = put.expiration_ttl(logic::STALE_KEEP_SECS).execute().await;
             }
-            respond(&e.body, false, "MISS", cfg)
+            respond(&body, false, "MISS", cfg)
         }
         Err(err) if err.status >= 500 => match entry {
-            Some(e) => respond(&e.body, true, "STALE", cfg),
+            Some((_, body)) => respond(body, true, "STALE", cfg),
             None => Err(err),
         },
         Err(err) => Err(err),
     }
 }
 
-fn respond(body: &Value, stale: bool, cache: &str, cfg: &Config) -> Res {
-    let mut b = body.clone();
-    if let Value::Object(o) = &mut b {
-        o.insert("stale".into(), Value::Bool(stale));
-    }
-    let mut r = json_response(200, &b).map_err(wx(cfg))?;
-    let _ = r.headers_mut().set("X-Cache", cache);
-    Ok(r)
+/// A JSON body (already serialised) with `stale` and the `X-Cache` header.
+fn respond(body: &str, stale: bool, cache: &str, cfg: &Config) -> Res {
+    let headers = Headers::new();
+    let _ = headers.set("Content-Type", "application/json");
+    let _ = headers.set("X-Cache", cache);
+    Ok(Response::ok(logic::with_stale(body, stale)).map_err(wx(cfg))?.with_headers(headers))
 }
 
 async fn bars(req: &Request, env: &Env, cfg: &Config) -> Res {

@@ -125,17 +125,28 @@ pub fn ttl_secs(kind: CacheKind) -> u64 {
 /// How long a cached value is kept for stale fallback after it stops being fresh (KV's minimum TTL is 60 s).
 pub const STALE_KEEP_SECS: u64 = 7 * 24 * 3600;
 
-/// A KV cache entry: the response body and when it was fetched.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct CacheEntry {
-    /// Milliseconds since the epoch.
-    pub stored_at: i64,
-    pub body: Value,
+/// A KV cache entry, as text: `<stored_at ms>\n<JSON body>` (served without re-parsing the body).
+pub fn encode_entry(stored_at_ms: i64, body: &str) -> String {
+    format!("{stored_at_ms}\n{body}")
 }
 
-impl CacheEntry {
-    pub fn is_fresh(&self, now_ms: i64, kind: CacheKind) -> bool {
-        now_ms - self.stored_at < ttl_secs(kind) as i64 * 1000
+/// `(stored_at ms, JSON body)` of an entry written by [`encode_entry`].
+pub fn decode_entry(text: &str) -> Option<(i64, &str)> {
+    let (t, body) = text.split_once('\n')?;
+    Some((t.parse().ok()?, body))
+}
+
+/// Whether an entry stored at `stored_at_ms` is still fresh at `now_ms`.
+pub fn is_fresh(stored_at_ms: i64, now_ms: i64, kind: CacheKind) -> bool {
+    now_ms - stored_at_ms < ttl_secs(kind) as i64 * 1000
+}
+
+/// A JSON object body with `"stale": <stale>` as its first member.
+pub fn with_stale(body: &str, stale: bool) -> String {
+    match body.strip_prefix('{') {
+        Some(rest) if rest.trim_start().starts_with('}') => format!("{{\"stale\":{stale}}}"),
+        Some(rest) => format!("{{\"stale\":{stale},{rest}"),
+        None => body.to_string(),
     }
 }
 
@@ -412,6 +423,17 @@ mod tests {
         assert_eq!(r.check("ip", 30_000, 3, 60_000), Err(30));
         assert!(r.check("other", 30_000, 3, 60_000).is_ok());
         assert!(r.check("ip", 60_000, 3, 60_000).is_ok());
+    }
+
+    #[test]
+    fn cache_entries_round_trip_and_mark_staleness() {
+        let e = encode_entry(42, r#"{"a":[1,2]}"#);
+        assert_eq!(decode_entry(&e), Some((42, r#"{"a":[1,2]}"#)));
+        assert_eq!(decode_entry("garbage"), None);
+        let v: Value = serde_json::from_str(&with_stale(r#"{"a":1}"#, true)).unwrap();
+        assert_eq!(v, json!({"a": 1, "stale": true}));
+        assert_eq!(with_stale("{}", false), r#"{"stale":false}"#);
+        assert!(is_fresh(0, 44_999, CacheKind::IntradayBars) && !is_fresh(0, 45_000, CacheKind::IntradayBars));
     }
 
     #[test]
