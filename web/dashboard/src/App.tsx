@@ -1,0 +1,140 @@
+// The dashboard: watchlist, chart with prediction cone, signal, attention, model, history, alerts.
+import { useEffect, useMemo, useRef, useState } from "react";
+import { indicators, type Bar, type EdgeClient, type Prediction, type Timeframe } from "mtf-predict";
+import { useLiveStream, useMLPrediction, usePredictor, useStockBars } from "mtf-predict/react";
+import { PriceChart, type Overlay } from "./Chart";
+import { Alerts, AttentionView, HistoryPanel, ModelPanel, SignalPanel } from "./panels";
+import { applyMinute } from "./risk";
+
+const TIMEFRAMES: Timeframe[] = ["1m", "5m", "15m", "1h", "1d"];
+
+export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchlist: string[]; initialLive: boolean }) {
+  const [symbol, setSymbol] = useState(watchlist[0] ?? "SPY");
+  const [timeframe, setTimeframe] = useState<Timeframe>("15m");
+  const [live, setLive] = useState(initialLive);
+  const [overlays, setOverlays] = useState<Overlay[]>(["ema_20", "bollinger"]);
+  const [alerts, setAlerts] = useState<{ at: string; text: string }[]>([]);
+  const [historyTick, setHistoryTick] = useState(0);
+  const { predictor, error: modelError } = usePredictor();
+
+  const ml = useMLPrediction(symbol, { timeframes: ["1m", "5m", "15m", "1h", "1d"], realTimeData: live, persist: true });
+  const chartBars = useStockBars(symbol, timeframe, { limit: 400, refreshMs: live ? 60_000 : 0 });
+  const recentBars = useStockBars(symbol, "1m", { limit: 3000, refreshMs: live ? 60_000 : 0 });
+  const stream = useLiveStream([symbol], { enabled: live });
+
+  // Live: streamed minute bars extend the chart between refreshes.
+  const [liveBars, setLiveBars] = useState<Bar[]>([]);
+  useEffect(() => setLiveBars(chartBars.bars), [chartBars.bars]);
+  useEffect(() => {
+    const m = stream.lastBar;
+    if (!m || m.S !== symbol) return;
+    const bar = { t: m.t as string, o: m.o as number, h: m.h as number, l: m.l as number, c: m.c as number, v: m.v as number };
+    setLiveBars((bars) => applyMinute(bars, bar, timeframe));
+  }, [stream.lastBar, symbol, timeframe]);
+
+  const ind = useIndicators(liveBars);
+
+  // Alerts: signal flips and the price leaving the predicted band.
+  const lastPred = useRef<Prediction | undefined>(undefined);
+  useEffect(() => {
+    const p = ml.prediction;
+    if (!p) return;
+    const prev = lastPred.current;
+    if (prev && prev.symbol === p.symbol && prev.signal !== p.signal && prev.predictionTime !== p.predictionTime) {
+      setAlerts((a) => [...a, { at: p.predictionTime.slice(11, 16), text: `${p.symbol}: signal flipped ${prev.signal} → ${p.signal}` }]);
+    }
+    lastPred.current = p;
+    setHistoryTick((t) => t + 1);
+  }, [ml.prediction]);
+  useEffect(() => {
+    const t = stream.lastTrade;
+    const p = ml.prediction;
+    if (!t || !p || t.S !== p.symbol) return;
+    const price = t.p as number;
+    if (price > p.interval.high || price < p.interval.low) {
+      setAlerts((a) => (a.length && a[a.length - 1]!.text.startsWith(`${p.symbol}: price`) ? a : [...a, { at: String(t.t).slice(11, 16), text: `${p.symbol}: price ${price.toFixed(2)} left the band ${p.interval.low.toFixed(2)}–${p.interval.high.toFixed(2)}` }]));
+    }
+  }, [stream.lastTrade, ml.prediction]);
+
+  const lookback = predictor?.info.data.lookback ?? 32;
+  return (
+    <div className="app">
+      <header>
+        <h1>mtf</h1>
+        <nav className="watchlist" aria-label="watchlist">
+          {watchlist.map((s) => (
+            <button key={s} className={s === symbol ? "active" : ""} onClick={() => setSymbol(s)} data-testid={`symbol-${s}`}>{s}</button>
+          ))}
+          <form onSubmit={(e) => { e.preventDefault(); const v = new FormData(e.currentTarget).get("sym"); if (typeof v === "string" && v.trim()) setSymbol(v.trim().toUpperCase()); }}>
+            <input name="sym" placeholder="symbol" aria-label="symbol" size={6} />
+          </form>
+        </nav>
+        <nav className="timeframes" aria-label="timeframe">
+          {TIMEFRAMES.map((tf) => (
+            <button key={tf} className={tf === timeframe ? "active" : ""} onClick={() => setTimeframe(tf)} data-testid={`tf-${tf}`}>{tf}</button>
+          ))}
+        </nav>
+        <label className="live"><input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} data-testid="live" /> live {live ? `(${stream.status}, ${stream.frames} frames)` : ""}</label>
+        <span className="badge" data-testid="backend" title={ml.backend}>
+          {ml.backend ? (ml.backend.startsWith("webgpu") ? "WebGPU" : "CPU") : "…"} {ml.latencyMs !== undefined ? `· ${ml.latencyMs.toFixed(1)} ms` : ""}
+        </span>
+      </header>
+
+      <main>
+        <section className="chart-panel">
+          <div className="chart-head">
+            <b>{symbol}</b> {timeframe} {chartBars.stale && <span className="stale">stale data (Alpaca unreachable)</span>}
+            <span className="overlays">
+              {(["ema_20", "sma_50", "bollinger"] as Overlay[]).map((o) => (
+                <label key={o}><input type="checkbox" checked={overlays.includes(o)} onChange={(e) => setOverlays((x) => (e.target.checked ? [...x, o] : x.filter((y) => y !== o)))} /> {o}</label>
+              ))}
+            </span>
+          </div>
+          {chartBars.status === "error" && <p className="error" data-testid="bars-error">Bars for {symbol} {timeframe}: {chartBars.error}</p>}
+          {chartBars.status === "ready" && chartBars.bars.length === 0 && <p className="empty">No {timeframe} bars for {symbol} from the edge.</p>}
+          <PriceChart bars={liveBars} indicators={ind} overlays={overlays} prediction={ml.prediction?.symbol === symbol ? ml.prediction : undefined} />
+          <PredictionLine state={ml} modelError={modelError} symbol={symbol} />
+        </section>
+        <aside>
+          {ml.prediction && ml.prediction.symbol === symbol ? <SignalPanel p={ml.prediction} recent={recentBars.bars.slice(-200)} /> : <section className="panel"><h2>Signal</h2><p>{ml.status === "error" ? "no prediction" : "predicting…"}</p></section>}
+          {ml.prediction && ml.prediction.symbol === symbol && <AttentionView p={ml.prediction} minutes={recentBars.bars} lookback={lookback} />}
+        </aside>
+        <section className="lower">
+          <ModelPanel predictor={predictor} edge={edge} onChanged={() => setHistoryTick((t) => t + 1)} />
+          <HistoryPanel edge={edge} symbol={symbol} tick={historyTick} />
+          <Alerts alerts={alerts} />
+        </section>
+      </main>
+      <footer>Predictions are computed in this browser by the mtf-predict package; data through the mtf edge. Not investment advice.</footer>
+    </div>
+  );
+}
+
+function PredictionLine({ state, modelError, symbol }: { state: ReturnType<typeof useMLPrediction>; modelError: string | undefined; symbol: string }) {
+  const p = state.prediction?.symbol === symbol ? state.prediction : undefined;
+  if (modelError) return <p className="error" data-testid="prediction-error">Model could not be loaded: {modelError}</p>;
+  if (state.status === "error" && !p) return <p className="error" data-testid="prediction-error">No prediction for {symbol}: {state.error}</p>;
+  if (!p) return <p className="status" data-testid="prediction-status">{state.status === "loading" ? "Loading model and history…" : "Waiting for data…"}</p>;
+  return (
+    <p className="prediction" data-testid="prediction" data-time={p.predictionTime}>
+      At {p.predictionTime.replace("T", " ").slice(0, 16)} UTC the model expects <b data-testid="prediction-price">{p.predictedPrice.toFixed(2)}</b> in {p.horizon.minutes} minutes
+      (80 % band <b data-testid="band">{p.interval.low.toFixed(2)}–{p.interval.high.toFixed(2)}</b>), last close {p.lastClose.toFixed(2)}.
+      {state.stale && <span className="stale"> Stale: {state.error}</span>}
+    </p>
+  );
+}
+
+function useIndicators(bars: Bar[]) {
+  const [out, setOut] = useState<Record<string, (number | null)[]>>();
+  const key = useMemo(() => `${bars.length}:${bars[bars.length - 1]?.t}:${bars[bars.length - 1]?.c}`, [bars]);
+  useEffect(() => {
+    if (bars.length === 0) return setOut(undefined);
+    let live = true;
+    indicators(bars, ["sma_50", "ema_20", "bb_upper", "bb_lower"]).then((r) => live && setOut(r), () => live && setOut(undefined));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+  return out;
+}

@@ -1,0 +1,19 @@
+import { createRoot } from "react-dom/client";
+import { EdgeClient } from "mtf-predict";
+import { MtfProvider } from "mtf-predict/react";
+import { App } from "./App";
+import "./styles.css";
+
+// Configuration: the edge is this page's origin (the worker serves the dashboard); the client token that lets
+// the page store its predictions comes from the build (VITE_MTF_CLIENT_TOKEN). URL parameters:
+// ?symbols=SPY,AAPL  ?backend=auto|cpu|webgpu  ?live=1
+const params = new URLSearchParams(location.search);
+const edge = new EdgeClient("", { token: import.meta.env.VITE_MTF_CLIENT_TOKEN as string | undefined });
+const watchlist = (params.get("symbols") ?? "SPY,AAPL,GOOG").split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
+const backend = (params.get("backend") ?? "auto") as "auto" | "cpu" | "webgpu";
+
+createRoot(document.getElementById("root")!).render(
+  <MtfProvider edge={edge} backend={backend}>
+    <App edge={edge} watchlist={watchlist} initialLive={params.get("live") === "1"} />
+  </MtfProvider>,
+);
