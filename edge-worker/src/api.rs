@@ -172,6 +172,12 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
         (Method::Post, ["api", "v1", "models", v, "activate"]) => activate(&req, &decode(v), env, cfg).await,
         (Method::Get, ["api", "v1", "models", v, "performance"]) => performance(&decode(v), env, cfg).await,
         (Method::Post, ["api", "v1", "training-data"]) => post_training(req, env, cfg).await,
+        (Method::Post, ["api", "v1", "admin", "track-accuracy"]) => {
+            // The cron's job on demand (admin): `wrangler dev` does not fire cron triggers by itself.
+            require(&req, &cfg.admin_token, "admin token")?;
+            let scored = track_accuracy(env, cfg).await?;
+            json_response(200, &json!({ "scored": scored })).map_err(wx(cfg))
+        }
         (Method::Get, ["api", "v1", "training-data"]) => get_training(&req, env, cfg).await,
         (Method::Get, ["api", "v1", "stream"]) | (Method::Get, ["api", "v1", "stream", "status"]) => {
             let q = query(&req);

@@ -200,6 +200,7 @@ describe("edge worker", { skip }, () => {
   test("cron: a prediction whose horizon has passed gets its realised price, error and hit", async () => {
     const p = { ...prediction(), symbol: "SPY", predictionTime: "2011-01-14T15:00:00Z", modelVersion: "cron-test@1" };
     assert.equal((await call(w, "/api/v1/predictions", post(p, CLIENT))).status, 201);
+    assert.equal((await call(w, "/api/v1/admin/track-accuracy", { method: "POST", headers: auth(CLIENT) })).status, 401);
     const worker = await w.mf.getWorker();
     await worker.scheduled({ cron: "*/5 * * * *" });
     const perf = await call(w, `/api/v1/models/${encodeURIComponent("cron-test@1")}/performance`);

@@ -1,0 +1,133 @@
+// Playwright (playwright-core + Debian's Chromium) tests of the running demo: `scripts/demo` with existing builds
+// (MTF_DEMO_SKIP_BUILD=1) on its own ports, i.e. `mtf replay` on real bars with a replay clock and the worker in
+// `wrangler dev` with local D1 serving the dashboard. Screenshots go to web/e2e/test-results/.
+// Run after scripts/build-wasm, `VITE_MTF_CLIENT_TOKEN=demo-client-token npm run build` in web/, scripts/build-worker.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { launch } from "./server.mjs";
+
+const here = new URL(".", import.meta.url).pathname;
+const root = join(here, "../..");
+const results = join(here, "test-results");
+const port = Number(process.env.MTF_DEMO_TEST_PORT ?? 8797);
+const base = `http://127.0.0.1:${port}`;
+const ready = existsSync(join(root, "web/dashboard/dist/index.html")) && existsSync(join(root, "edge-worker/build/index.js")) && existsSync("/usr/bin/chromium");
+if (!ready) {
+  if (process.env.MTF_REQUIRE_BROWSER === "1") throw new Error("dashboard or worker build missing");
+  console.log("SKIPPED: dashboard tests need the dashboard and worker builds and Chromium");
+}
+
+let demo, browser, log = "";
+before(async () => {
+  if (!ready) return;
+  mkdirSync(results, { recursive: true });
+  demo = spawn(join(root, "scripts/demo"), [], {
+    env: { ...process.env, MTF_DEMO_SKIP_BUILD: "1", MTF_DEMO_PORT: String(port), MTF_REPLAY_PORT: String(port + 1), MTF_REPLAY_SPEED: "60", APCA_API_KEY_ID: "", APCA_API_SECRET_KEY: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo not ready in 120 s:\n${log}`)), 120_000);
+    const on = (d) => {
+      log += d;
+      if (/ready: http/.test(log)) (clearTimeout(timer), resolve());
+    };
+    demo.stdout.on("data", on);
+    demo.stderr.on("data", on);
+    demo.once("exit", (c) => reject(new Error(`demo exited ${c}:\n${log}`)));
+  });
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  if (demo && demo.exitCode === null) {
+    const exited = new Promise((r) => demo.once("exit", r));
+    demo.kill("SIGTERM");
+    await exited;
+  }
+});
+
+async function open(query, viewport = { width: 1400, height: 1000 }) {
+  const page = await browser.newPage({ viewport });
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  page.on("pageerror", (e) => problems.push(String(e)));
+  const t0 = Date.now();
+  await page.goto(`${base}/${query}`);
+  return { page, problems, t0 };
+}
+
+describe("dashboard (the running demo)", { skip: !ready }, () => {
+  test("loads without console errors; prediction with its band, attention views; persisted through the API", { timeout: 120_000 }, async () => {
+    const { page, problems } = await open("?symbols=SPY,AAPL,GOOG&backend=cpu");
+    const t0 = await page.evaluate(() => performance.now());
+    await page.waitForSelector("[data-testid=prediction]", { timeout: 60_000 });
+    const firstPredictionMs = (await page.evaluate(() => performance.now())) - t0;
+    const band = await page.locator("[data-testid=band]").innerText();
+    assert.match(band, /^\d+\.\d\d–\d+\.\d\d$/);
+    assert.equal(await page.locator("[data-testid=chart]").getAttribute("data-cone"), "1");
+    assert.ok(Number(await page.locator("[data-testid=chart]").getAttribute("data-bars")) > 50);
+    assert.match(await page.locator("[data-testid=backend]").innerText(), /CPU · \d+\.\d ms/);
+    for (const tf of ["1m", "5m", "15m", "1h", "1d"]) assert.equal(await page.locator(`[data-testid=att-${tf}]`).count(), 1);
+    assert.equal(await page.locator("[data-testid=heatmap] .hm-cell").count(), 5 * 32);
+    assert.match(await page.locator("[data-testid=signal]").innerText(), /^(BUY|SELL|HOLD)$/);
+    assert.match(await page.locator("[data-testid=position]").innerText(), /none|long|short/);
+    assert.match(await page.locator("[data-testid=model-version]").innerText(), /spy-15m-h4@0\.1\.0/);
+    await page.waitForTimeout(1500);
+    await page.screenshot({ path: join(results, "dashboard-desktop.png"), fullPage: true });
+    // The prediction was stored at the edge (the hook persists with the client token) and shows in history.
+    const stored = await (await fetch(`${base}/api/v1/predictions?symbol=SPY`)).json();
+    assert.ok(stored.predictions.length >= 1, JSON.stringify(stored).slice(0, 300));
+    assert.equal(stored.latest.model_version, "spy-15m-h4@0.1.0");
+    await page.waitForSelector("[data-testid=history-row]", { timeout: 30_000 });
+    assert.deepEqual(problems, []);
+    writeFileSync(join(results, "dashboard-timing.json"), JSON.stringify({ firstPredictionMs }, null, 2));
+    console.log(`page load → first prediction (CPU): ${firstPredictionMs.toFixed(0)} ms`);
+    await page.close();
+  });
+
+  test("switching symbol and timeframe; a symbol without minute bars says so", { timeout: 120_000 }, async () => {
+    const { page, problems } = await open("?symbols=SPY,AAPL,GOOG&backend=cpu");
+    await page.waitForSelector("[data-testid=prediction]", { timeout: 60_000 });
+    await page.click("[data-testid=tf-1d]");
+    await page.waitForFunction(() => document.querySelector("[data-testid=chart]")?.getAttribute("data-bars") > "0");
+    await page.click("[data-testid=symbol-AAPL]");
+    await page.waitForSelector("[data-testid=prediction-error]", { timeout: 30_000 });
+    assert.match(await page.locator("[data-testid=prediction-error]").innerText(), /AAPL/);
+    await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart]")?.getAttribute("data-bars")) > 100, null, { timeout: 30_000 });
+    await page.click("[data-testid=tf-5m]");
+    await page.click("[data-testid=symbol-SPY]");
+    await page.waitForSelector("[data-testid=prediction]", { timeout: 60_000 });
+    await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart]")?.getAttribute("data-bars")) > 50, null, { timeout: 30_000 });
+    assert.equal(await page.locator(".chart-head b").innerText(), "SPY");
+    assert.deepEqual(problems, []);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: join(results, "dashboard-phone.png"), fullPage: true });
+    await page.close();
+  });
+
+  test("live mode: a replayed bar closes and the prediction refreshes", { timeout: 150_000 }, async () => {
+    const { page, problems } = await open("?symbols=SPY&backend=cpu&live=1");
+    await page.waitForSelector("[data-testid=prediction]", { timeout: 60_000 });
+    const first = await page.locator("[data-testid=prediction]").getAttribute("data-time");
+    // 60× real time: a 15-minute bar closes every 15 s.
+    await page.waitForFunction((t) => document.querySelector("[data-testid=prediction]")?.getAttribute("data-time") !== t, first, { timeout: 90_000 });
+    const second = await page.locator("[data-testid=prediction]").getAttribute("data-time");
+    assert.ok(second > first, `${second} after ${first}`);
+    assert.match(await page.locator("label.live").innerText(), /open, \d+ frames/);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test("WebGPU backend (SwiftShader) predicts too", { timeout: 180_000 }, async () => {
+    const { page, problems } = await open("?symbols=SPY&backend=webgpu");
+    await page.waitForSelector("[data-testid=prediction]", { timeout: 150_000 });
+    assert.match(await page.locator("[data-testid=backend]").innerText(), /WebGPU/);
+    assert.deepEqual(problems, []);
+    await page.screenshot({ path: join(results, "dashboard-webgpu.png") });
+    await page.close();
+  });
+});
