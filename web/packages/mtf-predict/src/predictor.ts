@@ -4,7 +4,7 @@
  * Two builds of the module ship with the package: `wasm/cpu` (burn-flex on the CPU, small) and `wasm/webgpu`
  * (burn-wgpu with burn-flex as fallback, larger). Only the one the backend choice needs is downloaded.
  */
-import { fetchArtifact, type ArtifactSource } from "./cache.js";
+import { fetchArtifact, sha256Hex, type ArtifactSource } from "./cache.js";
 import { MtfError, messageOf } from "./errors.js";
 import type { Bar, BackendRequest, ModelInfo, PredictRequest, Prediction, StreamMessage, Timeframe } from "./types.js";
 
@@ -233,7 +233,6 @@ export async function loadPredictor(opts: LoadPredictorOptions): Promise<Predict
   let source: ArtifactSource | "bytes";
   if (opts.model instanceof Uint8Array) {
     bytes = opts.model;
-    const { sha256Hex } = await import("./cache.js");
     sha = await sha256Hex(bytes);
     if (opts.sha256 && sha !== opts.sha256.toLowerCase()) {
       throw new MtfError("artifact", `model bytes have SHA-256 ${sha}, expected ${opts.sha256}`);
