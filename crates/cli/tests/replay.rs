@@ -186,6 +186,42 @@ fn the_clock_withholds_future_bars_and_the_stream_replays_them_once_per_key() {
 }
 
 #[test]
+fn late_prints_arrive_as_a_bar_then_its_correction() {
+    let empty = tempdir();
+    let server = start(&["--data", empty.to_str().unwrap(), "--start-at", "2024-01-02T15:00:00Z", "--speed", "600"]);
+    let b = server.base.clone();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (first, corrected) = rt.block_on(async {
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("{}/v2/iex", b.replace("http://", "ws://"))).await.unwrap();
+        let mut frames = Vec::new();
+        ws.send(Message::Text(r#"{"action":"auth","key":"test-key","secret":"test-secret"}"#.into())).await.unwrap();
+        ws.send(Message::Text(r#"{"action":"subscribe","bars":["SYNTH"],"updatedBars":["SYNTH"]}"#.into()))
+            .await
+            .unwrap();
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(20), ws.next()).await.unwrap().unwrap().unwrap();
+            let Message::Text(t) = m else { continue };
+            for v in serde_json::from_str::<Vec<serde_json::Value>>(&t).unwrap() {
+                if v["T"] == "u" {
+                    let first = frames.iter().find(|f: &&serde_json::Value| f["T"] == "b" && f["t"] == v["t"]).cloned();
+                    return (first.expect("the bar came before its correction"), v);
+                }
+                frames.push(v);
+            }
+        }
+    });
+    assert!(first["v"].as_f64().unwrap() < corrected["v"].as_f64().unwrap(), "{first} vs {corrected}");
+    assert_eq!(first["h"], corrected["h"]);
+    // REST serves the final (corrected) bar.
+    let t = corrected["t"].as_str().unwrap();
+    let (_, _, body) = http(&b, "GET", &format!("/v2/stocks/SYNTH/bars?timeframe=1Min&start={t}&end={t}"), true);
+    let rest = &json(&body)["bars"][0];
+    assert_eq!(rest["v"], corrected["v"]);
+    assert_eq!(rest["c"], corrected["c"]);
+}
+
+#[test]
 fn real_files_are_served_by_symbol() {
     let Some(dir) = common::data_dir() else { return };
     let server = start(&["--data", dir.to_str().unwrap()]);

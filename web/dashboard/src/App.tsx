@@ -27,7 +27,8 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
   useEffect(() => setLiveBars(chartBars.bars), [chartBars.bars]);
   useEffect(() => {
     const m = stream.lastBar;
-    if (!m || m.S !== symbol) return;
+    // Corrections (`u`) are left to the next refresh: merging them would count the minute's volume twice.
+    if (!m || m.S !== symbol || m.T !== "b") return;
     const bar = { t: m.t as string, o: m.o as number, h: m.h as number, l: m.l as number, c: m.c as number, v: m.v as number };
     setLiveBars((bars) => applyMinute(bars, bar, timeframe));
   }, [stream.lastBar, symbol, timeframe]);

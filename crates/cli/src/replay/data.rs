@@ -243,6 +243,24 @@ pub fn trades_of(bar: &Bar) -> Vec<Trade> {
         .collect()
 }
 
+/// Every fifth minute (start minute divisible by 5) is replayed with a late print: its last synthesised trade
+/// arrives [`LATE_DELAY_MS`] after the minute closed, so the minute bar is first sent without it (`b`) and then
+/// corrected (`u`), as Alpaca does for late trades. REST always serves the final bar.
+pub fn has_late_trade(bar: &Bar) -> bool {
+    (bar.start_ms() / 60_000) % 5 == 0
+}
+
+/// How long after its minute closed a late print arrives (Alpaca's corrections come ~30 s later).
+pub const LATE_DELAY_MS: i64 = 30_000;
+
+/// The minute bar as known before its late print: the first three prints (so the same open, high and low; the
+/// close is the third print) and the volume without the last print.
+pub fn preliminary(bar: &Bar) -> Bar {
+    let trades = trades_of(bar);
+    let (third, last) = (trades[2].p, trades[3].s as f64);
+    Bar::new(bar.start(), bar.open(), bar.high(), bar.low(), third, (bar.volume() - last).max(0.0)).unwrap_or(*bar)
+}
+
 /// Latest trade and quote at `now_ms`: the last print of the last complete minute, and a one-cent quote around it.
 pub fn latest(store: &Store, symbol: &str, now_ms: i64) -> Option<(Trade, Quote)> {
     let d = store.symbols.get(symbol)?;
@@ -331,6 +349,15 @@ mod tests {
         let q = BarsQuery { page_token: Some("zz".into()), ..query(&[SYNTHETIC_SYMBOL], 10, false) };
         assert!(page(&store(), &q, i64::MAX).unwrap_err().contains("page_token"));
         assert_eq!(decode_token(&encode_token("BRK.B", -5)), Some(("BRK.B".into(), -5)));
+    }
+
+    #[test]
+    fn a_late_print_leaves_a_valid_preliminary_bar() {
+        for b in store().symbols[SYNTHETIC_SYMBOL].minutes.iter().take(500) {
+            let p = preliminary(b);
+            assert_eq!((p.open(), p.high(), p.low()), (b.open(), b.high(), b.low()));
+            assert!(p.volume() < b.volume() || b.volume() <= 1.0);
+        }
     }
 
     #[test]

@@ -27,7 +27,9 @@ use mtf_market::Timeframe;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::data::{BarsQuery, Clock, Store, bar_end_ms, latest, page, trades_of};
+use super::data::{
+    BarsQuery, Clock, LATE_DELAY_MS, Store, bar_end_ms, has_late_trade, latest, page, preliminary, trades_of,
+};
 
 /// Shared state.
 pub struct Standin {
@@ -443,29 +445,42 @@ async fn stream_loop(s: &Shared, socket: &mut WebSocket) -> anyhow::Result<()> {
     }
 }
 
-/// Messages whose instant lies in `(from, to]`: trades at their time, minute bars at their end.
+/// Messages whose instant lies in `(from, to]`: trades at their time, minute bars at their end; for minutes with a
+/// late print ([`has_late_trade`]) the last trade and the corrected bar (`u`) come [`LATE_DELAY_MS`] after the end,
+/// and the bar sent at the end lacks that print.
 pub fn replay_frame(store: &Store, subs: &Channels, from: i64, to: i64) -> Vec<ServerMessage> {
-    let mut out: Vec<(i64, ServerMessage)> = Vec::new();
-    let symbols: std::collections::BTreeSet<&String> = subs.trades.iter().chain(&subs.bars).collect();
+    let mut out: Vec<(i64, u8, ServerMessage)> = Vec::new();
+    let symbols: std::collections::BTreeSet<&String> =
+        subs.trades.iter().chain(&subs.bars).chain(&subs.updated_bars).collect();
+    let within = |at: i64| at > from && at <= to;
     for sym in symbols {
         let Some(d) = store.symbols.get(sym) else { continue };
-        // Minutes that started before `to` and end after `from - 60 s` can contribute.
-        let lo = d.minutes.partition_point(|b| b.start_ms() + 60_000 <= from - 60_000);
+        // Minutes whose last message (end + late delay) is after `from` and whose first print is before `to`.
+        let lo = d.minutes.partition_point(|b| b.start_ms() + 60_000 + LATE_DELAY_MS < from);
         for bar in d.minutes[lo..].iter().take_while(|b| b.start_ms() <= to) {
+            let end = bar.start_ms() + 60_000;
+            let late = has_late_trade(bar);
             if subs.trades.contains(sym) {
-                for t in trades_of(bar) {
-                    let at = t.t.timestamp_millis();
-                    if at > from && at <= to {
-                        out.push((at, ServerMessage::Trade(StreamTrade { symbol: sym.clone(), trade: t })));
+                for (k, t) in trades_of(bar).into_iter().enumerate() {
+                    let at = if late && k == 3 { end + LATE_DELAY_MS } else { t.t.timestamp_millis() };
+                    if within(at) {
+                        out.push((at, 0, ServerMessage::Trade(StreamTrade { symbol: sym.clone(), trade: t })));
                     }
                 }
             }
-            let end = bar.start_ms() + 60_000;
-            if subs.bars.contains(sym) && end > from && end <= to {
-                out.push((end, ServerMessage::Bar(StreamBar { symbol: sym.clone(), bar: *bar })));
+            if subs.bars.contains(sym) && within(end) {
+                let b = if late { preliminary(bar) } else { *bar };
+                out.push((end, 1, ServerMessage::Bar(StreamBar { symbol: sym.clone(), bar: b })));
+            }
+            if late && subs.updated_bars.contains(sym) && within(end + LATE_DELAY_MS) {
+                out.push((
+                    end + LATE_DELAY_MS,
+                    2,
+                    ServerMessage::UpdatedBar(StreamBar { symbol: sym.clone(), bar: *bar }),
+                ));
             }
         }
     }
-    out.sort_by_key(|(t, _)| *t);
-    out.into_iter().map(|(_, m)| m).collect()
+    out.sort_by_key(|(t, order, _)| (*t, *order));
+    out.into_iter().map(|(_, _, m)| m).collect()
 }
