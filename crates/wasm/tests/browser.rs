@@ -1,4 +1,5 @@
-//! Browser tests (wasm-bindgen-test in headless Chromium): the JS API on the CPU backend, parity with the
+//! Browser tests (wasm-bindgen-test in headless Chromium): the JS API on the CPU backend (and, built with
+//! `--features webgpu`, on WebGPU/SwiftShader), parity with the
 //! native CLI, two consecutive predictions, and the module staying usable after errors.
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
