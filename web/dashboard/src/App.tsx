@@ -1,6 +1,6 @@
 // The dashboard: watchlist, chart with prediction cone, signal, attention, model, history, alerts.
 import { useEffect, useMemo, useRef, useState } from "react";
-import { indicators, type Bar, type EdgeClient, type Prediction, type Timeframe } from "mtf-predict";
+import { indicators, type Bar, type EdgeClient, type Prediction, type StoredPrediction, type Timeframe } from "mtf-predict";
 import { useLiveStream, useMLPrediction, usePredictor, useStockBars } from "mtf-predict/react";
 import { PriceChart, type Overlay } from "./Chart";
 import { Alerts, AttentionView, HistoryPanel, ModelPanel, SignalPanel } from "./panels";
@@ -34,6 +34,18 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
   }, [stream.lastBar, symbol, timeframe]);
 
   const ind = useIndicators(liveBars);
+
+  // Stored predictions of this symbol (history table and chart markers), refreshed after each new prediction.
+  const [history, setHistory] = useState<{ rows: StoredPrediction[]; error?: string }>({ rows: [] });
+  useEffect(() => {
+    let on = true;
+    edge.predictions(symbol, 50).then((r) => on && setHistory({ rows: r.predictions }), (e) => on && setHistory({ rows: [], error: String(e.message) }));
+    const t = setInterval(() => setHistoryTick((x) => x + 1), 10_000);
+    return () => {
+      on = false;
+      clearInterval(t);
+    };
+  }, [edge, symbol, historyTick]);
 
   // Alerts: signal flips and the price leaving the predicted band.
   const lastPred = useRef<Prediction | undefined>(undefined);
@@ -93,7 +105,7 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
           </div>
           {chartBars.status === "error" && <p className="error" data-testid="bars-error">Bars for {symbol} {timeframe}: {chartBars.error}</p>}
           {chartBars.status === "ready" && chartBars.bars.length === 0 && <p className="empty">No {timeframe} bars for {symbol} from the edge.</p>}
-          <PriceChart bars={liveBars} indicators={ind} overlays={overlays} prediction={ml.prediction?.symbol === symbol ? ml.prediction : undefined} />
+          <PriceChart bars={liveBars} indicators={ind} overlays={overlays} prediction={ml.prediction?.symbol === symbol ? ml.prediction : undefined} history={history.rows} />
           <PredictionLine state={ml} modelError={modelError} symbol={symbol} />
         </section>
         <aside>
@@ -102,7 +114,7 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
         </aside>
         <section className="lower">
           <ModelPanel predictor={predictor} edge={edge} onChanged={() => setHistoryTick((t) => t + 1)} />
-          <HistoryPanel edge={edge} symbol={symbol} tick={historyTick} />
+          <HistoryPanel symbol={symbol} rows={history.rows.slice(0, 12)} error={history.error} />
           <Alerts alerts={alerts} />
         </section>
       </main>

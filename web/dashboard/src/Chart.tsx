@@ -1,10 +1,10 @@
 // Candlesticks with volume, indicator overlays from mtf-predict's `indicators()` and the prediction cone.
 import {
-  CandlestickSeries, ColorType, HistogramSeries, LineSeries, LineStyle, createChart,
-  type IChartApi, type ISeriesApi, type UTCTimestamp,
+  CandlestickSeries, ColorType, HistogramSeries, LineSeries, LineStyle, createChart, createSeriesMarkers,
+  type IChartApi, type ISeriesApi, type ISeriesMarkersPluginApi, type SeriesMarker, type Time, type UTCTimestamp,
 } from "lightweight-charts";
 import { useEffect, useRef } from "react";
-import type { Bar, Prediction } from "mtf-predict";
+import type { Bar, Prediction, StoredPrediction } from "mtf-predict";
 
 export type Overlay = "sma_50" | "ema_20" | "bollinger";
 
@@ -15,10 +15,13 @@ export function PriceChart(props: {
   indicators: Record<string, (number | null)[]> | undefined;
   overlays: Overlay[];
   prediction: Prediction | undefined;
+  /** Stored predictions of this symbol (from the edge), drawn as markers at their time. */
+  history?: StoredPrediction[];
 }) {
   const el = useRef<HTMLDivElement>(null);
   const chart = useRef<IChartApi | null>(null);
   const series = useRef<Record<string, ISeriesApi<"Candlestick" | "Histogram" | "Line">>>({});
+  const markers = useRef<ISeriesMarkersPluginApi<Time> | null>(null);
 
   useEffect(() => {
     if (!el.current) return;
@@ -40,6 +43,7 @@ export function PriceChart(props: {
       cone_low: c.addSeries(LineSeries, { color: "#58a6ff", lineWidth: 1, lineStyle: LineStyle.Dashed, priceLineVisible: false, lastValueVisible: true, title: "q10" }),
     };
     c.priceScale("vol").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    markers.current = createSeriesMarkers(series.current.candles!, []);
     chart.current = c;
     return () => {
       c.remove();
@@ -80,6 +84,29 @@ export function PriceChart(props: {
     s.cone_mid!.setData([{ time: start, value: p.lastClose }, { time: end, value: p.predictedPrice }]);
     s.cone_low!.setData([{ time: start, value: p.lastClose }, { time: end, value: p.interval.low }]);
   }, [props.prediction, props.bars]);
+
+  // Past predictions: an arrow at the time each was made (up = buy, down = sell, circle = hold), labelled with the
+  // predicted price and, once the horizon has passed, the realised one.
+  useEffect(() => {
+    const first = props.bars[0];
+    const last = props.bars[props.bars.length - 1];
+    if (!markers.current) return;
+    if (!first || !last || !props.history) return markers.current.setMarkers([]);
+    const lo = ts(first.t);
+    const hi = ts(last.t) + 86_400;
+    const list: SeriesMarker<Time>[] = props.history
+      .map((h) => ({ h, t: ts(h.prediction_time) }))
+      .filter(({ t }) => t >= lo && t <= hi)
+      .sort((a, b) => a.t - b.t)
+      .map(({ h, t }) => ({
+        time: t,
+        position: h.signal === "sell" ? "aboveBar" : "belowBar",
+        shape: h.signal === "buy" ? "arrowUp" : h.signal === "sell" ? "arrowDown" : "circle",
+        color: h.hit == null ? "#8b949e" : h.hit ? "#3fb950" : "#f85149",
+        text: `${h.predicted_price.toFixed(2)}${h.realized_price == null ? "" : ` → ${h.realized_price.toFixed(2)}`}`,
+      }));
+    markers.current.setMarkers(list);
+  }, [props.history, props.bars]);
 
   return <div className="chart" ref={el} data-testid="chart" data-bars={props.bars.length} data-cone={props.prediction ? "1" : "0"} />;
 }

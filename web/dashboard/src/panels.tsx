@@ -136,21 +136,12 @@ export function ModelPanel({ predictor, edge, onChanged }: { predictor: Predicto
   );
 }
 
-export function HistoryPanel({ edge, symbol, tick }: { edge: EdgeClient; symbol: string; tick: number }) {
-  const [rows, setRows] = useState<StoredPrediction[]>([]);
-  const [err, setErr] = useState<string>();
-  useEffect(() => {
-    let live = true;
-    edge.predictions(symbol, 12).then((r) => live && (setRows(r.predictions), setErr(undefined)), (e) => live && setErr(String(e.message)));
-    return () => {
-      live = false;
-    };
-  }, [edge, symbol, tick]);
+export function HistoryPanel({ symbol, rows, error }: { symbol: string; rows: StoredPrediction[]; error: string | undefined }) {
   return (
     <section className="panel" data-testid="history">
       <h2>Past predictions vs what happened</h2>
-      {err && <p className="error">{err}</p>}
-      {!err && rows.length === 0 && <p>none stored yet for {symbol}</p>}
+      {error && <p className="error">{error}</p>}
+      {!error && rows.length === 0 && <p>none stored yet for {symbol}</p>}
       {rows.length > 0 && (
         <table className="metrics">
           <thead><tr><th>for (UTC)</th><th>signal</th><th>predicted</th><th>band</th><th>realised</th><th>hit</th></tr></thead>
@@ -165,6 +156,7 @@ export function HistoryPanel({ edge, symbol, tick }: { edge: EdgeClient; symbol:
           </tbody>
         </table>
       )}
+      <p className="rule">Also on the chart: arrows where predictions were made (grey pending, green hit, red miss).</p>
     </section>
   );
 }
