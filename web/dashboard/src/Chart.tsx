@@ -98,12 +98,13 @@ export function PriceChart(props: {
       .map((h) => ({ h, t: ts(h.prediction_time) }))
       .filter(({ t }) => t >= lo && t <= hi)
       .sort((a, b) => a.t - b.t)
-      .map(({ h, t }) => ({
+      .map(({ h, t }, i, all) => ({
         time: t,
         position: h.signal === "sell" ? "aboveBar" : "belowBar",
         shape: h.signal === "buy" ? "arrowUp" : h.signal === "sell" ? "arrowDown" : "circle",
         color: h.hit == null ? "#8b949e" : h.hit ? "#3fb950" : "#f85149",
-        text: `${h.predicted_price.toFixed(2)}${h.realized_price == null ? "" : ` → ${h.realized_price.toFixed(2)}`}`,
+        // Labels only on the newest three: neighbouring labels overlap on an intraday chart.
+        text: i < all.length - 3 ? "" : `${h.predicted_price.toFixed(2)}${h.realized_price == null ? "" : ` → ${h.realized_price.toFixed(2)}`}`,
       }));
     markers.current.setMarkers(list);
   }, [props.history, props.bars]);
