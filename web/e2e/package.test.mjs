@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { launch, serve } from "./server.mjs";
+import { close } from "../packages/mtf-predict/test/compare.mjs";
 
 const here = new URL(".", import.meta.url).pathname;
 const pkgDir = join(here, "../packages/mtf-predict");
@@ -20,17 +21,6 @@ if (!ready) {
   console.log("SKIPPED: package browser test needs /usr/bin/chromium, scripts/build-wasm and `npm run build` in web/");
 }
 
-function close(a, b, rel, path = "$") {
-  if (typeof a === "number" && typeof b === "number") {
-    assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) || Math.abs(a - b) <= 1e-12, `${path}: ${a} vs ${b}`);
-  } else if (Array.isArray(a)) {
-    assert.equal(a.length, b.length, `${path} length`);
-    a.forEach((x, i) => close(x, b[i], rel, `${path}[${i}]`));
-  } else if (a && typeof a === "object") {
-    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${path} keys`);
-    for (const k of Object.keys(a)) close(a[k], b[k], rel, `${path}.${k}`);
-  } else assert.equal(a, b, path);
-}
 
 let site, browser;
 before(async () => {

@@ -217,14 +217,7 @@ async fn multi_bars(State(s): State<Shared>, headers: HeaderMap, Query(p): Query
     if let Err(r) = gate(&s, "bars", &headers) {
         return r;
     }
-    let symbols: Vec<String> = p
-        .symbols
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|x| !x.is_empty())
-        .map(str::to_ascii_uppercase)
-        .collect();
+    let symbols = symbol_list(p.symbols.as_deref());
     if symbols.is_empty() {
         return unprocessable("symbols is required");
     }
@@ -236,6 +229,11 @@ async fn multi_bars(State(s): State<Shared>, headers: HeaderMap, Query(p): Query
         Ok((bars, next)) => axum::Json(MultiBarsResponse { bars, next_page_token: next }).into_response(),
         Err(e) => unprocessable(&e),
     }
+}
+
+/// Upper-case symbols of a comma-separated `symbols` parameter (empty entries dropped).
+fn symbol_list(param: Option<&str>) -> Vec<String> {
+    param.unwrap_or_default().split(',').filter(|x| !x.is_empty()).map(str::to_ascii_uppercase).collect()
 }
 
 fn not_found_symbol(symbol: &str) -> Response {
@@ -270,9 +268,7 @@ async fn snapshots(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<
     }
     let now = s.now_ms();
     let mut out = BTreeMap::new();
-    for sym in
-        p.symbols.as_deref().unwrap_or_default().split(',').filter(|x| !x.is_empty()).map(str::to_ascii_uppercase)
-    {
+    for sym in symbol_list(p.symbols.as_deref()) {
         let Some((trade, quote)) = latest(&s.store, &sym, now) else { continue };
         let done = |tf: Timeframe| -> Vec<mtf_market::Bar> {
             s.store.bars(&sym, tf).into_iter().filter(|b| bar_end_ms(tf, b) <= now).collect()
@@ -307,14 +303,7 @@ async fn news(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<NewsP
     if !(1..=50).contains(&limit) {
         return unprocessable("invalid limit: must be 1–50");
     }
-    let wanted: Vec<String> = p
-        .symbols
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|x| !x.is_empty())
-        .map(str::to_ascii_uppercase)
-        .collect();
+    let wanted = symbol_list(p.symbols.as_deref());
     let now = s.now_ms();
     let mut items: Vec<_> = s
         .store

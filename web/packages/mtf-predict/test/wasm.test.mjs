@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { MtfError, loadPredictor } from "../dist/index.js";
+import { close } from "./compare.mjs";
 
 const root = new URL("../../../../", import.meta.url);
 const wasmPath = new URL("web/packages/mtf-predict/wasm/cpu/mtf_wasm_bg.wasm", root);
@@ -17,18 +18,6 @@ const artifact = () => new Uint8Array(readFileSync(new URL("models/spy-15m-h4/mo
 const request = () => JSON.parse(readFileSync(new URL("parity_request.json", fixtures), "utf8"));
 const expected = () => JSON.parse(readFileSync(new URL("parity_expected.json", fixtures), "utf8"));
 
-/** Same structure; numbers within `rel` relative (1e-12 absolute floor). */
-function close(a, b, rel, path = "$") {
-  if (typeof a === "number" && typeof b === "number") {
-    assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) || Math.abs(a - b) <= 1e-12, `${path}: ${a} vs ${b}`);
-  } else if (Array.isArray(a)) {
-    assert.equal(a.length, b.length, `${path} length`);
-    a.forEach((x, i) => close(x, b[i], rel, `${path}[${i}]`));
-  } else if (a && typeof a === "object") {
-    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${path} keys`);
-    for (const k of Object.keys(a)) close(a[k], b[k], rel, `${path}.${k}`);
-  } else assert.equal(a, b, path);
-}
 
 const load = (model = artifact()) => loadPredictor({ model, backend: "cpu", wasmUrl: readFileSync(wasmPath) });
 
