@@ -500,16 +500,11 @@ async fn get_predictions(req: &Request, env: &Env, cfg: &Config) -> Res {
         let list: Vec<Value> = list
             .into_iter()
             .map(|mut r| {
-                if let Some(p) =
-                    r.get("payload").and_then(Value::as_str).and_then(|s| serde_json::from_str::<Value>(s).ok())
-                {
-                    r["payload"] = p;
-                }
+                logic::expand_json_column(&mut r, "payload");
                 r
             })
             .collect();
-        // The last valid prediction: the newest whose prices are present (a row can only be stored valid, so
-        // this is the newest row; it is returned apart so clients need not scan).
+        // Only validated predictions are stored, so the newest row is the last valid prediction.
         let latest = list.first().cloned().unwrap_or(Value::Null);
         Ok(json!({ "symbol": symbol, "predictions": list, "latest": latest }))
     })
@@ -792,11 +787,7 @@ async fn get_training(req: &Request, env: &Env, cfg: &Config) -> Res {
     let list: Vec<Value> = list
         .into_iter()
         .map(|mut r| {
-            if let Some(f) =
-                r.get("features").and_then(Value::as_str).and_then(|s| serde_json::from_str::<Value>(s).ok())
-            {
-                r["features"] = f;
-            }
+            logic::expand_json_column(&mut r, "features");
             r
         })
         .collect();

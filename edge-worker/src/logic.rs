@@ -343,6 +343,13 @@ pub fn parse_artifact(bytes: &[u8]) -> Result<ArtifactInfo, ApiError> {
     Ok(ArtifactInfo { id: format!("{name}@{version}"), name, version, header, sha256: hex(&Sha256::digest(bytes)) })
 }
 
+/// Replaces a column holding JSON text with the parsed value (left as text if it does not parse).
+pub fn expand_json_column(row: &mut Value, key: &str) {
+    if let Some(v) = row.get(key).and_then(Value::as_str).and_then(|s| serde_json::from_str::<Value>(s).ok()) {
+        row[key] = v;
+    }
+}
+
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -434,6 +441,14 @@ mod tests {
         assert_eq!(v, json!({"a": 1, "stale": true}));
         assert_eq!(with_stale("{}", false), r#"{"stale":false}"#);
         assert!(is_fresh(0, 44_999, CacheKind::IntradayBars) && !is_fresh(0, 45_000, CacheKind::IntradayBars));
+    }
+
+    #[test]
+    fn json_columns_expand_in_place() {
+        let mut r = json!({"payload": "{\"a\":1}", "bad": "{no"});
+        expand_json_column(&mut r, "payload");
+        expand_json_column(&mut r, "bad");
+        assert_eq!(r, json!({"payload": {"a": 1}, "bad": "{no"}));
     }
 
     #[test]
