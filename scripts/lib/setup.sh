@@ -2,8 +2,9 @@
 # before its first cargo command lives here, so the three cannot drift apart.
 #
 # Where things go:
-#   MTF_CACHE_DIR   (default ~/.cache/mtf)     build cache shared by clones of this repository
-#   MTF_TOOLS_DIR   (default $MTF_CACHE_DIR/tools)  the pinned cargo-installed CLIs (bin/ is put first on PATH)
+#   MTF_CACHE_DIR    (default ~/.cache/mtf)           build cache shared by clones of this repository
+#   CARGO_TARGET_DIR (default $MTF_CACHE_DIR/target)  every cargo build of the scripts
+#   MTF_TOOLS_DIR    (default $MTF_CACHE_DIR/tools)   the pinned cargo-installed CLIs (bin/ is put first on PATH)
 #
 # Pinned tools (crates.io only; versions must match Cargo.lock / the toolchain notes):
 MTF_WASM_BINDGEN_VERSION=0.2.130   # the wasm-bindgen CLI must equal the library version exactly
@@ -12,6 +13,9 @@ MTF_WORKER_BUILD_VERSION=0.8.7     # workers-rs' build tool, as the worker crate
 mtf_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export MTF_CACHE_DIR="${MTF_CACHE_DIR:-$HOME/.cache/mtf}"
 export MTF_TOOLS_DIR="${MTF_TOOLS_DIR:-$MTF_CACHE_DIR/tools}"
+# One cargo target directory for the demo, the tests and CI (and every clone): a demo after the tests (or the
+# other way round) reuses what the first one compiled. Cargo's fingerprints keep it correct.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$MTF_CACHE_DIR/target}"
 case ":$PATH:" in *":$MTF_TOOLS_DIR/bin:"*) ;; *) export PATH="$MTF_TOOLS_DIR/bin:$PATH" ;; esac
 
 # The cargo features of every native build (tests, the wgpu parity test, the `mtf` binary the demo and the
@@ -30,7 +34,8 @@ ensure_toolchain() {
   local channel
   channel="$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$mtf_root/rust-toolchain.toml")"
   local installed=""
-  if rustup run "$channel" rustc --version >/dev/null 2>&1; then
+  # `rustup toolchain list` does not install anything (`rustup run` would, silently).
+  if rustup toolchain list 2>/dev/null | grep -q "^$channel-"; then
     installed="$(rustup component list --installed --toolchain "$channel" 2>/dev/null || true)"
   fi
   if grep -q '^rustfmt' <<<"$installed" && grep -q '^clippy' <<<"$installed" \
@@ -48,7 +53,8 @@ ensure_toolchain() {
 #   ensure_cargo_tool <binary> <crate> <version> [extra cargo install args...]
 ensure_cargo_tool() {
   local bin=$1 crate=$2 version=$3; shift 3
-  if "$bin" --version 2>/dev/null | grep -q " $version"; then
+  # `wasm-bindgen --version` prints "wasm-bindgen 0.2.130", `worker-build --version` just "0.8.7".
+  if "$bin" --version 2>/dev/null | grep -Eq "(^| )$version\b"; then
     setup_say "$crate $version: present ($(command -v "$bin"))"
     return 0
   fi
