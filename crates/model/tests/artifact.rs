@@ -3,6 +3,7 @@
 
 use burn::prelude::*;
 use chrono::{NaiveDate, TimeZone, Utc};
+use mtf_envelope::EnvelopeError;
 use mtf_features::frames::MultiTimeframe;
 use mtf_features::normalize::NormStats;
 use mtf_market::session::SessionFilter;
@@ -61,7 +62,7 @@ fn fixture() -> (MultiTimeframe, ArtifactHeader, mtf_model::model::MtfModel) {
 fn outputs(p: &Predictor, mtf: &MultiTimeframe) -> RawOutput {
     let at = Utc.with_ymd_and_hms(2019, 1, 9, 20, 0, 0).unwrap();
     let (input, _) = p.prepare(&[("X", mtf, at)]).unwrap();
-    RawOutput::read(p.model().forward(input))
+    RawOutput::read(p.model().forward(input)).unwrap()
 }
 
 #[test]
@@ -76,7 +77,7 @@ fn round_trip_gives_bit_identical_outputs() {
     let original = {
         let at = Utc.with_ymd_and_hms(2019, 1, 9, 20, 0, 0).unwrap();
         let (input, _) = a.prepare(&[("X", &mtf, at)]).unwrap();
-        RawOutput::read(model.forward(input))
+        RawOutput::read(model.forward(input)).unwrap()
     };
     let (oa, ob) = (outputs(&a, &mtf), outputs(&b, &mtf));
     assert_eq!(oa, ob);
@@ -124,14 +125,14 @@ fn bad_artifacts_are_rejected_with_clear_errors() {
     let last = corrupt.len() - 10;
     corrupt[last] ^= 0xff;
     let e = err(&corrupt);
-    assert!(matches!(e, ArtifactError::HashMismatch { .. }), "{e}");
+    assert!(matches!(e, ArtifactError::Envelope(EnvelopeError::HashMismatch { .. })), "{e}");
     assert!(e.to_string().contains("corrupt"), "{e}");
 
     let e = err(&bytes[..bytes.len() - 100]);
-    assert!(matches!(e, ArtifactError::Truncated(_)), "{e}");
-    assert!(matches!(err(&bytes[..12]), ArtifactError::Truncated(_)));
-    assert!(matches!(err(b"PK\x03\x04 not a model"), ArtifactError::NotAnArtifact));
-    assert!(matches!(err(b""), ArtifactError::NotAnArtifact));
+    assert!(matches!(e, ArtifactError::Envelope(EnvelopeError::Truncated(_))), "{e}");
+    assert!(matches!(err(&bytes[..12]), ArtifactError::Envelope(EnvelopeError::Truncated(_))));
+    assert!(matches!(err(b"PK\x03\x04 not a model"), ArtifactError::Envelope(EnvelopeError::NotAnArtifact)));
+    assert!(matches!(err(b""), ArtifactError::Envelope(EnvelopeError::NotAnArtifact)));
 
     let (mut h, w) = artifact::parse(&bytes).map(|(h, w)| (h, w.to_vec())).unwrap();
     h.feature_spec = "mtf-fs0-0123456789abcdef".into();
@@ -141,9 +142,9 @@ fn bad_artifacts_are_rejected_with_clear_errors() {
 
     let mut v = bytes.clone();
     v[8] = 9;
-    assert!(matches!(err(&v), ArtifactError::Version(9)));
+    assert!(matches!(err(&v), ArtifactError::Envelope(EnvelopeError::Version(9))));
 
     let mut bad_header = bytes.clone();
     bad_header[16] = b'x';
-    assert!(matches!(err(&bad_header), ArtifactError::Header(_)));
+    assert!(matches!(err(&bad_header), ArtifactError::Envelope(EnvelopeError::Header(_))));
 }
