@@ -62,11 +62,7 @@ fn load_config(config: &Path, data: Option<&Path>) -> anyhow::Result<Loaded> {
     let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
     let file: TrainFile =
         toml::from_str(&text).with_context(|| format!("{}: invalid training config", config.display()))?;
-    file.experiment
-        .model_config()
-        .validate()
-        .map_err(anyhow::Error::msg)
-        .with_context(|| config.display().to_string())?;
+    file.experiment.model_config().validate().with_context(|| config.display().to_string())?;
     let dir = data_dir(data);
     let daily = file.inputs.daily.as_ref().map(|d| dir.join(d));
     let (minutes, daily) = load_bars(&dir.join(&file.inputs.minutes), daily.as_deref(), file.inputs.repair)?;
@@ -217,7 +213,7 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
     writeln!(
         s,
         "The log return over the next {h} {b} bars ({min} minutes) after each {b} bar of the regular session closes: \
-         quantiles q10/q50/q90 (the 80 % band, adjusted by a conformal correction fit on validation data) and \
+         quantiles q10/q50/q90 (the {lvl:.0} % band, adjusted by a conformal correction fit on validation data) and \
          down/flat/up probabilities (flat = |return| ≤ {band:.5}, the training fold's 1/3 quantile of |return|; \
          softmax temperature {t:.2} fit on validation data). Horizons that would cross into the next session are \
          neither trained nor scored.\n",
@@ -225,7 +221,8 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
         b = d.base.short(),
         min = d.base.minutes() * d.labels.horizon as i64,
         band = header.targets.flat_band,
-        t = header.calibration.temperature
+        t = header.calibration.temperature,
+        lvl = mtf_model::calibration::INTERVAL_LEVEL * 100.0
     )?;
     writeln!(s, "## Data\n")?;
     writeln!(
@@ -308,14 +305,22 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
         )?;
     }
     writeln!(s, "\n## Honest reading\n")?;
+    let days = (header.training_range[1] - header.training_range[0]).num_days() + 1;
     writeln!(
         s,
-        "This model is trained on one month of SPY minutes (20 sessions). Read the table as it is: with a few \
-         hundred samples, neither this model nor the baselines should be expected to beat persistence on price error \
-         or the base rate on direction by a margin that survives another month; published price-only results on \
-         equities sit at 51–56 % directional accuracy. The backtest holds one position per horizon and pays 1 bp \
-         per side. Do not trade on it: it exercises the pipeline end to end and is meant to be replaced by a model \
-         trained on more data with the same command."
+        "Trained on `{}` ({} samples; the exported model's training range spans {days} calendar days). On its \
+         walk-forward blocks ({} predictions):\n",
+        c.data_files.0, c.report.samples_total, c.report.model.n_predictions
+    )?;
+    for sentence in mtf_model::reading::reading(&c.report.model, &c.report.baselines) {
+        writeln!(s, "- {sentence}")?;
+    }
+    writeln!(
+        s,
+        "\nPublished price-only results on equities sit at 51–56 % directional accuracy. The backtest holds one \
+         position per horizon and pays {:.0} bp per side. Judge the model by the sentences above, computed from the \
+         table, before trading on it.",
+        mtf_model::metrics::COST_PER_SIDE * 1e4
     )?;
     Ok(s)
 }

@@ -256,18 +256,31 @@ impl Bar {
     }
 }
 
-/// Alpaca's bar object, field for field.
-#[derive(Serialize, Deserialize)]
-struct WireBar {
+/// Alpaca's bar object, field for field: the serde form of [`Bar`] (validated on the way in), and the
+/// TypeScript `Bar` of the npm package (`ts_rs` derives its declaration).
+#[derive(Serialize, Deserialize, ts_rs::TS)]
+#[ts(rename = "Bar")]
+pub struct WireBar {
+    /// Bar start, RFC 3339 UTC.
+    #[ts(type = "string")]
     t: DateTime<Utc>,
+    /// Open.
     o: f64,
+    /// High.
     h: f64,
+    /// Low.
     l: f64,
+    /// Close.
     c: f64,
+    /// Volume (shares).
     v: f64,
+    /// Trade count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
     n: Option<u64>,
+    /// Volume-weighted average price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     vw: Option<f64>,
 }
 

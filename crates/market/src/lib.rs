@@ -31,5 +31,5 @@ pub mod session;
 pub mod synthetic;
 mod timeframe;
 
-pub use bar::{Bar, BarError, Repair};
+pub use bar::{Bar, BarError, Repair, WireBar};
 pub use timeframe::{Timeframe, TimeframeError};

@@ -173,13 +173,18 @@ impl SessionFilter {
     }
 }
 
+/// A session filter name that is neither `regular` nor `extended`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown session filter `{0}`: use `regular` or `extended`")]
+pub struct UnknownSessionFilter(pub String);
+
 impl std::str::FromStr for SessionFilter {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownSessionFilter;
+    fn from_str(s: &str) -> Result<Self, UnknownSessionFilter> {
         match s.to_ascii_lowercase().as_str() {
             "regular" | "rth" => Ok(SessionFilter::Regular),
             "extended" | "eth" | "all" => Ok(SessionFilter::Extended),
-            _ => Err(format!("unknown session filter `{s}`: use `regular` or `extended`")),
+            _ => Err(UnknownSessionFilter(s.to_string())),
         }
     }
 }

@@ -10,6 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Coverage the q10–q90 band is trained and calibrated for (the conformal correction targets it).
+pub const INTERVAL_LEVEL: f64 = 0.8;
+
 /// Margin of `p(up) − p(down)` (or the reverse) required for a buy (sell).
 pub const SIGNAL_MARGIN: f64 = 0.10;
 
@@ -29,7 +32,7 @@ impl Default for Calibration {
 }
 
 /// A trading signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Signal {
     /// Expect up.
@@ -101,7 +104,7 @@ pub fn fit_interval_delta(quantiles: &[[f64; 3]], y: &[f64]) -> f64 {
         return 0.0;
     }
     scores.sort_by(f64::total_cmp);
-    let k = ((0.8 * (scores.len() + 1) as f64).ceil() as usize).clamp(1, scores.len());
+    let k = ((INTERVAL_LEVEL * (scores.len() + 1) as f64).ceil() as usize).clamp(1, scores.len());
     scores[k - 1]
 }
 

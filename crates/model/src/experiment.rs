@@ -18,12 +18,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::{ArtifactHeader, WeightDtype};
 use crate::baselines::{self, last_step_features};
-use crate::calibration::{Calibration, adjust_interval, fit_interval_delta, fit_temperature, probabilities, signal};
+use crate::calibration::{Calibration, fit_interval_delta, fit_temperature};
 use crate::data::{DataError, DataSpec, Prepared, Targets};
+use crate::decode::decode;
 use crate::labels::{Fold, FoldError, walk_forward};
 use crate::metrics::{Metrics, Scored, compute};
 use crate::model::{ModelConfig, MtfModel};
-use crate::predict::{Predictor, RawOutput};
+use crate::predict::{PredictError, Predictor, RawOutput};
 use crate::training::{Checkpointing, EpochReport, SampleSet, TrainConfig, TrainReport, train_with_checkpoints};
 
 /// The model's shape; inputs (K, T, F) come from the data spec.
@@ -113,6 +114,15 @@ pub enum ExperimentError {
     /// Normalisation.
     #[error(transparent)]
     Norm(#[from] mtf_features::normalize::NormError),
+    /// Model outputs could not be read or decoded.
+    #[error(transparent)]
+    Predict(#[from] PredictError),
+    /// Decoding.
+    #[error(transparent)]
+    Decode(#[from] crate::decode::DecodeError),
+    /// Training.
+    #[error(transparent)]
+    Train(#[from] crate::training::TrainError),
     /// Anything else, with a message.
     #[error("{0}")]
     Other(String),
@@ -184,36 +194,41 @@ fn sample_set(p: &Prepared, idx: &[usize], norm: &NormStats, targets: &Targets) 
     })
 }
 
-fn raw_outputs(model: &MtfModel, set: &SampleSet) -> RawOutput {
+fn raw_outputs(model: &MtfModel, set: &SampleSet) -> Result<RawOutput, ExperimentError> {
     let device = burn::tensor::Device::flex();
     let mut all = RawOutput { quantiles: vec![], logits: vec![], attn_timeframes: vec![], attn_time: vec![] };
     let idx: Vec<usize> = (0..set.len()).collect();
     for chunk in idx.chunks(256) {
         let (input, _, _) = set.batch(chunk, &device);
-        let r = RawOutput::read(model.forward(input));
+        let r = RawOutput::read(model.forward(input))?;
         all.quantiles.extend(r.quantiles);
         all.logits.extend(r.logits);
     }
-    all
+    Ok(all)
 }
 
-fn score(p: &Prepared, idx: &[usize], raw: &RawOutput, targets: &Targets, cal: &Calibration) -> Vec<Scored> {
+/// Scores samples `idx` through the serving decoder ([`crate::decode::decode`]): what the evaluation reports
+/// is what `predict` would have shown at each sample's instant.
+fn score(
+    p: &Prepared,
+    idx: &[usize],
+    raw: &RawOutput,
+    targets: &Targets,
+    cal: &Calibration,
+) -> Result<Vec<Scored>, ExperimentError> {
     idx.iter()
         .enumerate()
         .map(|(j, &i)| {
             let s = &p.samples[i];
-            let q = [0, 1, 2].map(|c| f64::from(raw.quantiles[j * 3 + c]));
-            let q = adjust_interval(q, cal.interval_delta).map(|v| v * targets.label_scale);
-            let probs = probabilities([0, 1, 2].map(|c| f64::from(raw.logits[j * 3 + c])), cal.temperature);
-            let (sig, conf) = signal(probs);
-            Scored {
-                quantiles: q,
-                probs,
-                position: sig.direction() * conf,
+            let d = decode(raw, j, targets, cal)?;
+            Ok(Scored {
+                quantiles: d.quantiles,
+                probs: d.probs,
+                position: d.position(),
                 label: s.label,
                 class: targets.class_of(s.label),
                 last_close: s.last_close,
-            }
+            })
         })
         .collect()
 }
@@ -296,12 +311,11 @@ pub fn train_walk_forward(
             checkpoints.map(|c| Checkpointing { dir: c.dir.join(format!("fold-{}", fi + 1)), resume: c.resume });
         let (model, curve) = train_with_checkpoints(&model_cfg, &cfg.train, &tr, &va, fold_ck.as_ref(), &mut |r| {
             progress(Progress::Epoch(*r))
-        })
-        .map_err(ExperimentError::Other)?;
-        let cal = calibrate(&raw_outputs(&model, &va), &va);
+        })?;
+        let cal = calibrate(&raw_outputs(&model, &va)?, &va);
         let eval_idx: Vec<usize> = fold.valid.clone().collect();
         let ev = sample_set(p, &eval_idx, &norm, &targets)?;
-        let scored = score(p, &eval_idx, &raw_outputs(&model, &ev), &targets, &cal);
+        let scored = score(p, &eval_idx, &raw_outputs(&model, &ev)?, &targets, &cal)?;
         // Baselines on the same training part and evaluation block.
         let full_train = sample_set(p, &fold.train, &norm, &targets)?;
         let bx = last_step_features(&full_train.x, full_train.shape, full_train.len());
@@ -380,8 +394,8 @@ pub fn evaluate(predictor: &Predictor, p: &Prepared, eval: &EvalConfig) -> Resul
     let (step, ppy) = periods_per_year(&h.data);
     let all: Vec<usize> = (0..p.samples.len()).collect();
     let set = sample_set(p, &all, &h.norm, &h.targets)?;
-    let raw = raw_outputs(predictor.model(), &set);
-    let scored_all = score(p, &all, &raw, &h.targets, &h.calibration);
+    let raw = raw_outputs(predictor.model(), &set)?;
+    let scored_all = score(p, &all, &raw, &h.targets, &h.calibration)?;
     let features = last_step_features(&set.x, set.shape, set.len());
     let mut model_scores = Vec::new();
     let mut base_scores: Vec<(&'static str, Vec<Scored>)> = Vec::new();
@@ -421,6 +435,22 @@ pub fn evaluate(predictor: &Predictor, p: &Prepared, eval: &EvalConfig) -> Resul
         folds: Vec::new(),
         samples_total: p.samples.len(),
     })
+}
+
+/// What the evaluation scores for samples `idx` of `p`: the same windows, forward pass and decoder as
+/// [`evaluate`], per sample. A test checks each against `Predictor::predict` at the sample's instant.
+///
+/// # Errors
+/// [`ExperimentError`] when windows cannot be built or outputs read.
+pub fn decode_samples(
+    predictor: &Predictor,
+    p: &Prepared,
+    idx: &[usize],
+) -> Result<Vec<crate::decode::Decoded>, ExperimentError> {
+    let h = &predictor.header;
+    let set = sample_set(p, idx, &h.norm, &h.targets)?;
+    let raw = raw_outputs(predictor.model(), &set)?;
+    (0..idx.len()).map(|j| Ok(decode(&raw, j, &h.targets, &h.calibration)?)).collect()
 }
 
 /// Markdown table of a report: the model next to each baseline.

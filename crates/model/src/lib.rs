@@ -9,13 +9,16 @@
 pub mod artifact;
 pub mod baselines;
 pub mod calibration;
+pub mod contract;
 pub mod data;
+pub mod decode;
 #[cfg(feature = "train")]
 pub mod experiment;
 pub mod labels;
 pub mod metrics;
 pub mod model;
 pub mod predict;
+pub mod reading;
 #[cfg(feature = "train")]
 pub mod training;
 

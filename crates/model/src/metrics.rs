@@ -41,6 +41,9 @@ pub struct Backtest {
     pub buy_and_hold_return: f64,
 }
 
+/// Cost charged per side of every position change in the backtest (fraction of the position: 1 bp).
+pub const COST_PER_SIDE: f64 = 1e-4;
+
 /// The metric set of `report.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -124,7 +127,7 @@ pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
 
 /// Backtest over the predictions, trading every `step`-th one; `periods_per_year` annualises the Sharpe.
 pub fn backtest(s: &[Scored], step: usize, periods_per_year: f64) -> Backtest {
-    let cost = 1e-4;
+    let cost = COST_PER_SIDE;
     let mut equity: f64 = 1.0;
     let mut hold: f64 = 1.0;
     let mut peak: f64 = 1.0;

@@ -26,6 +26,33 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, softplus};
 use serde::{Deserialize, Serialize};
 
+/// A model config that violates a shape constraint.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// A size is zero.
+    #[error("model config: `{0}` must be > 0")]
+    NotPositive(&'static str),
+    /// Patches must tile the lookback.
+    #[error("model config: patch_len {patch_len} must divide lookback {lookback}")]
+    PatchLen {
+        /// P.
+        patch_len: usize,
+        /// T.
+        lookback: usize,
+    },
+    /// Heads must divide the width.
+    #[error("model config: n_heads {n_heads} must divide d_model {d_model}")]
+    Heads {
+        /// H.
+        n_heads: usize,
+        /// D.
+        d_model: usize,
+    },
+    /// Dropout outside [0, 1).
+    #[error("model config: dropout {0} must be in [0, 1)")]
+    Dropout(f64),
+}
+
 /// Model hyperparameters (stored in the artifact).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -70,8 +97,8 @@ impl ModelConfig {
     /// Checks the shape constraints.
     ///
     /// # Errors
-    /// A message naming the violated constraint.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`ConfigError`] naming the violated constraint.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let pos = [
             ("timeframes", self.timeframes),
             ("lookback", self.lookback),
@@ -82,16 +109,16 @@ impl ModelConfig {
             ("d_ff", self.d_ff),
         ];
         if let Some((name, _)) = pos.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("model config: `{name}` must be > 0"));
+            return Err(ConfigError::NotPositive(name));
         }
         if !self.lookback.is_multiple_of(self.patch_len) {
-            return Err(format!("model config: patch_len {} must divide lookback {}", self.patch_len, self.lookback));
+            return Err(ConfigError::PatchLen { patch_len: self.patch_len, lookback: self.lookback });
         }
         if !self.d_model.is_multiple_of(self.n_heads) {
-            return Err(format!("model config: n_heads {} must divide d_model {}", self.n_heads, self.d_model));
+            return Err(ConfigError::Heads { n_heads: self.n_heads, d_model: self.d_model });
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(format!("model config: dropout {} must be in [0, 1)", self.dropout));
+            return Err(ConfigError::Dropout(self.dropout));
         }
         Ok(())
     }
@@ -122,7 +149,7 @@ impl ModelConfig {
     ///
     /// # Errors
     /// As [`ModelConfig::validate`].
-    pub fn init_seeded(&self, device: &Device, seed: u64) -> Result<MtfModel, String> {
+    pub fn init_seeded(&self, device: &Device, seed: u64) -> Result<MtfModel, ConfigError> {
         static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _guard = INIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         device.seed(seed);
@@ -133,7 +160,7 @@ impl ModelConfig {
     ///
     /// # Errors
     /// As [`ModelConfig::validate`].
-    pub fn init(&self, device: &Device) -> Result<MtfModel, String> {
+    pub fn init(&self, device: &Device) -> Result<MtfModel, ConfigError> {
         self.validate()?;
         let d = self.d_model;
         let mha = || MultiHeadAttentionConfig::new(d, self.n_heads).with_dropout(self.dropout).init(device);
@@ -370,10 +397,10 @@ mod tests {
     fn invalid_configs_are_errors() {
         let mut c = tiny();
         c.patch_len = 5;
-        assert!(c.validate().unwrap_err().contains("patch_len 5 must divide lookback 16"));
+        assert!(c.validate().unwrap_err().to_string().contains("patch_len 5 must divide lookback 16"));
         let mut c = tiny();
         c.n_heads = 3;
-        assert!(c.validate().unwrap_err().contains("n_heads"));
+        assert!(c.validate().unwrap_err().to_string().contains("n_heads"));
         let mut c = tiny();
         c.d_model = 0;
         assert!(c.validate().is_err());

@@ -11,22 +11,24 @@ use mtf_market::Bar;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{self, ArtifactError, ArtifactHeader};
-use crate::calibration::{Signal, adjust_interval, probabilities, signal};
+use crate::calibration::Signal;
 use crate::model::{ModelInput, ModelOutput, MtfModel};
 
 /// The horizon of a prediction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Horizon {
     /// Base timeframe, e.g. `15m`.
+    #[ts(type = "Timeframe")]
     pub timeframe: String,
     /// Bars of the base timeframe.
     pub bars: usize,
     /// `bars × timeframe` in minutes (nominal).
+    #[ts(type = "number")]
     pub minutes: i64,
 }
 
 /// The q10–q90 band as prices.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Interval {
     /// Lower price (q10).
     pub low: f64,
@@ -37,7 +39,7 @@ pub struct Interval {
 }
 
 /// Direction probabilities.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Probabilities {
     /// P(return < −flat band).
     pub down: f64,
@@ -48,10 +50,11 @@ pub struct Probabilities {
 }
 
 /// Attention weights for display.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Attention {
     /// Timeframes in order (`1m`, `5m`, …).
+    #[ts(type = "Array<Timeframe>")]
     pub timeframes: Vec<String>,
     /// `[K]`: attention across timeframes (sums to 1).
     pub across_timeframes: Vec<f64>,
@@ -60,20 +63,22 @@ pub struct Attention {
 }
 
 /// One prediction. Field names are the JSON contract with the dashboard.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Prediction {
     /// Symbol as given by the caller.
     pub symbol: String,
     /// `name@version` of the model.
     pub model_version: String,
-    /// Prediction instant (UTC): inputs are bars complete by then.
+    /// Prediction instant (UTC, RFC 3339): inputs are bars complete by then.
+    #[ts(type = "string")]
     pub prediction_time: DateTime<Utc>,
     /// Horizon.
     pub horizon: Horizon,
     /// Close of the latest complete base-timeframe bar.
     pub last_close: f64,
-    /// Start (UTC) of that bar.
+    /// Start (UTC, RFC 3339) of that bar.
+    #[ts(type = "string")]
     pub last_bar_start: DateTime<Utc>,
     /// `last_close × exp(q50)`.
     pub predicted_price: f64,
@@ -112,8 +117,11 @@ pub enum PredictError {
     #[error(transparent)]
     Norm(#[from] mtf_features::normalize::NormError),
     /// The backend failed to return the outputs.
-    #[error("{0}")]
+    #[error("reading the model outputs back failed: {0}")]
     ReadBack(String),
+    /// The outputs do not cover the batch.
+    #[error(transparent)]
+    Decode(#[from] crate::decode::DecodeError),
 }
 
 /// Tensor outputs read back as plain numbers, for one batch.
@@ -135,10 +143,10 @@ impl RawOutput {
     ///
     /// # Errors
     /// The backend's read-back error, as text.
-    pub async fn read_async(out: ModelOutput) -> Result<Self, String> {
-        async fn v<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
-            let data = t.into_data_async().await.map_err(|e| format!("reading model output: {e:?}"))?;
-            data.try_to_vec::<f32>().map_err(|e| format!("reading model output: {e:?}"))
+    pub async fn read_async(out: ModelOutput) -> Result<Self, PredictError> {
+        async fn v<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, PredictError> {
+            let data = t.into_data_async().await.map_err(|e| PredictError::ReadBack(format!("{e:?}")))?;
+            data.try_to_vec::<f32>().map_err(|e| PredictError::ReadBack(format!("{e:?}")))
         }
         Ok(Self {
             quantiles: v(out.quantiles).await?,
@@ -149,14 +157,20 @@ impl RawOutput {
     }
 
     /// Reads a forward pass's outputs synchronously (native; the browser uses [`RawOutput::read_async`]).
-    pub fn read(out: ModelOutput) -> Self {
-        let v = |d: TensorData| d.try_to_vec::<f32>().unwrap_or_default();
-        Self {
-            quantiles: v(out.quantiles.into_data()),
-            logits: v(out.logits.into_data()),
-            attn_timeframes: v(out.attn_timeframes.into_data()),
-            attn_time: v(out.attn_time.into_data()),
+    ///
+    /// # Errors
+    /// [`PredictError::ReadBack`] when the backend fails (never a panic).
+    pub fn read(out: ModelOutput) -> Result<Self, PredictError> {
+        fn v<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, PredictError> {
+            let data = t.try_into_data().map_err(|e| PredictError::ReadBack(format!("{e:?}")))?;
+            data.try_to_vec::<f32>().map_err(|e| PredictError::ReadBack(format!("{e:?}")))
         }
+        Ok(Self {
+            quantiles: v(out.quantiles)?,
+            logits: v(out.logits)?,
+            attn_timeframes: v(out.attn_timeframes)?,
+            attn_time: v(out.attn_time)?,
+        })
     }
 }
 
@@ -270,22 +284,32 @@ impl Predictor {
         Ok((input, contexts))
     }
 
-    /// Turns read-back outputs into predictions.
-    pub fn finish(&self, contexts: &[Context], raw: &RawOutput) -> Vec<Prediction> {
+    /// Turns read-back outputs into predictions, through the one decoder ([`crate::decode::decode`]) that
+    /// evaluation scores with.
+    ///
+    /// # Errors
+    /// [`PredictError::Decode`] when the outputs do not cover `contexts`.
+    pub fn finish(&self, contexts: &[Context], raw: &RawOutput) -> Result<Vec<Prediction>, PredictError> {
         let h = &self.header;
         let (k, t) = (h.data.timeframes.len(), h.data.lookback);
-        let scale = h.targets.label_scale;
+        let f64s = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        let short = |what: &'static str, index: usize, len: usize| crate::decode::DecodeError { what, index, len };
         contexts
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let q = [0, 1, 2].map(|j| f64::from(raw.quantiles[i * 3 + j]));
-                let q = adjust_interval(q, h.calibration.interval_delta).map(|v| v * scale);
-                let logits = [0, 1, 2].map(|j| f64::from(raw.logits[i * 3 + j]));
-                let p = probabilities(logits, h.calibration.temperature);
-                let (sig, confidence) = signal(p);
+                let d = crate::decode::decode(raw, i, &h.targets, &h.calibration)?;
+                let q = d.quantiles;
+                let across = raw
+                    .attn_timeframes
+                    .get(i * k..(i + 1) * k)
+                    .ok_or_else(|| short("attention across timeframes", i, raw.attn_timeframes.len() / k.max(1)))?;
+                let over = raw
+                    .attn_time
+                    .get(i * k * t..(i + 1) * k * t)
+                    .ok_or_else(|| short("attention over time", i, raw.attn_time.len() / (k * t).max(1)))?;
                 let close = c.last_bar.close();
-                Prediction {
+                Ok(Prediction {
                     symbol: c.symbol.clone(),
                     model_version: format!("{}@{}", h.name, h.version),
                     prediction_time: c.at,
@@ -298,26 +322,20 @@ impl Predictor {
                     last_bar_start: c.last_bar.start(),
                     predicted_price: close * q[1].exp(),
                     predicted_log_return: q[1],
-                    interval: Interval { low: close * q[0].exp(), high: close * q[2].exp(), level: 0.8 },
-                    probabilities: Probabilities { down: p[0], flat: p[1], up: p[2] },
-                    signal: sig,
-                    confidence,
+                    interval: Interval {
+                        low: close * q[0].exp(),
+                        high: close * q[2].exp(),
+                        level: crate::decode::INTERVAL_LEVEL,
+                    },
+                    probabilities: Probabilities { down: d.probs[0], flat: d.probs[1], up: d.probs[2] },
+                    signal: d.signal,
+                    confidence: d.confidence,
                     attention: Attention {
                         timeframes: h.data.timeframes.iter().map(|tf| tf.short().to_string()).collect(),
-                        across_timeframes: raw.attn_timeframes[i * k..(i + 1) * k]
-                            .iter()
-                            .map(|&v| f64::from(v))
-                            .collect(),
-                        over_time: (0..k)
-                            .map(|kk| {
-                                raw.attn_time[(i * k + kk) * t..(i * k + kk + 1) * t]
-                                    .iter()
-                                    .map(|&v| f64::from(v))
-                                    .collect()
-                            })
-                            .collect(),
+                        across_timeframes: f64s(across),
+                        over_time: over.chunks(t.max(1)).map(f64s).collect(),
                     },
-                }
+                })
             })
             .collect()
     }
@@ -331,8 +349,8 @@ impl Predictor {
         items: &[(&str, &MultiTimeframe, DateTime<Utc>)],
     ) -> Result<Vec<Prediction>, PredictError> {
         let (input, contexts) = self.prepare(items)?;
-        let raw = RawOutput::read_async(self.model.forward(input)).await.map_err(PredictError::ReadBack)?;
-        Ok(self.finish(&contexts, &raw))
+        let raw = RawOutput::read_async(self.model.forward(input)).await?;
+        self.finish(&contexts, &raw)
     }
 
     /// Predictions for several (symbol, features, instant) items in one batched forward pass (native).
@@ -341,7 +359,7 @@ impl Predictor {
     /// As [`Predictor::prepare`].
     pub fn predict(&self, items: &[(&str, &MultiTimeframe, DateTime<Utc>)]) -> Result<Vec<Prediction>, PredictError> {
         let (input, contexts) = self.prepare(items)?;
-        let raw = RawOutput::read(self.model.forward(input));
-        Ok(self.finish(&contexts, &raw))
+        let raw = RawOutput::read(self.model.forward(input))?;
+        self.finish(&contexts, &raw)
     }
 }

@@ -11,7 +11,7 @@ use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ModelConfig, ModelInput, ModelOutput, MtfModel};
+use crate::model::{ConfigError, ModelConfig, ModelInput, ModelOutput, MtfModel};
 
 /// Quantile levels of the three quantile outputs.
 pub const QUANTILES: [f64; 3] = [0.1, 0.5, 0.9];
@@ -185,17 +185,45 @@ struct LoopState {
     config: TrainConfig,
 }
 
-fn save_module(m: &MtfModel, path: &Path) -> Result<(), String> {
-    let mut store = BurnpackStore::from_bytes(None);
-    m.save_into(&mut store).map_err(|e| e.to_string())?;
-    let bytes = store.get_bytes().map_err(|e| e.to_string())?;
-    std::fs::write(path, &bytes[..]).map_err(|e| format!("{}: {e}", path.display()))
+/// Why training cannot run or a checkpoint cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The model config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A set is empty.
+    #[error("training needs samples: {train} training, {valid} validation")]
+    NoSamples {
+        /// Training samples.
+        train: usize,
+        /// Validation samples.
+        valid: usize,
+    },
+    /// A checkpoint file cannot be read, written or used.
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
 }
 
-fn load_module(m: &mut MtfModel, path: &Path) -> Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn ck_err(path: &Path) -> impl Fn(&dyn std::fmt::Debug) -> TrainError + '_ {
+    move |e| TrainError::Checkpoint { path: path.to_path_buf(), message: format!("{e:?}") }
+}
+
+fn save_module(m: &MtfModel, path: &Path) -> Result<(), TrainError> {
+    let mut store = BurnpackStore::from_bytes(None);
+    m.save_into(&mut store).map_err(|e| ck_err(path)(&e))?;
+    let bytes = store.get_bytes().map_err(|e| ck_err(path)(&e))?;
+    std::fs::write(path, &bytes[..]).map_err(|e| ck_err(path)(&e))
+}
+
+fn load_module(m: &mut MtfModel, path: &Path) -> Result<(), TrainError> {
+    let bytes = std::fs::read(path).map_err(|e| ck_err(path)(&e))?;
     let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)));
-    m.load_from(&mut store).map(|_| ()).map_err(|e| format!("{}: {e}", path.display()))
+    m.load_from(&mut store).map(|_| ()).map_err(|e| ck_err(path)(&e))
 }
 
 /// Trains a model from scratch on `train` (or resumes a checkpoint), early-stopping on `valid`, and returns the
@@ -210,7 +238,7 @@ pub fn train(
     train: &SampleSet,
     valid: &SampleSet,
     on_epoch: &mut dyn FnMut(&EpochReport),
-) -> Result<(MtfModel, TrainReport), String> {
+) -> Result<(MtfModel, TrainReport), TrainError> {
     train_with_checkpoints(model_cfg, cfg, train, valid, None, on_epoch)
 }
 
@@ -225,9 +253,9 @@ pub fn train_with_checkpoints(
     valid: &SampleSet,
     checkpoint: Option<&Checkpointing>,
     on_epoch: &mut dyn FnMut(&EpochReport),
-) -> Result<(MtfModel, TrainReport), String> {
+) -> Result<(MtfModel, TrainReport), TrainError> {
     if train.is_empty() || valid.is_empty() {
-        return Err(format!("training needs samples: {} training, {} validation", train.len(), valid.len()));
+        return Err(TrainError::NoSamples { train: train.len(), valid: valid.len() });
     }
     let plain = Device::flex();
     let device = plain.clone().autodiff();
@@ -242,18 +270,21 @@ pub fn train_with_checkpoints(
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut start = 0;
     if let Some(ck) = checkpoint.filter(|c| c.resume && c.dir.join("state.json").is_file()) {
-        let text = std::fs::read_to_string(ck.dir.join("state.json")).map_err(|e| e.to_string())?;
-        let state: LoopState = serde_json::from_str(&text).map_err(|e| format!("checkpoint state: {e}"))?;
+        let state_path = ck.dir.join("state.json");
+        let text = std::fs::read_to_string(&state_path).map_err(|e| ck_err(&state_path)(&e))?;
+        let state: LoopState = serde_json::from_str(&text).map_err(|e| ck_err(&state_path)(&e))?;
         if state.config.epochs > cfg.epochs || state.config.seed != cfg.seed || state.order.len() != train.len() {
-            return Err("checkpoint was written for another training configuration or data set".into());
+            return Err(TrainError::Checkpoint {
+                path: state_path,
+                message: "written for another training configuration or data set".into(),
+            });
         }
         load_module(&mut model, &ck.dir.join("model.bpk"))?;
         let mut best_model = model_cfg.init_seeded(&plain, cfg.seed)?;
         load_module(&mut best_model, &ck.dir.join("best.bpk"))?;
-        let bytes = std::fs::read(ck.dir.join("optimizer.bpk")).map_err(|e| e.to_string())?;
-        optim = optim
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| format!("checkpoint optimizer: {e:?}"))?;
+        let optim_path = ck.dir.join("optimizer.bpk");
+        let bytes = std::fs::read(&optim_path).map_err(|e| ck_err(&optim_path)(&e))?;
+        optim = optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| ck_err(&optim_path)(&e))?;
         (rng, order, start, epochs) = (state.rng, state.order, state.next_epoch, state.epochs);
         best = (best_model, state.best_loss, state.best_epoch);
         if best.2 > 0 && start - best.2 >= cfg.patience {
@@ -286,11 +317,12 @@ pub fn train_with_checkpoints(
             epoch + 1 - best.2 >= cfg.patience
         };
         if let Some(ck) = checkpoint {
-            std::fs::create_dir_all(&ck.dir).map_err(|e| format!("{}: {e}", ck.dir.display()))?;
+            std::fs::create_dir_all(&ck.dir).map_err(|e| ck_err(&ck.dir)(&e))?;
             save_module(&model, &ck.dir.join("model.bpk"))?;
             save_module(&best.0, &ck.dir.join("best.bpk"))?;
-            let bytes = optim.into_bytes().map_err(|e| format!("checkpoint optimizer: {e:?}"))?;
-            std::fs::write(ck.dir.join("optimizer.bpk"), &bytes[..]).map_err(|e| e.to_string())?;
+            let optim_path = ck.dir.join("optimizer.bpk");
+            let bytes = optim.into_bytes().map_err(|e| ck_err(&optim_path)(&e))?;
+            std::fs::write(&optim_path, &bytes[..]).map_err(|e| ck_err(&optim_path)(&e))?;
             let state = LoopState {
                 next_epoch: epoch + 1,
                 rng,
@@ -300,8 +332,9 @@ pub fn train_with_checkpoints(
                 epochs: epochs.clone(),
                 config: cfg.clone(),
             };
-            let json = serde_json::to_string(&state).map_err(|e| e.to_string())?;
-            std::fs::write(ck.dir.join("state.json"), json).map_err(|e| e.to_string())?;
+            let state_path = ck.dir.join("state.json");
+            let json = serde_json::to_string(&state).map_err(|e| ck_err(&state_path)(&e))?;
+            std::fs::write(&state_path, json).map_err(|e| ck_err(&state_path)(&e))?;
         }
         if stop {
             break;
@@ -411,7 +444,7 @@ mod tests {
         assert_eq!(seen, vec![4, 5, 6], "resumed after epoch 3");
         assert_eq!(r1, r2);
         let probe = set.batch(&[0, 1, 2], &Device::flex()).0;
-        let out = |m: &MtfModel| crate::predict::RawOutput::read(m.forward(probe.clone()));
+        let out = |m: &MtfModel| crate::predict::RawOutput::read(m.forward(probe.clone())).unwrap();
         assert_eq!(out(&m1), out(&m2));
         let _ = std::fs::remove_dir_all(&root);
     }

@@ -48,6 +48,7 @@ fn flex_and_wgpu_agree() {
             x: Tensor::from_data(TensorData::new(x.clone(), [b, 32, 5, 20]), d),
             mask: Tensor::from_data(TensorData::new(mask.clone(), [b, 32, 5]), d),
         }))
+        .unwrap()
     };
     let (a, g) = (run(&model, &cpu), run(&on_gpu, &gpu));
     let close = |name: &str, u: &[f32], v: &[f32]| {

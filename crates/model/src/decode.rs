@@ -1,0 +1,85 @@
+//! The one decoder from the model's raw outputs to what is served and scored: calibrated quantiles of the
+//! horizon log return, direction probabilities, the signal and its confidence. Serving
+//! ([`crate::predict::Predictor::finish`]) and evaluation (`experiment`) both call [`decode`], so the numbers
+//! a report gives are the numbers a user is shown.
+
+pub use crate::calibration::INTERVAL_LEVEL;
+use crate::calibration::{Calibration, Signal, adjust_interval, probabilities, signal};
+use crate::data::Targets;
+use crate::predict::RawOutput;
+
+/// One decoded prediction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decoded {
+    /// q10, q50, q90 of the horizon log return, calibrated (interval adjustment) and unscaled (label scale).
+    pub quantiles: [f64; 3],
+    /// Calibrated probabilities of down, flat, up (temperature-scaled softmax).
+    pub probs: [f64; 3],
+    /// Buy / sell / hold.
+    pub signal: Signal,
+    /// Confidence of the signal in [0, 1].
+    pub confidence: f64,
+}
+
+impl Decoded {
+    /// Position in [−1, 1] taken on this prediction in the backtest (signal direction × confidence).
+    #[must_use]
+    pub fn position(&self) -> f64 {
+        self.signal.direction() * self.confidence
+    }
+}
+
+/// Decodes sample `i` of a batch of raw outputs with the artifact's targets and calibration.
+///
+/// # Errors
+/// [`DecodeError`] when the batch has no sample `i` (outputs shorter than the batch they belong to).
+pub fn decode(raw: &RawOutput, i: usize, targets: &Targets, cal: &Calibration) -> Result<Decoded, DecodeError> {
+    let three = |v: &[f32], what: &'static str| -> Result<[f64; 3], DecodeError> {
+        let s = v.get(i * 3..i * 3 + 3).ok_or(DecodeError { what, index: i, len: v.len() / 3 })?;
+        Ok([f64::from(s[0]), f64::from(s[1]), f64::from(s[2])])
+    };
+    let q = adjust_interval(three(&raw.quantiles, "quantiles")?, cal.interval_delta).map(|v| v * targets.label_scale);
+    let probs = probabilities(three(&raw.logits, "logits")?, cal.temperature);
+    let (signal, confidence) = signal(probs);
+    Ok(Decoded { quantiles: q, probs, signal, confidence })
+}
+
+/// Raw outputs that do not cover the sample asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("model outputs ({what}) hold {len} samples; sample {index} was asked for")]
+pub struct DecodeError {
+    /// Which output.
+    pub what: &'static str,
+    /// The sample asked for.
+    pub index: usize,
+    /// Samples present.
+    pub len: usize,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_by_hand() {
+        let raw = RawOutput {
+            quantiles: vec![0.0, 0.0, 0.0, -1.0, 0.5, 2.0],
+            logits: vec![0.0; 3].into_iter().chain([0.0, 0.0, 3.0_f32.ln()]).collect(),
+            attn_timeframes: vec![],
+            attn_time: vec![],
+        };
+        let targets = Targets { label_scale: 0.01, flat_band: 0.001 };
+        let cal = Calibration { temperature: 1.0, interval_delta: 0.5 };
+        let d = decode(&raw, 1, &targets, &cal).unwrap();
+        // Interval widened by delta on both sides, then scaled: (-1 - 0.5, 0.5, 2 + 0.5) × 0.01.
+        for (a, b) in d.quantiles.iter().zip([-0.015, 0.005, 0.025]) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+        // softmax(0, 0, ln 3) = (1/5, 1/5, 3/5).
+        for (a, b) in d.probs.iter().zip([0.2, 0.2, 0.6]) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        assert!(decode(&raw, 2, &targets, &cal).is_err());
+    }
+}

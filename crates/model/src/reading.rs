@@ -1,0 +1,135 @@
+//! Plain-language readings of a model's metrics, computed from the numbers they describe: whether it beats
+//! persistence on price error, whether its direction accuracy is distinguishable from the base rate, whether
+//! its band covers what it claims. The model card prints these sentences; nothing in them is fixed text that
+//! could contradict the table above it.
+
+use std::collections::BTreeMap;
+
+use crate::calibration::INTERVAL_LEVEL;
+use crate::metrics::Metrics;
+
+/// Standard errors beyond which a difference from a reference rate is called out as real (≈ 95 %).
+pub const Z_CALL: f64 = 2.0;
+
+/// Readings of `m` (the model) next to `baselines` (same samples), one sentence each.
+#[must_use]
+pub fn reading(m: &Metrics, baselines: &BTreeMap<String, Metrics>) -> Vec<String> {
+    let n = m.n_predictions.max(1) as f64;
+    let mut out = Vec::new();
+    let r = m.mae_ratio_vs_persistence;
+    out.push(if r < 0.99 {
+        format!(
+            "It beats persistence on price error: its MAE is {r:.3}× persistence's ({:.1} % lower).",
+            (1.0 - r) * 100.0
+        )
+    } else if r > 1.01 {
+        format!("It does not beat persistence on price error: its MAE is {r:.3}× persistence's.")
+    } else {
+        format!(
+            "It matches persistence on price error (MAE {r:.3}× persistence's, within 1 %): no gain over \"no change\"."
+        )
+    });
+    let (acc, base) = (m.directional_accuracy, m.directional_base_rate);
+    let z = (acc - base) / (base * (1.0 - base) / n).sqrt().max(1e-12);
+    out.push(if z >= Z_CALL {
+        format!(
+            "Its direction accuracy {:.1} % is above the {:.1} % base rate by {z:.1} standard errors over {} predictions.",
+            acc * 100.0,
+            base * 100.0,
+            m.n_predictions
+        )
+    } else if z <= -Z_CALL {
+        format!(
+            "Its direction accuracy {:.1} % is below the {:.1} % base rate by {:.1} standard errors: do not use its direction.",
+            acc * 100.0,
+            base * 100.0,
+            -z
+        )
+    } else {
+        format!(
+            "Its direction accuracy {:.1} % is within {:.1} standard errors of the {:.1} % base rate ({} predictions): \
+             no evidence of directional skill.",
+            acc * 100.0,
+            z.abs(),
+            base * 100.0,
+            m.n_predictions
+        )
+    });
+    let c = m.coverage_q10_q90;
+    let zc = (c - INTERVAL_LEVEL) / (INTERVAL_LEVEL * (1.0 - INTERVAL_LEVEL) / n).sqrt();
+    out.push(format!(
+        "Its q10–q90 band covered {:.1} % of outcomes against a nominal {:.0} %: {}.",
+        c * 100.0,
+        INTERVAL_LEVEL * 100.0,
+        if zc.abs() < Z_CALL {
+            "within two standard errors of nominal".to_string()
+        } else if zc < 0.0 {
+            format!("too narrow by {:.1} standard errors", -zc)
+        } else {
+            format!("too wide by {zc:.1} standard errors")
+        }
+    ));
+    if let Some((name, b)) =
+        baselines.iter().min_by(|a, b| a.1.mae_ratio_vs_persistence.total_cmp(&b.1.mae_ratio_vs_persistence))
+        && b.mae_ratio_vs_persistence < r
+    {
+        out.push(format!(
+            "The {name} baseline has lower price error than the model ({:.3}× vs {r:.3}× persistence).",
+            b.mae_ratio_vs_persistence
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::metrics::Backtest;
+
+    fn metrics(n: usize, mae_ratio: f64, acc: f64, base: f64, cov: f64) -> Metrics {
+        Metrics {
+            n_predictions: n,
+            mae: 1.0,
+            mae_persistence: 1.0,
+            mae_ratio_vs_persistence: mae_ratio,
+            rmse_ratio_vs_persistence: 1.0,
+            directional_accuracy: acc,
+            directional_base_rate: base,
+            directional_accuracy_top20: acc,
+            information_coefficient: 0.0,
+            brier: 0.6,
+            ece: 0.0,
+            coverage_q10_q90: cov,
+            backtest: Backtest {
+                total_return: 0.0,
+                sharpe: 0.0,
+                max_drawdown: 0.0,
+                hit_rate: 0.0,
+                turnover: 0.0,
+                buy_and_hold_return: 0.0,
+            },
+        }
+    }
+
+    #[test]
+    fn readings_follow_the_numbers() {
+        // The default model's numbers: MAE 1.03× persistence, 40 % vs a 39 % base rate over 180 predictions.
+        let r = reading(&metrics(180, 1.03, 0.40, 0.39, 0.76), &BTreeMap::new());
+        assert!(r[0].contains("does not beat persistence"), "{}", r[0]);
+        // se = sqrt(.39 × .61 / 180) = 0.03636; z = 0.01 / 0.03636 = 0.28.
+        assert!(r[1].contains("within 0.3 standard errors") && r[1].contains("no evidence"), "{}", r[1]);
+        // se = sqrt(.16 / 180) = 0.02981; z = −0.04 / 0.02981 = −1.34: within two.
+        assert!(r[2].contains("76.0 %") && r[2].contains("within two"), "{}", r[2]);
+        // A model with skill reads differently: 60 % vs 40 % over 400 → z = 0.2 / 0.0245 = 8.2.
+        let r = reading(&metrics(400, 0.95, 0.60, 0.40, 0.60), &BTreeMap::new());
+        assert!(r[0].contains("beats persistence") && r[0].contains("5.0 % lower"), "{}", r[0]);
+        assert!(r[1].contains("above") && r[1].contains("8.2 standard errors"), "{}", r[1]);
+        // 60 % coverage over 400: z = −0.2 / 0.02 = −10.
+        assert!(r[2].contains("too narrow by 10.0"), "{}", r[2]);
+        let mut b = BTreeMap::new();
+        b.insert("ridge".to_string(), metrics(400, 0.9, 0.5, 0.4, 0.8));
+        let r = reading(&metrics(400, 0.95, 0.60, 0.40, 0.80), &b);
+        assert!(r[3].contains("ridge baseline has lower price error"), "{}", r[3]);
+    }
+}

@@ -1,0 +1,62 @@
+//! What the evaluation reports is what is served: for the default model on the real SPY minutes, the
+//! evaluation path's decoded prediction at a sample ([`experiment::decode_samples`]: training windows, batched
+//! forward pass, the one decoder) equals `Predictor::predict` at that sample's instant from the bars as a caller
+//! passes them (the CLI's and the browser's path), within f32 rounding.
+#![cfg(feature = "train")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use mtf_market::Timeframe;
+use mtf_market::io::{ReadOptions, read_bars_csv};
+use mtf_model::data::Prepared;
+use mtf_model::experiment;
+use mtf_model::predict::Predictor;
+
+fn data_dir() -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::var_os("MTF_DATA_DIR").map_or(root.join("../shared/data"), |d| root.join(d));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("MTF_REQUIRE_DATA").as_deref() != Ok("1"),
+        "{} missing and MTF_REQUIRE_DATA=1",
+        dir.display()
+    );
+    eprintln!("SKIPPED: real-data test: {} not found (set MTF_DATA_DIR)", dir.display());
+    None
+}
+
+#[test]
+fn evaluation_decodes_what_predict_serves() {
+    let Some(dir) = data_dir() else { return };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bytes = std::fs::read(root.join("models/spy-15m-h4/model.mtf")).unwrap();
+    let predictor = Predictor::from_bytes(&bytes, Device::flex()).unwrap();
+    let opts = ReadOptions { repair: true };
+    let minutes = read_bars_csv(&dir.join("spy_1min_2011-01.csv"), opts).unwrap().bars;
+    let daily = read_bars_csv(&dir.join("spy_1d_2007-12-31_2017-12-29.csv"), opts).unwrap().bars;
+    let p = Prepared::new(&minutes, Some(&daily), &predictor.header.data).unwrap();
+    let n = p.samples.len();
+    assert!(n > 100, "{n} samples");
+    let idx: Vec<usize> = [n / 10, n / 3, n / 2, n - 1].to_vec();
+    let decoded = experiment::decode_samples(&predictor, &p, &idx).unwrap();
+    for (&i, d) in idx.iter().zip(&decoded) {
+        let at = p.samples[i].at;
+        let given = BTreeMap::from([(Timeframe::M1, minutes.clone()), (Timeframe::D1, daily.clone())]);
+        let mtf = predictor.features_as_of(given, at).unwrap();
+        let served = predictor.predict(&[("SPY", &mtf, at)]).unwrap().remove(0);
+        let close = |a: f64, b: f64, what: &str| {
+            assert!((a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1e-3), "sample {i} at {at}: {what} {a} vs {b}")
+        };
+        close(served.predicted_log_return, d.quantiles[1], "q50");
+        close((served.interval.low / served.last_close).ln(), d.quantiles[0], "q10");
+        close((served.interval.high / served.last_close).ln(), d.quantiles[2], "q90");
+        close(served.probabilities.up, d.probs[2], "p(up)");
+        assert_eq!(served.signal, d.signal, "sample {i}: signal");
+        close(served.last_close, p.samples[i].last_close, "last close");
+    }
+}
