@@ -3,7 +3,6 @@
 mod commands;
 mod input;
 mod model_commands;
-mod replay;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -266,7 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         Command::Export { model, output, f16 } => model_commands::export(&model, &output, f16),
         Command::Replay { data, host, port, start_at, speed } => {
-            replay::run(data.as_deref(), &host, port, start_at.as_deref(), speed)
+            mtf_replay::run(data.as_deref(), &host, port, start_at.as_deref(), speed).map_err(anyhow::Error::from)
         }
     }
 }

@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use mtf_alpaca::rest::{NewsArticle, Quote, Trade};
 use mtf_market::io::{ReadOptions, read_bars_csv};
 use mtf_market::resample::resample;
 use mtf_market::session::SessionFilter;
 use mtf_market::{Bar, Timeframe};
+
+use crate::ReplayError;
 
 /// Bars of one symbol.
 #[derive(Debug, Clone, Default)]
@@ -44,11 +45,11 @@ impl Store {
     ///
     /// # Errors
     /// When `dir` cannot be listed or a matching file is malformed (the message names file, line and field).
-    pub fn load(dir: Option<&Path>) -> anyhow::Result<Store> {
+    pub fn load(dir: Option<&Path>) -> Result<Store, ReplayError> {
         let mut store = Store { news: sample_news(), ..Store::default() };
         if let Some(dir) = dir.filter(|d| d.is_dir()) {
             let mut entries: Vec<_> = std::fs::read_dir(dir)
-                .with_context(|| format!("listing {}", dir.display()))?
+                .map_err(|e| ReplayError::Io { what: format!("listing {}", dir.display()), source: e })?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
                 .filter(|p| p.extension().is_some_and(|x| x == "csv"))
@@ -117,7 +118,7 @@ fn sample_news() -> Vec<NewsArticle> {
     struct File {
         news: Vec<NewsArticle>,
     }
-    serde_json::from_str::<File>(include_str!("../../assets/replay_news.json")).map(|f| f.news).unwrap_or_default()
+    serde_json::from_str::<File>(include_str!("../assets/replay_news.json")).map(|f| f.news).unwrap_or_default()
 }
 
 /// The replay clock: `start_at + (wall time since start) × speed`. Without one, every bar is in the past.
@@ -150,10 +151,12 @@ pub fn bar_end_ms(tf: Timeframe, bar: &Bar) -> i64 {
 pub struct BarsQuery {
     /// Upper-case symbols (one for the single-symbol route).
     pub symbols: Vec<String>,
+    /// Bar size.
     pub timeframe: Timeframe,
     /// Inclusive bounds on the bar start (ms). `start` defaults to the beginning of the clock's New York day,
     /// as Alpaca's does to the current day.
     pub start_ms: i64,
+    /// Inclusive upper bound on the bar start (ms).
     pub end_ms: i64,
     /// 1–10000.
     pub limit: usize,
@@ -170,10 +173,10 @@ pub type Page = (BTreeMap<String, Vec<Bar>>, Option<String>);
 /// complete at the clock `now_ms`).
 ///
 /// # Errors
-/// A message for a malformed page token.
-pub fn page(store: &Store, q: &BarsQuery, now_ms: i64) -> Result<Page, String> {
+/// [`ReplayError::PageToken`] for a malformed page token.
+pub fn page(store: &Store, q: &BarsQuery, now_ms: i64) -> Result<Page, ReplayError> {
     let resume = match &q.page_token {
-        Some(t) => Some(decode_token(t).ok_or_else(|| format!("invalid page_token `{t}`"))?),
+        Some(t) => Some(decode_token(t).ok_or_else(|| ReplayError::PageToken(t.clone()))?),
         None => None,
     };
     let mut out: BTreeMap<String, Vec<Bar>> = BTreeMap::new();
@@ -347,7 +350,7 @@ mod tests {
     #[test]
     fn a_bad_token_is_an_error_not_a_panic() {
         let q = BarsQuery { page_token: Some("zz".into()), ..query(&[SYNTHETIC_SYMBOL], 10, false) };
-        assert!(page(&store(), &q, i64::MAX).unwrap_err().contains("page_token"));
+        assert!(page(&store(), &q, i64::MAX).unwrap_err().to_string().contains("page_token"));
         assert_eq!(decode_token(&encode_token("BRK.B", -5)), Some(("BRK.B".into(), -5)));
     }
 

@@ -1,4 +1,4 @@
-//! The HTTP + WebSocket server of `mtf replay`: Alpaca Market Data v2 routes over [`super::data`].
+//! The HTTP + WebSocket server of `mtf replay`: Alpaca Market Data v2 routes over [`crate::data`].
 //!
 //! Besides Alpaca's routes it has two test hooks under `/_standin/`: `GET stats` (request counts per route,
 //! so tests can see cache hits upstream) and `POST fail?status=429&retry_after=1&count=1` (the next `count`
@@ -27,15 +27,20 @@ use mtf_market::Timeframe;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::data::{
+use crate::ReplayError;
+use crate::data::{
     BarsQuery, Clock, LATE_DELAY_MS, Store, bar_end_ms, has_late_trade, latest, page, preliminary, trades_of,
 };
 
 /// Shared state.
 pub struct Standin {
+    /// The bars, news and files served.
     pub store: Store,
+    /// The replay clock, if one runs.
     pub clock: Option<Clock>,
+    /// The accepted `APCA-API-KEY-ID`.
     pub key: String,
+    /// The accepted `APCA-API-SECRET-KEY`.
     pub secret: String,
     counts: Mutex<BTreeMap<String, u64>>,
     fail: Mutex<Option<(u16, Option<u64>, u64)>>,
@@ -85,15 +90,17 @@ pub fn router(state: Shared) -> Router {
 ///
 /// # Errors
 /// When the address cannot be bound.
-pub async fn serve(state: Shared, addr: SocketAddr) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    eprintln!("mtf replay: Alpaca stand-in listening on http://{}", listener.local_addr()?);
+pub async fn serve(state: Shared, addr: SocketAddr) -> Result<(), ReplayError> {
+    let io = |what: String| move |source| ReplayError::Io { what, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(io(format!("binding {addr}")))?;
+    let local = listener.local_addr().map_err(io("reading the bound address".into()))?;
+    eprintln!("mtf replay: Alpaca stand-in listening on http://{local}");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
-        .await?;
-    Ok(())
+        .await
+        .map_err(io("serving".into()))
 }
 
 fn alpaca_error(status: StatusCode, code: u64, message: &str) -> Response {
@@ -209,7 +216,7 @@ async fn single_bars(
             axum::Json(BarsResponse { bars: bars.remove(&symbol).unwrap_or_default(), symbol, next_page_token: next })
                 .into_response()
         }
-        Err(e) => unprocessable(&e),
+        Err(e) => unprocessable(&e.to_string()),
     }
 }
 
@@ -227,7 +234,7 @@ async fn multi_bars(State(s): State<Shared>, headers: HeaderMap, Query(p): Query
     };
     match page(&s.store, &q, s.now_ms()) {
         Ok((bars, next)) => axum::Json(MultiBarsResponse { bars, next_page_token: next }).into_response(),
-        Err(e) => unprocessable(&e),
+        Err(e) => unprocessable(&e.to_string()),
     }
 }
 
@@ -352,13 +359,13 @@ async fn stream(State(s): State<Shared>, Path(feed): Path<String>, ws: WebSocket
     })
 }
 
-async fn send(socket: &mut WebSocket, frame: &[ServerMessage]) -> anyhow::Result<()> {
+async fn send(socket: &mut WebSocket, frame: &[ServerMessage]) -> Result<(), axum::Error> {
     socket.send(Message::Text(render_frame(frame).into())).await?;
     Ok(())
 }
 
 /// One client connection: connected → auth (10 s) → subscribe → replayed trades and bars as the clock passes them.
-async fn stream_session(s: Shared, mut socket: WebSocket) -> anyhow::Result<()> {
+async fn stream_session(s: Shared, mut socket: WebSocket) -> Result<(), axum::Error> {
     let _conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
     send(&mut socket, &[ServerMessage::Success { msg: "connected".into() }]).await?;
     let auth = tokio::time::timeout(std::time::Duration::from_secs(10), socket.recv()).await;
@@ -389,7 +396,7 @@ async fn stream_session(s: Shared, mut socket: WebSocket) -> anyhow::Result<()> 
     result
 }
 
-async fn stream_loop(s: &Shared, socket: &mut WebSocket) -> anyhow::Result<()> {
+async fn stream_loop(s: &Shared, socket: &mut WebSocket) -> Result<(), axum::Error> {
     send(socket, &[ServerMessage::Success { msg: "authenticated".into() }]).await?;
     let mut subs = Channels::default();
     let mut cursor = s.now_ms().min(i64::MAX - 1);
