@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use mtf_market::Timeframe;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 /// An API error: HTTP status, stable code and a message naming what is wrong. Rendered as
 /// `{ "error": { "code", "message" } }`.
@@ -293,8 +292,9 @@ pub fn validate_predictions(body: &Value, max: usize) -> Result<Vec<PredictionRo
     }
 }
 
-/// What the worker reads from a `.mtf` artifact (format in `crates/model/src/artifact.rs`): the header JSON,
-/// after checking magic, version, lengths and the weights' sha256.
+/// What the worker reads from a `.mtf` artifact: the header JSON, after [`mtf_envelope::parse`] checked magic,
+/// version, lengths, the name and version identifiers and the weights' sha256 (the same code `mtf-model` loads
+/// artifacts with).
 #[derive(Debug, Clone)]
 pub struct ArtifactInfo {
     pub name: String,
@@ -309,50 +309,17 @@ pub struct ArtifactInfo {
 /// Parses and verifies an artifact's envelope.
 pub fn parse_artifact(bytes: &[u8]) -> Result<ArtifactInfo, ApiError> {
     let bad = |m: String| ApiError::new(422, "invalid_artifact", m);
-    if bytes.len() < 16 || &bytes[..8] != b"MTFMODEL" {
-        return Err(bad("not an mtf model artifact (magic `MTFMODEL` missing)".into()));
-    }
-    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-    if u32_at(8) != 1 {
-        return Err(bad(format!("artifact format version {} is not supported (expected 1)", u32_at(8))));
-    }
-    let h = u32_at(12) as usize;
-    let json = bytes
-        .get(16..16 + h)
-        .ok_or_else(|| bad(format!("header of {h} bytes announced, {} present", bytes.len() - 16)))?;
-    let header: Value = serde_json::from_slice(json).map_err(|e| bad(format!("header is not JSON: {e}")))?;
-    let weights = &bytes[16 + h..];
-    let declared =
-        header.get("weights_len").and_then(Value::as_u64).ok_or_else(|| bad("header lacks weights_len".into()))?;
-    if declared as usize != weights.len() {
-        return Err(bad(format!("weights of {declared} bytes announced, {} present", weights.len())));
-    }
-    let sha = hex(&Sha256::digest(weights));
-    if header.get("weights_sha256").and_then(Value::as_str) != Some(sha.as_str()) {
-        return Err(bad("weights sha256 does not match the header (corrupt artifact)".into()));
-    }
-    let field = |k: &str| {
-        header.get(k).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad(format!("header lacks `{k}`")))
-    };
-    let (name, version) = (field("name")?, field("version")?);
-    let ok =
-        |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !ok(&name) || !ok(&version) {
-        return Err(bad("name and version must be 1–64 characters of [A-Za-z0-9._-]".into()));
-    }
-    Ok(ArtifactInfo { id: format!("{name}@{version}"), name, version, header, sha256: hex(&Sha256::digest(bytes)) })
-}
-
-/// Replaces a column holding JSON text with the parsed value (left as text if it does not parse).
-pub fn expand_json_column(row: &mut Value, key: &str) {
-    if let Some(v) = row.get(key).and_then(Value::as_str).and_then(|s| serde_json::from_str::<Value>(s).ok()) {
-        row[key] = v;
-    }
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let envelope = mtf_envelope::parse(bytes).map_err(|e| bad(e.to_string()))?;
+    let header: Value =
+        serde_json::from_slice(envelope.header_json).map_err(|e| bad(format!("header is not JSON: {e}")))?;
+    let fields = envelope.fields;
+    Ok(ArtifactInfo {
+        id: fields.id(),
+        name: fields.name,
+        version: fields.version,
+        header,
+        sha256: mtf_envelope::sha256_hex(bytes),
+    })
 }
 
 /// Outcome of a prediction once its horizon has passed.
@@ -444,14 +411,6 @@ mod tests {
     }
 
     #[test]
-    fn json_columns_expand_in_place() {
-        let mut r = json!({"payload": "{\"a\":1}", "bad": "{no"});
-        expand_json_column(&mut r, "payload");
-        expand_json_column(&mut r, "bad");
-        assert_eq!(r, json!({"payload": {"a": 1}, "bad": "{no"}));
-    }
-
-    #[test]
     fn scrub_removes_secrets() {
         assert_eq!(scrub("key=SECRET123 failed", &["SECRET123", ""]), "key=[redacted] failed");
     }
@@ -480,12 +439,20 @@ mod tests {
         let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/spy-15m-h4/model.mtf")).unwrap();
         let info = parse_artifact(&bytes).unwrap();
         assert_eq!(info.id, "spy-15m-h4@0.1.0");
-        assert_eq!(info.sha256, hex(&Sha256::digest(&bytes)));
+        assert_eq!(info.sha256, mtf_envelope::sha256_hex(&bytes));
+        assert_eq!(info.header["model"]["timeframes"], 5);
         let mut corrupt = bytes.clone();
         let n = corrupt.len() - 5;
         corrupt[n] ^= 1;
         assert!(parse_artifact(&corrupt).unwrap_err().message.contains("sha256"));
         assert!(parse_artifact(b"hello world, not a model").is_err());
+        // A name the registry could not use in a URL is refused (issue 15: names made only of dots).
+        let h = br#"{"name":"..","version":"1","weights_len":0,"weights_sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}"#;
+        let mut dots = b"MTFMODEL".to_vec();
+        dots.extend_from_slice(&1u32.to_le_bytes());
+        dots.extend_from_slice(&(h.len() as u32).to_le_bytes());
+        dots.extend_from_slice(h);
+        assert!(parse_artifact(&dots).unwrap_err().message.contains("only dots"));
     }
 
     #[test]

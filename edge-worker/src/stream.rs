@@ -6,13 +6,14 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use mtf_alpaca::stream::{Channels, ClientMessage, ServerMessage, parse_frame, render_frame};
+use serde_json::json;
 use worker::{
     DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketPair, WebsocketEvent, durable_object,
     wasm_bindgen_futures::spawn_local,
 };
 
-use crate::api::Config;
+use crate::config::Config;
 
 struct Client {
     id: u64,
@@ -134,8 +135,25 @@ impl StreamHub {
     }
 }
 
+/// The upstream subscription for `symbols`: trades, minute bars and their corrections.
 fn subscribe(symbols: &[String]) -> String {
-    json!({ "action": "subscribe", "trades": symbols, "bars": symbols, "updatedBars": symbols }).to_string()
+    let channels = Channels {
+        trades: symbols.to_vec(),
+        bars: symbols.to_vec(),
+        updated_bars: symbols.to_vec(),
+        ..Channels::default()
+    };
+    serde_json::to_string(&ClientMessage::Subscribe(channels)).unwrap_or_default()
+}
+
+/// The symbol of a market-data message (`None` for control messages, which are not relayed).
+fn data_symbol(m: &ServerMessage) -> Option<&str> {
+    match m {
+        ServerMessage::Trade(t) => Some(&t.symbol),
+        ServerMessage::Quote(q) => Some(&q.symbol),
+        ServerMessage::Bar(b) | ServerMessage::UpdatedBar(b) | ServerMessage::DailyBar(b) => Some(&b.symbol),
+        _ => None,
+    }
 }
 
 /// One upstream connection: connect, authenticate, subscribe, fan out until it closes.
@@ -150,7 +168,8 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<()> {
         h.upstream_connections += 1;
         h.upstream = Some(ws.clone());
     }
-    ws.send_with_str(json!({ "action": "auth", "key": cfg.key, "secret": cfg.secret }).to_string())?;
+    let auth = ClientMessage::Auth { key: cfg.key.clone(), secret: cfg.secret.clone() };
+    ws.send_with_str(serde_json::to_string(&auth).map_err(|e| worker::Error::RustError(e.to_string()))?)?;
     while let Some(ev) = events.next().await {
         let msg = match ev? {
             WebsocketEvent::Message(m) => m,
@@ -159,27 +178,24 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<()> {
             }
         };
         let Some(text) = msg.text() else { continue };
-        let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&text) else { continue };
-        let mut data: Vec<Value> = Vec::new();
+        // Alpaca's frames through `mtf-alpaca`'s wire types: a frame that does not parse is dropped whole.
+        let Ok(items) = parse_frame(&text) else { continue };
+        let mut data: Vec<ServerMessage> = Vec::new();
         for m in items {
-            match m.get("T").and_then(Value::as_str) {
-                Some("success") if m.get("msg").and_then(Value::as_str) == Some("authenticated") => {
+            match m {
+                ServerMessage::Success { msg } if msg == "authenticated" => {
                     let symbols: Vec<String> = hub.borrow().subscribed.iter().cloned().collect();
                     if !symbols.is_empty() {
                         ws.send_with_str(subscribe(&symbols))?;
                     }
                 }
-                Some("error") => {
-                    let e = format!(
-                        "upstream error {}: {}",
-                        m.get("code").unwrap_or(&Value::Null),
-                        m.get("msg").and_then(Value::as_str).unwrap_or_default()
-                    );
+                ServerMessage::Error { code, msg } => {
+                    let e = format!("upstream error {code}: {msg}");
                     hub.borrow_mut().last_error = Some(e.clone());
                     let _ = ws.close(Some(1000), Some("error"));
                     return Err(worker::Error::RustError(e));
                 }
-                Some("t") | Some("b") | Some("u") | Some("d") | Some("q") => data.push(m),
+                m if data_symbol(&m).is_some() => data.push(m),
                 _ => {}
             }
         }
@@ -189,12 +205,10 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<()> {
         let mut h = hub.borrow_mut();
         h.frames += 1;
         for c in &h.clients {
-            let mine: Vec<&Value> = data
-                .iter()
-                .filter(|m| m.get("S").and_then(Value::as_str).is_some_and(|s| c.symbols.contains(s)))
-                .collect();
+            let mine: Vec<ServerMessage> =
+                data.iter().filter(|m| data_symbol(m).is_some_and(|s| c.symbols.contains(s))).cloned().collect();
             if !mine.is_empty() {
-                let _ = c.socket.send_with_str(serde_json::to_string(&mine).unwrap_or_default());
+                let _ = c.socket.send_with_str(render_frame(&mine));
             }
         }
     }

@@ -1,0 +1,58 @@
+//! Configuration from the worker's vars and secrets, read once per request.
+
+use mtf_alpaca::request::Feed;
+use worker::Env;
+
+use crate::logic;
+
+/// Configuration from vars and secrets.
+pub struct Config {
+    pub data_url: String,
+    pub stream_url: String,
+    pub feed: Feed,
+    pub key: String,
+    pub secret: String,
+    pub client_token: String,
+    pub admin_token: String,
+    pub cors: String,
+    pub rate_per_min: u32,
+    pub max_body: usize,
+    pub retry_cap_ms: u64,
+}
+
+fn text(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Config {
+        let num = |n: &str, d: u64| text(env, n).and_then(|v| v.parse().ok()).unwrap_or(d);
+        Config {
+            data_url: text(env, "ALPACA_DATA_URL")
+                .unwrap_or_else(|| "https://data.alpaca.markets".into())
+                .trim_end_matches('/')
+                .into(),
+            stream_url: text(env, "ALPACA_STREAM_URL")
+                .unwrap_or_else(|| "wss://stream.data.alpaca.markets/v2/iex".into()),
+            feed: if text(env, "ALPACA_FEED").as_deref() == Some("sip") { Feed::Sip } else { Feed::Iex },
+            key: text(env, "APCA_API_KEY_ID").unwrap_or_default(),
+            secret: text(env, "APCA_API_SECRET_KEY").unwrap_or_default(),
+            client_token: text(env, "CLIENT_TOKEN").unwrap_or_default(),
+            admin_token: text(env, "ADMIN_TOKEN").unwrap_or_default(),
+            cors: text(env, "CORS_ORIGINS").unwrap_or_default(),
+            rate_per_min: num("RATE_LIMIT_PER_MIN", 300) as u32,
+            max_body: num("MAX_BODY_BYTES", 1 << 20) as usize,
+            retry_cap_ms: num("RETRY_CAP_MS", 5000),
+        }
+    }
+
+    /// Scrubs the Alpaca keys and tokens out of a message. Called once, where a message leaves the worker
+    /// (a response body or a log line: [`crate::http::error_response`], [`crate::http::log_error`]).
+    pub fn scrub(&self, m: &str) -> String {
+        logic::scrub(m, &[&self.key, &self.secret, &self.client_token, &self.admin_token])
+    }
+}

@@ -1,0 +1,195 @@
+//! D1: bound statements and typed rows. Every query reads into a struct with `results::<T>()`; numbers come
+//! back from D1 as JavaScript numbers, so row structs hold `f64` and the wire types convert.
+
+use serde::Deserialize;
+use serde_json::Value;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, Env};
+
+use crate::http::urlencode;
+use crate::logic::ApiError;
+use crate::wire::{self, ModelVersion, StoredPrediction, TrainingRow};
+
+/// The `DB` binding.
+pub fn d1(env: &Env) -> Result<D1Database, ApiError> {
+    Ok(env.d1("DB")?)
+}
+
+/// A statement with its `?N` parameters bound (JSON values: null, booleans as 0/1, numbers, text; arrays and
+/// objects as JSON text).
+pub fn bind(stmt: D1PreparedStatement, args: &[Value]) -> Result<D1PreparedStatement, ApiError> {
+    let vals: Vec<JsValue> = args
+        .iter()
+        .map(|a| match a {
+            Value::Null => JsValue::NULL,
+            Value::Bool(b) => JsValue::from(i32::from(*b)),
+            Value::Number(n) => JsValue::from(n.as_f64().unwrap_or(0.0)),
+            Value::String(s) => JsValue::from(s.as_str()),
+            other => JsValue::from(other.to_string()),
+        })
+        .collect();
+    Ok(stmt.bind(&vals)?)
+}
+
+/// Runs a query and reads its rows as `T`.
+pub async fn rows<T: for<'a> Deserialize<'a>>(db: &D1Database, sql: &str, args: &[Value]) -> Result<Vec<T>, ApiError> {
+    let r = bind(db.prepare(sql), args)?.all().await?;
+    Ok(r.results::<T>()?)
+}
+
+/// Runs a statement; returns the number of rows it changed.
+pub async fn run(db: &D1Database, sql: &str, args: &[Value]) -> Result<usize, ApiError> {
+    let r = bind(db.prepare(sql), args)?.run().await?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0))
+}
+
+/// `SELECT 1 AS x …`: whether any row matches.
+#[derive(Debug, Deserialize)]
+pub struct Exists {
+    #[allow(dead_code)] // read by serde only
+    pub x: f64,
+}
+
+/// `SELECT COUNT(*) AS n …`.
+#[derive(Debug, Deserialize)]
+pub struct Count {
+    pub n: f64,
+}
+
+/// The columns of `ml_model_versions` the API reads ([`MODEL_COLS`]).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelRow {
+    pub version: String,
+    pub sha256: String,
+    pub size: f64,
+    pub is_active: f64,
+    pub created_at: String,
+    pub training_start: String,
+    pub training_end: String,
+    pub metrics: Option<String>,
+    pub config: Option<String>,
+    pub model_path: String,
+}
+
+/// The columns of [`ModelRow`], in a `SELECT`.
+pub const MODEL_COLS: &str =
+    "version, sha256, size, is_active, created_at, training_start, training_end, metrics, config, model_path";
+
+impl ModelRow {
+    /// The wire form.
+    pub fn to_wire(&self) -> ModelVersion {
+        ModelVersion {
+            version: self.version.clone(),
+            name: self.version.split('@').next().unwrap_or_default().to_string(),
+            sha256: self.sha256.clone(),
+            size: self.size.max(0.0) as u64,
+            active: self.is_active != 0.0,
+            created_at: self.created_at.clone(),
+            training_start: self.training_start.clone(),
+            training_end: self.training_end.clone(),
+            metrics: wire::json_column(self.metrics.as_deref()),
+            config: wire::json_column(self.config.as_deref()),
+            artifact_url: format!("/api/v1/models/{}/artifact", urlencode(&self.version)),
+        }
+    }
+}
+
+/// The columns of `ml_predictions` the API returns ([`PREDICTION_COLS`]).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PredictionDbRow {
+    pub id: f64,
+    pub symbol: String,
+    pub model_version: String,
+    pub prediction_time: String,
+    pub horizon_minutes: f64,
+    pub predicted_price: f64,
+    pub interval_low: f64,
+    pub interval_high: f64,
+    pub confidence: f64,
+    pub signal: String,
+    pub last_close: f64,
+    pub realized_price: Option<f64>,
+    pub realized_error: Option<f64>,
+    pub hit: Option<f64>,
+    pub in_interval: Option<f64>,
+    pub evaluated_at: Option<String>,
+    pub created_at: String,
+    pub payload: Option<String>,
+}
+
+/// The columns of [`PredictionDbRow`], in a `SELECT`.
+pub const PREDICTION_COLS: &str = "id, symbol, model_version, prediction_time, horizon_minutes, predicted_price, \
+     interval_low, interval_high, confidence, signal, last_close, realized_price, realized_error, hit, in_interval, \
+     evaluated_at, created_at, payload";
+
+impl PredictionDbRow {
+    /// The wire form (payload parsed).
+    pub fn into_wire(self) -> StoredPrediction {
+        StoredPrediction {
+            id: self.id as i64,
+            symbol: self.symbol,
+            model_version: self.model_version,
+            prediction_time: self.prediction_time,
+            horizon_minutes: self.horizon_minutes as i64,
+            predicted_price: self.predicted_price,
+            interval_low: self.interval_low,
+            interval_high: self.interval_high,
+            confidence: self.confidence,
+            signal: self.signal,
+            last_close: self.last_close,
+            realized_price: self.realized_price,
+            realized_error: self.realized_error,
+            hit: self.hit.map(|v| v as i64),
+            in_interval: self.in_interval.map(|v| v as i64),
+            evaluated_at: self.evaluated_at,
+            created_at: self.created_at,
+            payload: wire::json_column(self.payload.as_deref()),
+        }
+    }
+}
+
+/// A prediction waiting to be scored (what the accuracy cron reads).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PendingRow {
+    pub id: f64,
+    pub symbol: String,
+    pub prediction_time: String,
+    pub horizon_minutes: f64,
+    pub predicted_price: f64,
+    pub last_close: f64,
+    pub interval_low: f64,
+    pub interval_high: f64,
+    pub signal: String,
+}
+
+/// Aggregates of scored predictions.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PerformanceRow {
+    pub evaluated: f64,
+    pub hit_rate: Option<f64>,
+    pub mean_abs_error: Option<f64>,
+    pub interval_coverage: Option<f64>,
+}
+
+/// A row of `ml_training_data`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrainingDbRow {
+    pub symbol: String,
+    pub timeframe: String,
+    pub timestamp: String,
+    pub features: Option<String>,
+    pub target: Option<f64>,
+}
+
+impl TrainingDbRow {
+    /// The wire form (features parsed).
+    pub fn into_wire(self) -> TrainingRow {
+        TrainingRow {
+            symbol: self.symbol,
+            timeframe: self.timeframe,
+            timestamp: self.timestamp,
+            features: wire::json_column(self.features.as_deref()),
+            target: self.target,
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! HTTP plumbing: the one conversion from runtime errors, the one place messages leave the worker (scrubbed,
+//! then truncated), query and body reading with limits, auth, CORS and the rate limit.
+
+use std::cell::RefCell;
+
+use chrono::{TimeZone, Utc};
+use serde::Serialize;
+use worker::{Date, Headers, Request, Response};
+
+use crate::config::Config;
+use crate::logic::{self, ApiError};
+
+thread_local! {
+    static RATE: RefCell<logic::RateLimiter> = RefCell::new(logic::RateLimiter::default());
+}
+
+/// What every handler returns.
+pub type Res = Result<Response, ApiError>;
+
+/// Longest message a client sees (after scrubbing: a cut never splits a secret that scrubbing missed).
+pub const MAX_CLIENT_MESSAGE: usize = 500;
+
+impl From<worker::Error> for ApiError {
+    fn from(e: worker::Error) -> Self {
+        ApiError::internal(e.to_string())
+    }
+}
+
+/// Milliseconds since the epoch, from the runtime's clock.
+pub fn now_ms() -> i64 {
+    Date::now().as_millis() as i64
+}
+
+/// RFC 3339 (seconds, `Z`) of an epoch-milliseconds instant.
+pub fn iso(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// A JSON response with `status`.
+pub fn json_response<T: Serialize>(status: u16, body: &T) -> Res {
+    Ok(Response::from_json(body)?.with_status(status))
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// The error as it leaves the worker: the message scrubbed of every secret, then truncated.
+pub fn error_response(e: &ApiError, cfg: &Config) -> Response {
+    let scrubbed = cfg.scrub(&e.message);
+    let body = ApiError { message: truncate(&scrubbed, MAX_CLIENT_MESSAGE).to_string(), ..e.clone() }.body();
+    Response::from_json(&body)
+        .map(|r| r.with_status(e.status))
+        .or_else(|_| Response::empty().map(|r| r.with_status(500)))
+        .unwrap_or_else(|_| Response::builder().empty())
+}
+
+/// Logs an error (scrubbed) to the worker's console.
+pub fn log_error(what: &str, e: &ApiError, cfg: &Config) {
+    worker::console_error!("{what}: {} {}", e.code, truncate(&cfg.scrub(&e.message), 4 * MAX_CLIENT_MESSAGE));
+}
+
+/// The query string as a map (the last value wins for repeated names).
+pub fn query(req: &Request) -> std::collections::HashMap<String, String> {
+    req.url().map(|u| u.query_pairs().into_owned().collect()).unwrap_or_default()
+}
+
+/// A percent-decoded path segment.
+pub fn decode_segment(s: &str) -> String {
+    worker::js_sys::decode_uri_component(s).ok().and_then(|v| v.as_string()).unwrap_or_else(|| s.to_string())
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The per-isolate rate limit, keyed by client IP.
+pub fn rate_limit(req: &Request, cfg: &Config) -> Result<(), ApiError> {
+    let ip = req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "local".into());
+    RATE.with(|r| r.borrow_mut().check(&ip, now_ms(), cfg.rate_per_min, 60_000)).map_err(|retry| {
+        ApiError::new(
+            429,
+            "rate_limited",
+            format!("more than {} requests per minute; retry in {retry} s", cfg.rate_per_min),
+        )
+    })
+}
+
+/// `Authorization: Bearer <token>`, compared in constant time.
+pub fn require(req: &Request, token: &str, what: &str) -> Result<(), ApiError> {
+    let h = req.headers().get("Authorization").ok().flatten();
+    if logic::bearer_ok(h.as_deref(), token) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized(format!("this route needs `Authorization: Bearer <{what}>`")))
+    }
+}
+
+/// Whether the request carries `token` as its bearer token.
+pub fn has_bearer(req: &Request, token: &str) -> bool {
+    logic::bearer_ok(req.headers().get("Authorization").ok().flatten().as_deref(), token)
+}
+
+/// The body, at most `max` bytes.
+pub async fn body_bytes(mut req: Request, max: usize) -> Result<Vec<u8>, ApiError> {
+    let declared = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = declared
+        && n > max
+    {
+        // A moderately oversized body is read and dropped first: answering before the client has sent it
+        // makes many clients see a reset connection instead of the 413.
+        if n <= max.saturating_mul(4) {
+            let _ = req.bytes().await;
+        }
+        return Err(ApiError::new(413, "body_too_large", format!("request body over {max} bytes")));
+    }
+    let b = req.bytes().await?;
+    if b.len() > max {
+        return Err(ApiError::new(413, "body_too_large", format!("request body over {max} bytes")));
+    }
+    Ok(b)
+}
+
+/// The body as JSON, at most `cfg.max_body` bytes.
+pub async fn body_json(req: Request, cfg: &Config) -> Result<serde_json::Value, ApiError> {
+    let b = body_bytes(req, cfg.max_body).await?;
+    serde_json::from_slice(&b).map_err(|e| ApiError::bad_request("invalid_json", format!("body is not JSON: {e}")))
+}
+
+/// CORS headers for an allowed origin (and the preflight's).
+pub fn add_cors(h: &mut Headers, origin: Option<&str>, preflight: bool) {
+    if let Some(o) = origin {
+        let _ = h.set("Access-Control-Allow-Origin", o);
+        let _ = h.set("Vary", "Origin");
+        if preflight {
+            let _ = h.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            let _ = h.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
+            let _ = h.set("Access-Control-Max-Age", "600");
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per route family; [`crate::api`] holds the route table.
+
+pub mod market;
+pub mod models;
+pub mod predictions;
+pub mod training;
