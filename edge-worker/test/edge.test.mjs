@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ADMIN, CLIENT, KEY, SECRET, artifactWithVersion, built, dataDir, root, startStandin, startWorker } from "./harness.mjs";
+import { ADMIN, artifactWithVersion, built, CLIENT, dataDir, KEY, root, SECRET, startStandin, startWorker } from "./harness.mjs";
 
 if (!built()) {
   if (process.env.MTF_REQUIRE_WORKER === "1") throw new Error("edge-worker/build or the mtf binary is missing");
@@ -26,7 +26,11 @@ async function call(w, path, init = {}) {
   return { status: res.status, headers: res.headers, text, json };
 }
 const auth = (t) => ({ authorization: `Bearer ${t}` });
-const post = (body, token, extra = {}) => ({ method: "POST", headers: { "content-type": "application/json", ...(token ? auth(token) : {}), ...extra }, body: typeof body === "string" ? body : JSON.stringify(body) });
+const post = (body, token, extra = {}) => ({
+  method: "POST",
+  headers: { "content-type": "application/json", ...(token ? auth(token) : {}), ...extra },
+  body: typeof body === "string" ? body : JSON.stringify(body),
+});
 const prediction = () => JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_expected.json"), "utf8"));
 const artifact = () => new Uint8Array(readFileSync(join(root, "models/spy-15m-h4/model.mtf")));
 
@@ -52,8 +56,16 @@ describe("edge worker", { skip }, () => {
     assert.equal(a.json.symbol, "SPY");
     assert.equal(a.json.stale, false);
     assert.equal(a.json.bars.length, 5);
-    const all = await (await fetch(`${standin.url}/v2/stocks/SPY/bars?timeframe=1Min&start=2011-01-03T00:00:00Z&end=2011-01-03T21:00:00Z&limit=10000`, { headers: { "APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET } })).json();
-    assert.deepEqual(a.json.bars.map((b) => b.t), all.bars.slice(-5).map((b) => b.t), "the newest bars, oldest first");
+    const all = await (
+      await fetch(`${standin.url}/v2/stocks/SPY/bars?timeframe=1Min&start=2011-01-03T00:00:00Z&end=2011-01-03T21:00:00Z&limit=10000`, {
+        headers: { "APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET },
+      })
+    ).json();
+    assert.deepEqual(
+      a.json.bars.map((b) => b.t),
+      all.bars.slice(-5).map((b) => b.t),
+      "the newest bars, oldest first",
+    );
     const mid = (await standin.stats()).requests.bars;
     assert.equal(mid, before + 2, "one request from the worker, one from this test");
     const b = await call(w, q);
@@ -141,7 +153,11 @@ describe("edge worker", { skip }, () => {
     const bytes = artifact();
     assert.equal((await call(w, "/api/v1/models/active")).status, 404);
     // (A small body: the refusal comes before the body is read, and a client still sending 229 KB may see a reset.)
-    assert.equal((await call(w, "/api/v1/models", { method: "POST", headers: auth(CLIENT), body: bytes.slice(0, 64) })).status, 401, "client token is not admin");
+    assert.equal(
+      (await call(w, "/api/v1/models", { method: "POST", headers: auth(CLIENT), body: bytes.slice(0, 64) })).status,
+      401,
+      "client token is not admin",
+    );
     const reg = await call(w, "/api/v1/models", { method: "POST", headers: auth(ADMIN), body: bytes });
     assert.equal(reg.status, 201, reg.text);
     assert.equal(reg.json.model.version, "spy-15m-h4@0.1.0");
@@ -159,7 +175,11 @@ describe("edge worker", { skip }, () => {
     assert.equal(again.status, 304);
     await again.arrayBuffer();
 
-    assert.equal((await call(w, "/api/v1/models", { method: "POST", headers: auth(ADMIN), body: bytes })).status, 200, "same bytes: idempotent");
+    assert.equal(
+      (await call(w, "/api/v1/models", { method: "POST", headers: auth(ADMIN), body: bytes })).status,
+      200,
+      "same bytes: idempotent",
+    );
     const clash = artifactWithVersion(bytes, "0.1.0", "2030-01-01T00:00:00Z");
     assert.equal((await call(w, "/api/v1/models", { method: "POST", headers: auth(ADMIN), body: clash })).status, 409);
     const corrupt = bytes.slice();
@@ -174,14 +194,28 @@ describe("edge worker", { skip }, () => {
     }
     let models = (await call(w, "/api/v1/models")).json.models.map((m) => `${m.version}${m.active ? "*" : ""}`);
     // Newest 5 kept, plus the active one (0.1.0) even though it is older.
-    assert.deepEqual(models, ["spy-15m-h4@0.7.0", "spy-15m-h4@0.6.0", "spy-15m-h4@0.5.0", "spy-15m-h4@0.4.0", "spy-15m-h4@0.3.0", "spy-15m-h4@0.1.0*"]);
-    const act = await call(w, `/api/v1/models/${encodeURIComponent("spy-15m-h4@0.7.0")}/activate`, { method: "POST", headers: auth(ADMIN) });
+    assert.deepEqual(models, [
+      "spy-15m-h4@0.7.0",
+      "spy-15m-h4@0.6.0",
+      "spy-15m-h4@0.5.0",
+      "spy-15m-h4@0.4.0",
+      "spy-15m-h4@0.3.0",
+      "spy-15m-h4@0.1.0*",
+    ]);
+    const act = await call(w, `/api/v1/models/${encodeURIComponent("spy-15m-h4@0.7.0")}/activate`, {
+      method: "POST",
+      headers: auth(ADMIN),
+    });
     assert.equal(act.status, 200, act.text);
     assert.equal((await call(w, "/api/v1/models/active")).json.model.version, "spy-15m-h4@0.7.0");
     // Roll back = activate an older version.
     await call(w, `/api/v1/models/${encodeURIComponent("spy-15m-h4@0.5.0")}/activate`, { method: "POST", headers: auth(ADMIN) });
     assert.equal((await call(w, "/api/v1/models/active")).json.model.version, "spy-15m-h4@0.5.0");
-    assert.equal((await call(w, `/api/v1/models/${encodeURIComponent("spy-15m-h4@0.2.0")}/activate`, { method: "POST", headers: auth(ADMIN) })).status, 404, "pruned");
+    assert.equal(
+      (await call(w, `/api/v1/models/${encodeURIComponent("spy-15m-h4@0.2.0")}/activate`, { method: "POST", headers: auth(ADMIN) })).status,
+      404,
+      "pruned",
+    );
     models = (await call(w, "/api/v1/models")).json.models;
     assert.equal(models.filter((m) => m.active).length, 1);
   });
@@ -189,12 +223,21 @@ describe("edge worker", { skip }, () => {
   test("training data: batched upsert keyed by symbol, timeframe and timestamp; export", async () => {
     const row = (target) => ({ symbol: "SPY", timeframe: "15m", timestamp: "2011-01-31T15:00:00Z", features: { rsi_14: 55.5 }, target });
     assert.equal((await call(w, "/api/v1/training-data", post({ rows: [row(1)] }, CLIENT))).status, 401);
-    assert.equal((await call(w, "/api/v1/training-data", post({ rows: [row(1), { ...row(2), timestamp: "2011-01-31T15:15:00Z" }] }, ADMIN))).status, 200);
+    assert.equal(
+      (await call(w, "/api/v1/training-data", post({ rows: [row(1), { ...row(2), timestamp: "2011-01-31T15:15:00Z" }] }, ADMIN))).status,
+      200,
+    );
     assert.equal((await call(w, "/api/v1/training-data", post({ rows: [row(3)] }, ADMIN))).status, 200);
     const bad = await call(w, "/api/v1/training-data", post({ rows: [row(1), { ...row(1), timeframe: "7m" }] }, ADMIN));
     assert.equal(bad.status, 422);
     const r = await call(w, "/api/v1/training-data?symbol=SPY&timeframe=15m");
-    assert.deepEqual(r.json.rows.map((x) => [x.timestamp, x.target]), [["2011-01-31T15:00:00Z", 3], ["2011-01-31T15:15:00Z", 2]]);
+    assert.deepEqual(
+      r.json.rows.map((x) => [x.timestamp, x.target]),
+      [
+        ["2011-01-31T15:00:00Z", 3],
+        ["2011-01-31T15:15:00Z", 2],
+      ],
+    );
     assert.deepEqual(r.json.rows[0].features, { rsi_14: 55.5 });
   });
 
@@ -206,9 +249,15 @@ describe("edge worker", { skip }, () => {
     await worker.scheduled({ cron: "*/5 * * * *" });
     const perf = await call(w, `/api/v1/models/${encodeURIComponent("cron-test@1")}/performance`);
     assert.equal(perf.json.evaluated, 1, perf.text);
-    const rows = (await call(w, "/api/v1/predictions?symbol=SPY&limit=100")).json.predictions.filter((x) => x.model_version === "cron-test@1");
+    const rows = (await call(w, "/api/v1/predictions?symbol=SPY&limit=100")).json.predictions.filter(
+      (x) => x.model_version === "cron-test@1",
+    );
     // The realised price is the close of the minute bar ending at 16:00Z (prediction time + 60 minutes).
-    const bars = await (await fetch(`${standin.url}/v2/stocks/SPY/bars?timeframe=1Min&start=2011-01-14T15:59:00Z&end=2011-01-14T15:59:00Z`, { headers: { "APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET } })).json();
+    const bars = await (
+      await fetch(`${standin.url}/v2/stocks/SPY/bars?timeframe=1Min&start=2011-01-14T15:59:00Z&end=2011-01-14T15:59:00Z`, {
+        headers: { "APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET },
+      })
+    ).json();
     assert.equal(rows[0].realized_price, bars.bars[0].c);
     assert.ok(Math.abs(rows[0].realized_error - (p.predictedPrice - bars.bars[0].c)) < 1e-9);
     assert.ok(rows[0].hit === 0 || rows[0].hit === 1);
@@ -222,7 +271,10 @@ describe("edge worker", { skip }, () => {
   });
 
   test("CORS: allowlisted origins get headers, others cannot write", async () => {
-    const pre = await w.mf.dispatchFetch(`${w.url}/api/v1/predictions`, { method: "OPTIONS", headers: { origin: "http://allowed.example" } });
+    const pre = await w.mf.dispatchFetch(`${w.url}/api/v1/predictions`, {
+      method: "OPTIONS",
+      headers: { origin: "http://allowed.example" },
+    });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get("access-control-allow-origin"), "http://allowed.example");
     const evil = await call(w, "/api/v1/predictions", post(prediction(), CLIENT, { origin: "http://evil.example" }));
@@ -264,7 +316,8 @@ describe("edge worker: failures and limits", { skip }, () => {
     const w = await startWorker(standin, { RATE_LIMIT_PER_MIN: "3" });
     try {
       const codes = [];
-      for (let i = 0; i < 5; i++) codes.push((await call(w, "/api/v1/news?symbols=SYNTH", { headers: { "CF-Connecting-IP": "203.0.113.9" } })).status);
+      for (let i = 0; i < 5; i++)
+        codes.push((await call(w, "/api/v1/news?symbols=SYNTH", { headers: { "CF-Connecting-IP": "203.0.113.9" } })).status);
       assert.deepEqual(codes, [200, 200, 200, 429, 429]);
       assert.equal((await call(w, "/api/v1/news?symbols=SYNTH", { headers: { "CF-Connecting-IP": "203.0.113.10" } })).status, 200);
     } finally {
@@ -294,7 +347,10 @@ describe("edge worker: failures and limits", { skip }, () => {
       }
       const deadline = Date.now() + 30_000;
       while (clients.some((c) => c.bars.length < 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      assert.ok(clients.every((c) => c.bars.length >= 3), JSON.stringify(clients.map((c) => c.bars)));
+      assert.ok(
+        clients.every((c) => c.bars.length >= 3),
+        JSON.stringify(clients.map((c) => c.bars)),
+      );
       const second = new Set(clients[1].bars);
       assert.ok(clients[0].bars.filter((t) => second.has(t)).length >= 2, "both clients got the same bars");
       assert.ok(clients.every((c) => c.trades > 0));

@@ -1,7 +1,7 @@
 // Test harness: the real workerd runtime through Miniflare (in-memory D1 and KV, the Durable Object), with
 // `mtf replay` (the Alpaca stand-in) as upstream. Used by edge.test.mjs and the load test.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 
@@ -39,8 +39,13 @@ export function startStandin(args = []) {
         const url = m[1];
         resolve({
           url,
-          ws: url.replace("http://", "ws://") + "/v2/iex",
-          stop: () => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : (child.once("exit", r), child.kill("SIGTERM")))),
+          ws: `${url.replace("http://", "ws://")}/v2/iex`,
+          stop: () =>
+            new Promise((r) => {
+              if (child.exitCode !== null || child.signalCode !== null) return r();
+              child.once("exit", r);
+              child.kill("SIGTERM");
+            }),
           stats: async () => (await fetch(`${url}/_standin/stats`)).json(),
           fail: (q) => fetch(`${url}/_standin/fail?${q}`, { method: "POST" }),
         });
@@ -78,7 +83,11 @@ export async function startWorker(standin, vars = {}) {
   const db = await mf.getD1Database("DB");
   for (const f of readdirSync(join(workerDir, "migrations")).sort()) {
     const sql = readFileSync(join(workerDir, "migrations", f), "utf8").replace(/--[^\n]*/g, "");
-    for (const stmt of sql.split(";").map((s) => s.trim()).filter(Boolean)) await db.prepare(stmt).run();
+    for (const stmt of sql
+      .split(";")
+      .map((s) => s.trim())
+      .filter(Boolean))
+      await db.prepare(stmt).run();
   }
   return { mf, db, url: "http://edge.local" };
 }

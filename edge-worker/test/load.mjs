@@ -31,7 +31,9 @@ async function run(name, n, make) {
   );
   const secs = (performance.now() - t0) / 1000;
   const r = { name, requests: n, concurrency, rps: n / secs, p50: q(lat, 0.5), p99: q(lat, 0.99), errors };
-  console.log(`${name}: ${n} requests, concurrency ${concurrency}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, errors ${errors}`);
+  console.log(
+    `${name}: ${n} requests, concurrency ${concurrency}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, errors ${errors}`,
+  );
   return r;
 }
 

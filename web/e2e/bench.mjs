@@ -1,9 +1,10 @@
 // Runs web/bench/ in headless Chromium (fresh profile per backend, so cold start is cold) and prints the
 // numbers for BENCHMARKS.md; writes web/e2e/test-results/bench.json.
 // Run: scripts/build-wasm && (cd web && npm run build) && node web/e2e/bench.mjs [cpu webgpu]
-import { gzipSync } from "node:zlib";
+
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { launch, serve } from "./server.mjs";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -24,7 +25,11 @@ site.server.close();
 for (const v of ["cpu", "webgpu"]) {
   const wasm = readFileSync(join(pkg, `wasm/${v}/mtf_wasm_bg.wasm`));
   const js = readFileSync(join(pkg, `wasm/${v}/mtf_wasm.js`));
-  results[`size_${v}`] = { wasmRaw: wasm.length, wasmGzip: gzipSync(wasm, { level: 9 }).length, glueGzip: gzipSync(js, { level: 9 }).length };
+  results[`size_${v}`] = {
+    wasmRaw: wasm.length,
+    wasmGzip: gzipSync(wasm, { level: 9 }).length,
+    glueGzip: gzipSync(js, { level: 9 }).length,
+  };
 }
 mkdirSync(join(here, "test-results"), { recursive: true });
 writeFileSync(join(here, "test-results/bench.json"), JSON.stringify(results, null, 2));
@@ -34,7 +39,10 @@ console.log("|---|---:|---:|---:|---:|---:|---:|");
 for (const b of backends) {
   const r = results[b];
   if (r.error) console.log(`| ${b} | error: ${r.error} |`);
-  else console.log(`| ${r.backend} | ${f(r.coldStartMs)} ms | ${f(r.loadMs)} ms | ${f(r.firstPredictionMs)} ms | ${f(r.warmP50Ms)} ms | ${f(r.warmP95Ms)} ms | ${f(r.batch100MedianMs)} ms |`);
+  else
+    console.log(
+      `| ${r.backend} | ${f(r.coldStartMs)} ms | ${f(r.loadMs)} ms | ${f(r.firstPredictionMs)} ms | ${f(r.warmP50Ms)} ms | ${f(r.warmP95Ms)} ms | ${f(r.batch100MedianMs)} ms |`,
+    );
 }
 for (const v of ["cpu", "webgpu"]) {
   const s = results[`size_${v}`];

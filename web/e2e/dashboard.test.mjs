@@ -4,7 +4,7 @@
 // Run after scripts/build-wasm, `VITE_MTF_CLIENT_TOKEN=demo-client-token npm run build` in web/, scripts/build-worker.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { launch } from "./server.mjs";
@@ -14,25 +14,41 @@ const root = join(here, "../..");
 const results = join(here, "test-results");
 const port = Number(process.env.MTF_DEMO_TEST_PORT ?? 8797);
 const base = `http://127.0.0.1:${port}`;
-const ready = existsSync(join(root, "web/dashboard/dist/index.html")) && existsSync(join(root, "edge-worker/build/index.js")) && existsSync("/usr/bin/chromium");
+const ready =
+  existsSync(join(root, "web/dashboard/dist/index.html")) &&
+  existsSync(join(root, "edge-worker/build/index.js")) &&
+  existsSync("/usr/bin/chromium");
 if (!ready) {
   if (process.env.MTF_REQUIRE_BROWSER === "1") throw new Error("dashboard or worker build missing");
   console.log("SKIPPED: dashboard tests need the dashboard and worker builds and Chromium");
 }
 
-let demo, browser, log = "";
+let demo,
+  browser,
+  log = "";
 before(async () => {
   if (!ready) return;
   mkdirSync(results, { recursive: true });
   demo = spawn(join(root, "scripts/demo"), [], {
-    env: { ...process.env, MTF_DEMO_SKIP_BUILD: "1", MTF_DEMO_PORT: String(port), MTF_REPLAY_PORT: String(port + 1), MTF_REPLAY_SPEED: "60", APCA_API_KEY_ID: "", APCA_API_SECRET_KEY: "" },
+    env: {
+      ...process.env,
+      MTF_DEMO_SKIP_BUILD: "1",
+      MTF_DEMO_PORT: String(port),
+      MTF_REPLAY_PORT: String(port + 1),
+      MTF_REPLAY_SPEED: "60",
+      APCA_API_KEY_ID: "",
+      APCA_API_SECRET_KEY: "",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`demo not ready in 120 s:\n${log}`)), 120_000);
     const on = (d) => {
       log += d;
-      if (/ready: http/.test(log)) (clearTimeout(timer), resolve());
+      if (/ready: http/.test(log)) {
+        clearTimeout(timer);
+        resolve();
+      }
     };
     demo.stdout.on("data", on);
     demo.stderr.on("data", on);
@@ -60,7 +76,9 @@ async function open(query, viewport = { width: 1400, height: 1000 }) {
 }
 
 describe("dashboard (the running demo)", { skip: !ready }, () => {
-  test("loads without console errors; prediction with its band, attention views; persisted through the API", { timeout: 120_000 }, async () => {
+  test("loads without console errors; prediction with its band, attention views; persisted through the API", {
+    timeout: 120_000,
+  }, async () => {
     const { page, problems } = await open("?symbols=SPY,AAPL,GOOG&backend=cpu");
     const t0 = await page.evaluate(() => performance.now());
     await page.waitForSelector("[data-testid=prediction]", { timeout: 60_000 });
@@ -75,6 +93,10 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     assert.match(await page.locator("[data-testid=signal]").innerText(), /^(BUY|SELL|HOLD)$/);
     assert.match(await page.locator("[data-testid=position]").innerText(), /none|long|short/);
     assert.match(await page.locator("[data-testid=model-version]").innerText(), /spy-15m-h4@0\.1\.0/);
+    // The reading is computed from the artifact's metrics (MAE 1.03× persistence for the default model).
+    const metrics = JSON.parse(readFileSync(join(root, "models/spy-15m-h4/report.json"), "utf8"));
+    const verdict = metrics.mae_ratio_vs_persistence > 1.01 ? /does not beat persistence/ : /persistence/;
+    assert.match(await page.locator("[data-testid=model-reading]").innerText(), verdict);
     await page.waitForTimeout(1500);
     await page.screenshot({ path: join(results, "dashboard-desktop.png"), fullPage: true });
     // The prediction was stored at the edge (the hook persists with the client token) and shows in history.
@@ -96,11 +118,15 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     await page.click("[data-testid=symbol-AAPL]");
     await page.waitForSelector("[data-testid=prediction-error]", { timeout: 30_000 });
     assert.match(await page.locator("[data-testid=prediction-error]").innerText(), /AAPL/);
-    await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart]")?.getAttribute("data-bars")) > 100, null, { timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart]")?.getAttribute("data-bars")) > 100, null, {
+      timeout: 30_000,
+    });
     await page.click("[data-testid=tf-5m]");
     await page.click("[data-testid=symbol-SPY]");
     await page.waitForSelector("[data-testid=prediction]", { timeout: 60_000 });
-    await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart]")?.getAttribute("data-bars")) > 50, null, { timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart]")?.getAttribute("data-bars")) > 50, null, {
+      timeout: 30_000,
+    });
     assert.equal(await page.locator(".chart-head b").innerText(), "SPY");
     assert.deepEqual(problems, []);
     await page.setViewportSize({ width: 390, height: 844 });
@@ -114,7 +140,9 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     await page.waitForSelector("[data-testid=prediction]", { timeout: 60_000 });
     const first = await page.locator("[data-testid=prediction]").getAttribute("data-time");
     // 60× real time: a 15-minute bar closes every 15 s.
-    await page.waitForFunction((t) => document.querySelector("[data-testid=prediction]")?.getAttribute("data-time") !== t, first, { timeout: 90_000 });
+    await page.waitForFunction((t) => document.querySelector("[data-testid=prediction]")?.getAttribute("data-time") !== t, first, {
+      timeout: 90_000,
+    });
     const second = await page.locator("[data-testid=prediction]").getAttribute("data-time");
     assert.ok(second > first, `${second} after ${first}`);
     assert.match(await page.locator("label.live").innerText(), /open, \d+ frames/);

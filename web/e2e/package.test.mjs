@@ -8,8 +8,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launch, serve } from "./server.mjs";
 import { close } from "../packages/mtf-predict/test/compare.mjs";
+import { launch, serve } from "./server.mjs";
 
 const here = new URL(".", import.meta.url).pathname;
 const pkgDir = join(here, "../packages/mtf-predict");
@@ -21,7 +21,6 @@ if (!ready) {
   console.log("SKIPPED: package browser test needs /usr/bin/chromium, scripts/build-wasm and `npm run build` in web/");
 }
 
-
 let site, browser;
 before(async () => {
   if (!ready) return;
@@ -30,7 +29,11 @@ before(async () => {
   const tgz = readdirSync(work).find((f) => f.endsWith(".tgz"));
   const app = join(work, "app");
   cpSync(join(here, "consumer"), app, { recursive: true });
-  const npm = (args) => execFileSync("npm", [...args, "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd: app, stdio: ["ignore", "ignore", "inherit"] });
+  const npm = (args) =>
+    execFileSync("npm", [...args, "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
+      cwd: app,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
   npm(["install"]);
   npm(["install", join(work, tgz)]);
   execFileSync("npx", ["vite", "build", "--logLevel", "error"], { cwd: app, stdio: ["ignore", "ignore", "inherit"] });
@@ -52,7 +55,10 @@ async function open(query) {
   return { page, problems };
 }
 
-test("the hook in a Vite app built from the packed tarball predicts what `mtf predict` predicts (CPU)", { skip: !ready, timeout: 120_000 }, async () => {
+test("the hook in a Vite app built from the packed tarball predicts what `mtf predict` predicts (CPU)", {
+  skip: !ready,
+  timeout: 120_000,
+}, async () => {
   const { page, problems } = await open("?backend=cpu");
   await page.waitForSelector("#prediction, #error", { timeout: 60_000 });
   const state = await page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));
@@ -70,7 +76,10 @@ test("the hook in a Vite app built from the packed tarball predicts what `mtf pr
   await page.close();
 });
 
-test("WebGPU (SwiftShader): same prediction within 1e-4, two in a row, and still working after an error", { skip: !ready, timeout: 300_000 }, async () => {
+test("WebGPU (SwiftShader): same prediction within 1e-4, two in a row, and still working after an error", {
+  skip: !ready,
+  timeout: 300_000,
+}, async () => {
   const { page, problems } = await open("?backend=webgpu");
   await page.waitForSelector("#prediction, #error", { timeout: 240_000 });
   const state = await page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));

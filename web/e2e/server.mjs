@@ -7,7 +7,15 @@ import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
 
 const root = new URL("../../", import.meta.url).pathname;
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".css": "text/css", ".map": "application/json" };
+const TYPES = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+  ".css": "text/css",
+  ".map": "application/json",
+};
 
 export function fixture() {
   const request = JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_request.json"), "utf8"));
@@ -15,7 +23,7 @@ export function fixture() {
   const at = Date.parse(request.at);
   const minute = request.bars["1m"].filter((b) => Date.parse(b.t) + 60_000 <= at);
   // A daily bar is complete at 16:00 New York = 21:00 UTC in January.
-  const daily = request.bars["1d"].filter((b) => Date.parse(b.t.slice(0, 10) + "T21:00:00Z") <= at);
+  const daily = request.bars["1d"].filter((b) => Date.parse(`${b.t.slice(0, 10)}T21:00:00Z`) <= at);
   return { request, expected, bars: { "1m": minute, "1d": daily } };
 }
 
@@ -40,11 +48,25 @@ export function serve(statics, port = 0) {
       return json(200, { symbol: url.searchParams.get("symbol"), timeframe: url.searchParams.get("timeframe"), bars: bars.slice(-limit) });
     }
     if (url.pathname === "/api/v1/models/active") {
-      return json(200, { model: { version, name: "spy-15m-h4", sha256, size: artifact.length, active: true, created_at: "", artifact_url: `/api/v1/models/${encodeURIComponent(version)}/artifact` } });
+      return json(200, {
+        model: {
+          version,
+          name: "spy-15m-h4",
+          sha256,
+          size: artifact.length,
+          active: true,
+          created_at: "",
+          artifact_url: `/api/v1/models/${encodeURIComponent(version)}/artifact`,
+        },
+      });
     }
     if (url.pathname === `/api/v1/models/${encodeURIComponent(version)}/artifact`) {
       counts.artifact++;
-      res.writeHead(200, { "content-type": "application/octet-stream", etag: `"${sha256}"`, "cache-control": "public, max-age=31536000, immutable" });
+      res.writeHead(200, {
+        "content-type": "application/octet-stream",
+        etag: `"${sha256}"`,
+        "cache-control": "public, max-age=31536000, immutable",
+      });
       return res.end(artifact);
     }
     for (const [prefix, dir] of Object.entries(statics)) {
@@ -62,7 +84,9 @@ export function serve(statics, port = 0) {
     }
     json(404, { error: { code: "not_found", message: url.pathname } });
   });
-  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${server.address().port}`, counts, fixture: fx })));
+  return new Promise((resolve) =>
+    server.listen(port, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${server.address().port}`, counts, fixture: fx })),
+  );
 }
 
 /** Headless Chromium from Debian through playwright-core (flags from docs/toolchain). */
@@ -71,6 +95,16 @@ export async function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     ignoreDefaultArgs: ["--headless"],
-    args: ["--headless=new", "--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage", "--enable-unsafe-webgpu"],
+    args: [
+      "--headless=new",
+      "--no-sandbox",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-quic",
+      "--disable-dev-shm-usage",
+      "--enable-unsafe-webgpu",
+    ],
   });
 }

@@ -6,7 +6,8 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const root = new URL("../../", import.meta.url).pathname;
-const [glue = `${root}web/packages/mtf-predict/wasm/cpu/mtf_wasm.js`, wasm = `${root}web/packages/mtf-predict/wasm/cpu/mtf_wasm_bg.wasm`] = process.argv.slice(2);
+const [glue = `${root}web/packages/mtf-predict/wasm/cpu/mtf_wasm.js`, wasm = `${root}web/packages/mtf-predict/wasm/cpu/mtf_wasm_bg.wasm`] =
+  process.argv.slice(2);
 const mod = await import(pathToFileURL(resolve(glue)).href);
 await mod.default({ module_or_path: readFileSync(wasm) });
 const p = await mod.Predictor.fromBytes(new Uint8Array(readFileSync(`${root}models/spy-15m-h4/model.mtf`)), { backend: "cpu" });

@@ -1,8 +1,9 @@
 // The dashboard: watchlist, chart with prediction cone, signal, attention, model, history, alerts.
-import { useEffect, useMemo, useRef, useState } from "react";
-import { indicators, type Bar, type EdgeClient, type Prediction, type StoredPrediction, type Timeframe } from "mtf-predict";
+
+import { type Bar, type EdgeClient, indicators, type Prediction, type StoredPrediction, type Timeframe } from "mtf-predict";
 import { useLiveStream, useMLPrediction, usePredictor, useStockBars } from "mtf-predict/react";
-import { PriceChart, type Overlay } from "./Chart";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { type Overlay, PriceChart } from "./Chart";
 import { Alerts, AttentionView, HistoryPanel, ModelPanel, SignalPanel } from "./panels";
 import { applyMinute } from "./risk";
 
@@ -37,9 +38,13 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
 
   // Stored predictions of this symbol (history table and chart markers), refreshed after each new prediction.
   const [history, setHistory] = useState<{ rows: StoredPrediction[]; error?: string }>({ rows: [] });
+  // biome-ignore lint/correctness/useExhaustiveDependencies: historyTick is the 10 s refetch trigger; edge and symbol are the inputs
   useEffect(() => {
     let on = true;
-    edge.predictions(symbol, 50).then((r) => on && setHistory({ rows: r.predictions }), (e) => on && setHistory({ rows: [], error: String(e.message) }));
+    edge.predictions(symbol, 50).then(
+      (r) => on && setHistory({ rows: r.predictions }),
+      (e) => on && setHistory({ rows: [], error: String(e.message) }),
+    );
     const t = setInterval(() => setHistoryTick((x) => x + 1), 10_000);
     return () => {
       on = false;
@@ -65,7 +70,17 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
     if (!t || !p || t.S !== p.symbol) return;
     const price = t.p as number;
     if (price > p.interval.high || price < p.interval.low) {
-      setAlerts((a) => (a.length && a[a.length - 1]!.text.startsWith(`${p.symbol}: price`) ? a : [...a, { at: String(t.t).slice(11, 16), text: `${p.symbol}: price ${price.toFixed(2)} left the band ${p.interval.low.toFixed(2)}–${p.interval.high.toFixed(2)}` }]));
+      setAlerts((a) =>
+        a.length && a[a.length - 1]!.text.startsWith(`${p.symbol}: price`)
+          ? a
+          : [
+              ...a,
+              {
+                at: String(t.t).slice(11, 16),
+                text: `${p.symbol}: price ${price.toFixed(2)} left the band ${p.interval.low.toFixed(2)}–${p.interval.high.toFixed(2)}`,
+              },
+            ],
+      );
     }
   }, [stream.lastTrade, ml.prediction]);
 
@@ -76,20 +91,40 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
         <h1>mtf</h1>
         <nav className="watchlist" aria-label="watchlist">
           {watchlist.map((s) => (
-            <button key={s} className={s === symbol ? "active" : ""} onClick={() => setSymbol(s)} data-testid={`symbol-${s}`}>{s}</button>
+            <button type="button" key={s} className={s === symbol ? "active" : ""} onClick={() => setSymbol(s)} data-testid={`symbol-${s}`}>
+              {s}
+            </button>
           ))}
-          <form onSubmit={(e) => { e.preventDefault(); const v = new FormData(e.currentTarget).get("sym"); if (typeof v === "string" && v.trim()) setSymbol(v.trim().toUpperCase()); }}>
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              const v = new FormData(e.currentTarget).get("sym");
+              if (typeof v === "string" && v.trim()) setSymbol(v.trim().toUpperCase());
+            }}
+          >
             <input name="sym" placeholder="symbol" aria-label="symbol" size={6} />
           </form>
         </nav>
         <nav className="timeframes" aria-label="timeframe">
           {TIMEFRAMES.map((tf) => (
-            <button key={tf} className={tf === timeframe ? "active" : ""} onClick={() => setTimeframe(tf)} data-testid={`tf-${tf}`}>{tf}</button>
+            <button
+              type="button"
+              key={tf}
+              className={tf === timeframe ? "active" : ""}
+              onClick={() => setTimeframe(tf)}
+              data-testid={`tf-${tf}`}
+            >
+              {tf}
+            </button>
           ))}
         </nav>
-        <label className="live"><input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} data-testid="live" /> live {live ? `(${stream.status}, ${stream.frames} frames)` : ""}</label>
+        <label className="live">
+          <input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} data-testid="live" /> live{" "}
+          {live ? `(${stream.status}, ${stream.frames} frames)` : ""}
+        </label>
         <span className="badge" data-testid="backend" title={ml.backend}>
-          {ml.backend ? (ml.backend.startsWith("webgpu") ? "WebGPU" : "CPU") : "…"} {ml.latencyMs !== undefined ? `· ${ml.latencyMs.toFixed(1)} ms` : ""}
+          {ml.backend ? (ml.backend.startsWith("webgpu") ? "WebGPU" : "CPU") : "…"}{" "}
+          {ml.latencyMs !== undefined ? `· ${ml.latencyMs.toFixed(1)} ms` : ""}
         </span>
       </header>
 
@@ -99,18 +134,48 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
             <b>{symbol}</b> {timeframe} {chartBars.stale && <span className="stale">stale data (Alpaca unreachable)</span>}
             <span className="overlays">
               {(["ema_20", "sma_50", "bollinger"] as Overlay[]).map((o) => (
-                <label key={o}><input type="checkbox" checked={overlays.includes(o)} onChange={(e) => setOverlays((x) => (e.target.checked ? [...x, o] : x.filter((y) => y !== o)))} /> {o}</label>
+                <label key={o}>
+                  <input
+                    type="checkbox"
+                    checked={overlays.includes(o)}
+                    onChange={(e) => setOverlays((x) => (e.target.checked ? [...x, o] : x.filter((y) => y !== o)))}
+                  />{" "}
+                  {o}
+                </label>
               ))}
             </span>
           </div>
-          {chartBars.status === "error" && <p className="error" data-testid="bars-error">Bars for {symbol} {timeframe}: {chartBars.error}</p>}
-          {chartBars.status === "ready" && chartBars.bars.length === 0 && <p className="empty">No {timeframe} bars for {symbol} from the edge.</p>}
-          <PriceChart bars={liveBars} indicators={ind} overlays={overlays} prediction={ml.prediction?.symbol === symbol ? ml.prediction : undefined} history={history.rows} />
+          {chartBars.status === "error" && (
+            <p className="error" data-testid="bars-error">
+              Bars for {symbol} {timeframe}: {chartBars.error}
+            </p>
+          )}
+          {chartBars.status === "ready" && chartBars.bars.length === 0 && (
+            <p className="empty">
+              No {timeframe} bars for {symbol} from the edge.
+            </p>
+          )}
+          <PriceChart
+            bars={liveBars}
+            indicators={ind}
+            overlays={overlays}
+            prediction={ml.prediction?.symbol === symbol ? ml.prediction : undefined}
+            history={history.rows}
+          />
           <PredictionLine state={ml} modelError={modelError} symbol={symbol} />
         </section>
         <aside>
-          {ml.prediction && ml.prediction.symbol === symbol ? <SignalPanel p={ml.prediction} recent={recentBars.bars.slice(-200)} /> : <section className="panel"><h2>Signal</h2><p>{ml.status === "error" ? "no prediction" : "predicting…"}</p></section>}
-          {ml.prediction && ml.prediction.symbol === symbol && <AttentionView p={ml.prediction} minutes={recentBars.bars} lookback={lookback} />}
+          {ml.prediction && ml.prediction.symbol === symbol ? (
+            <SignalPanel p={ml.prediction} recent={recentBars.bars.slice(-200)} />
+          ) : (
+            <section className="panel">
+              <h2>Signal</h2>
+              <p>{ml.status === "error" ? "no prediction" : "predicting…"}</p>
+            </section>
+          )}
+          {ml.prediction && ml.prediction.symbol === symbol && (
+            <AttentionView p={ml.prediction} minutes={recentBars.bars} lookback={lookback} />
+          )}
         </aside>
         <section className="lower">
           <ModelPanel predictor={predictor} edge={edge} onChanged={() => setHistoryTick((t) => t + 1)} />
@@ -118,21 +183,50 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
           <Alerts alerts={alerts} />
         </section>
       </main>
-      <footer>Predictions are computed in this browser by the mtf-predict package; data through the mtf edge. Not investment advice.</footer>
+      <footer>
+        Predictions are computed in this browser by the mtf-predict package; data through the mtf edge. Not investment advice.
+      </footer>
     </div>
   );
 }
 
-function PredictionLine({ state, modelError, symbol }: { state: ReturnType<typeof useMLPrediction>; modelError: string | undefined; symbol: string }) {
+function PredictionLine({
+  state,
+  modelError,
+  symbol,
+}: {
+  state: ReturnType<typeof useMLPrediction>;
+  modelError: string | undefined;
+  symbol: string;
+}) {
   const p = state.prediction?.symbol === symbol ? state.prediction : undefined;
-  if (modelError) return <p className="error" data-testid="prediction-error">Model could not be loaded: {modelError}</p>;
-  if (state.status === "error" && !p) return <p className="error" data-testid="prediction-error">No prediction for {symbol}: {state.error}</p>;
-  if (!p) return <p className="status" data-testid="prediction-status">{state.status === "loading" ? "Loading model and history…" : "Waiting for data…"}</p>;
+  if (modelError)
+    return (
+      <p className="error" data-testid="prediction-error">
+        Model could not be loaded: {modelError}
+      </p>
+    );
+  if (state.status === "error" && !p)
+    return (
+      <p className="error" data-testid="prediction-error">
+        No prediction for {symbol}: {state.error}
+      </p>
+    );
+  if (!p)
+    return (
+      <p className="status" data-testid="prediction-status">
+        {state.status === "loading" ? "Loading model and history…" : "Waiting for data…"}
+      </p>
+    );
   return (
     <p className="prediction" data-testid="prediction" data-time={p.predictionTime}>
-      At {p.predictionTime.replace("T", " ").slice(0, 16)} UTC the model expects <b data-testid="prediction-price">{p.predictedPrice.toFixed(2)}</b> in {p.horizon.minutes} minutes
-      (80 % band <b data-testid="band">{p.interval.low.toFixed(2)}–{p.interval.high.toFixed(2)}</b>), last close {p.lastClose.toFixed(2)}.
-      {state.stale && <span className="stale"> Stale: {state.error}</span>}
+      At {p.predictionTime.replace("T", " ").slice(0, 16)} UTC the model expects{" "}
+      <b data-testid="prediction-price">{p.predictedPrice.toFixed(2)}</b> in {p.horizon.minutes} minutes (
+      {Math.round(p.interval.level * 100)} % band{" "}
+      <b data-testid="band">
+        {p.interval.low.toFixed(2)}–{p.interval.high.toFixed(2)}
+      </b>
+      ), last close {p.lastClose.toFixed(2)}.{state.stale && <span className="stale"> Stale: {state.error}</span>}
     </p>
   );
 }
@@ -140,14 +234,17 @@ function PredictionLine({ state, modelError, symbol }: { state: ReturnType<typeo
 function useIndicators(bars: Bar[]) {
   const [out, setOut] = useState<Record<string, (number | null)[]>>();
   const key = useMemo(() => `${bars.length}:${bars[bars.length - 1]?.t}:${bars[bars.length - 1]?.c}`, [bars]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the bars' content (count, last time, last close), not on the array's identity, so unchanged bars do not recompute
   useEffect(() => {
     if (bars.length === 0) return setOut(undefined);
     let live = true;
-    indicators(bars, ["sma_50", "ema_20", "bb_upper", "bb_lower"]).then((r) => live && setOut(r), () => live && setOut(undefined));
+    indicators(bars, ["sma_50", "ema_20", "bb_upper", "bb_lower"]).then(
+      (r) => live && setOut(r),
+      () => live && setOut(undefined),
+    );
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
   return out;
 }

@@ -1,10 +1,21 @@
 // Candlesticks with volume, indicator overlays from mtf-predict's `indicators()` and the prediction cone.
 import {
-  CandlestickSeries, ColorType, HistogramSeries, LineSeries, LineStyle, createChart, createSeriesMarkers,
-  type IChartApi, type ISeriesApi, type ISeriesMarkersPluginApi, type SeriesMarker, type Time, type UTCTimestamp,
+  CandlestickSeries,
+  ColorType,
+  createChart,
+  createSeriesMarkers,
+  HistogramSeries,
+  type IChartApi,
+  type ISeriesApi,
+  type ISeriesMarkersPluginApi,
+  LineSeries,
+  LineStyle,
+  type SeriesMarker,
+  type Time,
+  type UTCTimestamp,
 } from "lightweight-charts";
-import { useEffect, useRef } from "react";
 import type { Bar, Prediction, StoredPrediction } from "mtf-predict";
+import { useEffect, useRef } from "react";
 
 export type Overlay = "sma_50" | "ema_20" | "bollinger";
 
@@ -32,15 +43,42 @@ export function PriceChart(props: {
       timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 8 },
     });
     series.current = {
-      candles: c.addSeries(CandlestickSeries, { upColor: "#3fb950", downColor: "#f85149", wickUpColor: "#3fb950", wickDownColor: "#f85149", borderVisible: false }),
+      candles: c.addSeries(CandlestickSeries, {
+        upColor: "#3fb950",
+        downColor: "#f85149",
+        wickUpColor: "#3fb950",
+        wickDownColor: "#f85149",
+        borderVisible: false,
+      }),
       volume: c.addSeries(HistogramSeries, { priceScaleId: "vol", priceFormat: { type: "volume" }, color: "#30363d" }),
       sma_50: c.addSeries(LineSeries, { color: "#d29922", lineWidth: 1, priceLineVisible: false, lastValueVisible: false }),
       ema_20: c.addSeries(LineSeries, { color: "#a371f7", lineWidth: 1, priceLineVisible: false, lastValueVisible: false }),
       bb_upper: c.addSeries(LineSeries, { color: "#58a6ff55", lineWidth: 1, priceLineVisible: false, lastValueVisible: false }),
       bb_lower: c.addSeries(LineSeries, { color: "#58a6ff55", lineWidth: 1, priceLineVisible: false, lastValueVisible: false }),
-      cone_high: c.addSeries(LineSeries, { color: "#58a6ff", lineWidth: 1, lineStyle: LineStyle.Dashed, priceLineVisible: false, lastValueVisible: true, title: "q90" }),
-      cone_mid: c.addSeries(LineSeries, { color: "#f0f6fc", lineWidth: 2, lineStyle: LineStyle.Dotted, priceLineVisible: false, lastValueVisible: true, title: "q50" }),
-      cone_low: c.addSeries(LineSeries, { color: "#58a6ff", lineWidth: 1, lineStyle: LineStyle.Dashed, priceLineVisible: false, lastValueVisible: true, title: "q10" }),
+      cone_high: c.addSeries(LineSeries, {
+        color: "#58a6ff",
+        lineWidth: 1,
+        lineStyle: LineStyle.Dashed,
+        priceLineVisible: false,
+        lastValueVisible: true,
+        title: "q90",
+      }),
+      cone_mid: c.addSeries(LineSeries, {
+        color: "#f0f6fc",
+        lineWidth: 2,
+        lineStyle: LineStyle.Dotted,
+        priceLineVisible: false,
+        lastValueVisible: true,
+        title: "q50",
+      }),
+      cone_low: c.addSeries(LineSeries, {
+        color: "#58a6ff",
+        lineWidth: 1,
+        lineStyle: LineStyle.Dashed,
+        priceLineVisible: false,
+        lastValueVisible: true,
+        title: "q10",
+      }),
     };
     c.priceScale("vol").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
     markers.current = createSeriesMarkers(series.current.candles!, []);
@@ -78,11 +116,20 @@ export function PriceChart(props: {
     // The cone starts at the last bar shown and ends at the prediction's horizon.
     const t0 = Math.max(ts(last.t), ts(p.lastBarStart));
     const t1 = (Date.parse(p.predictionTime) / 1000 + p.horizon.minutes * 60) as UTCTimestamp;
-    const end = (Math.max(t1, t0 + 60)) as UTCTimestamp;
+    const end = Math.max(t1, t0 + 60) as UTCTimestamp;
     const start = t0 as UTCTimestamp;
-    s.cone_high!.setData([{ time: start, value: p.lastClose }, { time: end, value: p.interval.high }]);
-    s.cone_mid!.setData([{ time: start, value: p.lastClose }, { time: end, value: p.predictedPrice }]);
-    s.cone_low!.setData([{ time: start, value: p.lastClose }, { time: end, value: p.interval.low }]);
+    s.cone_high!.setData([
+      { time: start, value: p.lastClose },
+      { time: end, value: p.interval.high },
+    ]);
+    s.cone_mid!.setData([
+      { time: start, value: p.lastClose },
+      { time: end, value: p.predictedPrice },
+    ]);
+    s.cone_low!.setData([
+      { time: start, value: p.lastClose },
+      { time: end, value: p.interval.low },
+    ]);
   }, [props.prediction, props.bars]);
 
   // Past predictions: an arrow at the time each was made (up = buy, down = sell, circle = hold), labelled with the
@@ -104,7 +151,8 @@ export function PriceChart(props: {
         shape: h.signal === "buy" ? "arrowUp" : h.signal === "sell" ? "arrowDown" : "circle",
         color: h.hit == null ? "#8b949e" : h.hit ? "#3fb950" : "#f85149",
         // Labels only on the newest three: neighbouring labels overlap on an intraday chart.
-        text: i < all.length - 3 ? "" : `${h.predicted_price.toFixed(2)}${h.realized_price == null ? "" : ` → ${h.realized_price.toFixed(2)}`}`,
+        text:
+          i < all.length - 3 ? "" : `${h.predicted_price.toFixed(2)}${h.realized_price == null ? "" : ` → ${h.realized_price.toFixed(2)}`}`,
       }));
     markers.current.setMarkers(list);
   }, [props.history, props.bars]);

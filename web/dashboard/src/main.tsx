@@ -1,6 +1,6 @@
-import { createRoot } from "react-dom/client";
 import { EdgeClient } from "mtf-predict";
 import { MtfProvider } from "mtf-predict/react";
+import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import "./styles.css";
 
@@ -9,7 +9,10 @@ import "./styles.css";
 // ?symbols=SPY,AAPL  ?backend=auto|cpu|webgpu  ?live=1
 const params = new URLSearchParams(location.search);
 const edge = new EdgeClient("", { token: import.meta.env.VITE_MTF_CLIENT_TOKEN as string | undefined });
-const watchlist = (params.get("symbols") ?? "SPY,AAPL,GOOG").split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
+const watchlist = (params.get("symbols") ?? "SPY,AAPL,GOOG")
+  .split(",")
+  .map((s) => s.trim().toUpperCase())
+  .filter(Boolean);
 const backend = (params.get("backend") ?? "auto") as "auto" | "cpu" | "webgpu";
 
 createRoot(document.getElementById("root")!).render(

@@ -1,6 +1,7 @@
+import { MtfProvider, useMLPrediction, usePredictor } from "mtf-predict/react";
+// biome-ignore lint/correctness/noUnusedImports: Vite without the React plugin compiles JSX to React.createElement
 import React from "react";
 import { createRoot } from "react-dom/client";
-import { MtfProvider, useMLPrediction, usePredictor } from "mtf-predict/react";
 
 function Panel() {
   const { prediction, confidence, signal, attention, backend, status, error, stale } = useMLPrediction("SPY", {
@@ -13,9 +14,16 @@ function Panel() {
   if (!prediction) return <p id="status">{status}</p>;
   return (
     <div id="prediction" data-status={status}>
-      <p>backend: <b id="backend">{backend}</b></p>
-      <p>signal: <b id="signal">{signal}</b> ({(confidence * 100).toFixed(1)} %)</p>
-      <p>price: <b id="price">{prediction.predictedPrice.toFixed(2)}</b> in [{prediction.interval.low.toFixed(2)}, {prediction.interval.high.toFixed(2)}]</p>
+      <p>
+        backend: <b id="backend">{backend}</b>
+      </p>
+      <p>
+        signal: <b id="signal">{signal}</b> ({(confidence * 100).toFixed(1)} %)
+      </p>
+      <p>
+        price: <b id="price">{prediction.predictedPrice.toFixed(2)}</b> in [{prediction.interval.low.toFixed(2)},{" "}
+        {prediction.interval.high.toFixed(2)}]
+      </p>
       <p>attention: {attention.timeframes.map((t, i) => `${t} ${attention.acrossTimeframes[i].toFixed(2)}`).join(" · ")}</p>
     </div>
   );

@@ -3,6 +3,7 @@
  * Every method rejects with an `MtfError` (`edge` with the HTTP status and the server's message, or `network`).
  */
 import { MtfError, messageOf } from "./errors.js";
+import type { ModelResponse, ModelsResponse, Performance, PredictionsResponse } from "./generated/edge.js";
 import type { Bar, Prediction, StreamMessage, Timeframe } from "./types.js";
 
 /** Bars as the edge returns them. `stale` is true when Alpaca failed and a cached copy was served. */
@@ -27,48 +28,16 @@ export interface NewsResponse {
   stale?: boolean;
 }
 
-/** A stored prediction (the prediction plus what the edge records). */
-export interface StoredPrediction {
-  id: number;
-  symbol: string;
-  model_version: string;
-  prediction_time: string;
-  horizon_minutes: number;
-  predicted_price: number;
-  interval_low: number;
-  interval_high: number;
-  signal: string;
-  confidence: number;
-  last_close: number;
-  /** Filled by the edge's accuracy tracking once the horizon has passed. */
-  realized_price: number | null;
-  realized_error: number | null;
-  hit: number | null;
-  created_at: string;
-  payload?: Prediction;
-}
-
-/** A registered model version. */
-export interface ModelVersion {
-  version: string;
-  name: string;
-  sha256: string;
-  size: number;
-  active: boolean;
-  created_at: string;
-  /** Path of the artifact bytes (immutable, ETag = sha256). */
-  artifact_url: string;
-  metadata?: Record<string, unknown>;
-}
-
-/** Live accuracy of a model version from the edge's cron tracking. */
-export interface ModelPerformance {
-  version: string;
-  evaluated: number;
-  hit_rate: number | null;
-  mean_abs_error: number | null;
-  interval_coverage: number | null;
-}
+// Response bodies of the edge's registry and prediction routes: generated from edge-worker/src/wire.rs.
+export type {
+  ModelResponse,
+  ModelsResponse,
+  ModelVersion,
+  Performance as ModelPerformance,
+  PredictionsResponse,
+  StoredPrediction,
+  TrainingRow,
+} from "./generated/edge.js";
 
 /** Options of {@link EdgeClient}. */
 export interface EdgeClientOptions {
@@ -108,7 +77,11 @@ export class EdgeClient {
     return `${this.baseUrl}${path}${q ? `?${q}` : ""}`;
   }
 
-  private async request<T>(method: string, path: string, init: { query?: Record<string, string | number | undefined>; body?: unknown; auth?: "client" | "admin" } = {}): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    init: { query?: Record<string, string | number | undefined>; body?: unknown; auth?: "client" | "admin" } = {},
+  ): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (init.body !== undefined) headers["content-type"] = "application/json";
     const token = init.auth === "admin" ? this.opts.adminToken : init.auth === "client" ? this.opts.token : undefined;
@@ -158,24 +131,24 @@ export class EdgeClient {
   }
 
   /** Stored predictions of a symbol, latest first. */
-  predictions(symbol: string, limit = 50): Promise<{ predictions: StoredPrediction[]; stale?: boolean }> {
+  predictions(symbol: string, limit = 50): Promise<PredictionsResponse & { stale?: boolean }> {
     return this.request("GET", "/api/v1/predictions", { query: { symbol, limit } });
   }
 
-  models(): Promise<{ models: ModelVersion[] }> {
+  models(): Promise<ModelsResponse> {
     return this.request("GET", "/api/v1/models");
   }
 
-  activeModel(): Promise<{ model: ModelVersion }> {
+  activeModel(): Promise<ModelResponse> {
     return this.request("GET", "/api/v1/models/active");
   }
 
   /** Activates a version (rollback = activate an older one). Needs the admin token. */
-  activateModel(version: string): Promise<{ model: ModelVersion }> {
+  activateModel(version: string): Promise<ModelResponse> {
     return this.request("POST", `/api/v1/models/${encodeURIComponent(version)}/activate`, { auth: "admin" });
   }
 
-  modelPerformance(version: string): Promise<ModelPerformance> {
+  modelPerformance(version: string): Promise<Performance> {
     return this.request("GET", `/api/v1/models/${encodeURIComponent(version)}/performance`);
   }
 
@@ -189,7 +162,11 @@ export class EdgeClient {
    * Subscribes to the edge's shared stream. `onFrame` receives each frame (an array of Alpaca stream messages:
    * trades `t`, bars `b`, updated bars `u`, plus control messages).
    */
-  stream(symbols: string[], onFrame: (frame: StreamMessage[]) => void, onStatus?: (s: "open" | "closed" | "error", why?: string) => void): StreamHandle {
+  stream(
+    symbols: string[],
+    onFrame: (frame: StreamMessage[]) => void,
+    onStatus?: (s: "open" | "closed" | "error", why?: string) => void,
+  ): StreamHandle {
     const WS = this.opts.WebSocket ?? globalThis.WebSocket;
     const socket = new WS(this.streamUrl(symbols));
     socket.addEventListener("open", () => onStatus?.("open"));

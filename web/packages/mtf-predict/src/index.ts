@@ -6,13 +6,24 @@
  * - {@link EdgeClient} talks to the mtf edge API (bars, quotes, news, predictions, models, stream).
  * - React hooks live in `mtf-predict/react`.
  */
-export { loadPredictor, loadWasm, probeWebGpu, indicators, features, Predictor, LiveSession } from "./predictor.js";
-export type { LoadPredictorOptions, WasmVariant } from "./predictor.js";
-export { EdgeClient } from "./edge.js";
-export type { BarsResponse, QuoteResponse, NewsResponse, StoredPrediction, ModelVersion, ModelPerformance, EdgeClientOptions, StreamHandle } from "./edge.js";
-export { fetchArtifact, sha256Hex, PredictionCache } from "./cache.js";
+
 export type { ArtifactFetchOptions, ArtifactSource, CachedPrediction } from "./cache.js";
+export { fetchArtifact, PredictionCache, sha256Hex } from "./cache.js";
+export type {
+  BarsResponse,
+  EdgeClientOptions,
+  ModelPerformance,
+  ModelVersion,
+  NewsResponse,
+  QuoteResponse,
+  StoredPrediction,
+  StreamHandle,
+} from "./edge.js";
+export { EdgeClient } from "./edge.js";
 export { MtfError } from "./errors.js";
-export { parseHorizonMinutes, planFetch, timeframeMinutes, WARMUP_BARS, CONVERGENCE_BARS } from "./timeframes.js";
+export { ALPACA_TIMEFRAME, INTERVAL_LEVEL, TIMEFRAME_MINUTES, TIMEFRAMES } from "./generated/contract.js";
+export type { LoadPredictorOptions, WasmVariant } from "./predictor.js";
+export { features, indicators, LiveSession, loadPredictor, loadWasm, Predictor, probeWebGpu } from "./predictor.js";
 export type { FetchPlan } from "./timeframes.js";
+export { CONVERGENCE_BARS, parseHorizonMinutes, planFetch, timeframeMinutes, WARMUP_BARS } from "./timeframes.js";
 export type * from "./types.js";

@@ -4,9 +4,9 @@
  * Two builds of the module ship with the package: `wasm/cpu` (burn-flex on the CPU, small) and `wasm/webgpu`
  * (burn-wgpu with burn-flex as fallback, larger). Only the one the backend choice needs is downloaded.
  */
-import { fetchArtifact, sha256Hex, type ArtifactSource } from "./cache.js";
+import { type ArtifactSource, fetchArtifact, sha256Hex } from "./cache.js";
 import { MtfError, messageOf } from "./errors.js";
-import type { Bar, BackendRequest, ModelInfo, PredictRequest, Prediction, StreamMessage, Timeframe } from "./types.js";
+import type { BackendRequest, Bar, ModelInfo, Prediction, PredictRequest, StreamMessage, Timeframe } from "./types.js";
 
 /** The wasm-bindgen module's surface (see crates/wasm). */
 interface WasmPredictor {
@@ -139,9 +139,13 @@ export class Predictor {
     return this.inner.backend.startsWith("webgpu") ? "webgpu" : "cpu";
   }
 
-  /** The artifact header: name, version, timeframes, lookback, horizon, training range, metrics. */
+  private cachedInfo: ModelInfo | undefined;
+
+  /** The artifact header: name, version, timeframes, lookback, horizon, training range, metrics. Read from
+   * the module once per predictor (the header does not change; re-reading it serialises ~11 KB each time). */
   get info(): ModelInfo {
-    return this.inner.info;
+    this.cachedInfo ??= this.inner.info as ModelInfo;
+    return this.cachedInfo;
   }
 
   /** `name@version`. */

@@ -10,13 +10,13 @@
  *   useMLPrediction("SPY", { timeframes: ["1m", "5m", "15m", "1h", "1d"], horizon: "1h" });
  * ```
  */
-import { createContext, createElement, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { createContext, createElement, type ReactNode, useContext, useEffect, useMemo, useRef, useState } from "react";
 import { PredictionCache } from "./cache.js";
 import { EdgeClient } from "./edge.js";
 import { MtfError, messageOf } from "./errors.js";
-import { loadPredictor, type LoadPredictorOptions, type Predictor } from "./predictor.js";
+import { type LoadPredictorOptions, loadPredictor, type Predictor } from "./predictor.js";
 import { parseHorizonMinutes, planFetch, timeframeMinutes } from "./timeframes.js";
-import type { Bar, BackendRequest, BarsByTimeframe, Prediction, Signal, StreamMessage, Timeframe } from "./types.js";
+import type { BackendRequest, Bar, BarsByTimeframe, Prediction, Signal, StreamMessage, Timeframe } from "./types.js";
 
 /** What the provider loads: an artifact (URL or bytes, see `loadPredictor`), or the edge's active model. */
 export type ModelSource = Omit<LoadPredictorOptions, "backend"> | { fromEdge: true };
@@ -51,12 +51,12 @@ export interface MtfProviderProps {
 export function MtfProvider(props: MtfProviderProps): ReactNode {
   const { edge = "", model, backend = "auto", predictionTtlMs } = props;
   const client = useMemo(() => (typeof edge === "string" ? new EdgeClient(edge) : edge), [edge]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the predictor is loaded once per edge client; a changed model or backend prop takes effect on remount (documented)
   const predictor = useMemo(() => {
     const p = !model || "fromEdge" in model ? loadActiveModel(client, backend) : loadPredictor({ ...model, backend });
     p.catch(() => undefined); // surfaced through the hooks' `error`
     return p;
     // The model is loaded once per provider; change `key` to reload.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [client]);
   const cache = useMemo(() => new PredictionCache(predictionTtlMs), [predictionTtlMs]);
   return createElement(MtfContext.Provider, { value: { client, predictor, cache } }, props.children);
@@ -103,11 +103,16 @@ export interface StockBarsState {
 }
 
 /** Bars of one symbol and timeframe from the edge, refreshed every `refreshMs` (default 60 s; 0 = never). */
-export function useStockBars(symbol: string, timeframe: Timeframe, opts: { limit?: number; refreshMs?: number; client?: EdgeClient } = {}): StockBarsState {
+export function useStockBars(
+  symbol: string,
+  timeframe: Timeframe,
+  opts: { limit?: number; refreshMs?: number; client?: EdgeClient } = {},
+): StockBarsState {
   const ctx = useMtf();
   const client = opts.client ?? ctx.client;
   const [tick, setTick] = useState(0);
   const [state, setState] = useState<Omit<StockBarsState, "reload">>({ bars: [], status: "idle", error: undefined, stale: false });
+  // biome-ignore lint/correctness/useExhaustiveDependencies: tick is the refresh trigger (refreshMs)
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, status: "loading", error: undefined }));
@@ -141,8 +146,18 @@ export interface LiveStreamState {
 export function useLiveStream(symbols: string[], opts: { client?: EdgeClient; enabled?: boolean } = {}): LiveStreamState {
   const ctx = useMtf();
   const client = opts.client ?? ctx.client;
-  const key = symbols.map((s) => s.toUpperCase()).sort().join(",");
-  const [state, setState] = useState<LiveStreamState>({ status: "connecting", lastFrame: undefined, lastTrade: undefined, lastBar: undefined, frames: 0, error: undefined });
+  const key = symbols
+    .map((s) => s.toUpperCase())
+    .sort()
+    .join(",");
+  const [state, setState] = useState<LiveStreamState>({
+    status: "connecting",
+    lastFrame: undefined,
+    lastTrade: undefined,
+    lastBar: undefined,
+    frames: 0,
+    error: undefined,
+  });
   useEffect(() => {
     if (opts.enabled === false || key === "") return;
     let stopped = false;
@@ -230,8 +245,15 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
   const ctx = useMtf();
   const { predictor, error: loadError } = usePredictor();
   const [state, setState] = useState<MLPredictionState>({
-    prediction: undefined, confidence: undefined, signal: undefined, attention: undefined,
-    backend: undefined, status: "idle", error: undefined, stale: false, latencyMs: undefined,
+    prediction: undefined,
+    confidence: undefined,
+    signal: undefined,
+    attention: undefined,
+    backend: undefined,
+    status: "idle",
+    error: undefined,
+    stale: false,
+    latencyMs: undefined,
   });
   const [tick, setTick] = useState(0);
   const session = useRef<{ key: string; live: import("./predictor.js").LiveSession } | undefined>(undefined);
@@ -240,7 +262,17 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
   const stream = useLiveStream([symbol], { client: ctx.client, enabled: live && !!predictor });
 
   const publish = (p: Prediction, latencyMs: number | undefined) => {
-    setState({ prediction: p, confidence: p.confidence, signal: p.signal, attention: p.attention, backend: predictor?.backend, status: "ready", error: undefined, stale: false, latencyMs });
+    setState({
+      prediction: p,
+      confidence: p.confidence,
+      signal: p.signal,
+      attention: p.attention,
+      backend: predictor?.backend,
+      status: "ready",
+      error: undefined,
+      stale: false,
+      latencyMs,
+    });
   };
   const fail = (e: unknown, horizonKey: string) => {
     const last = ctx.cache.last(symbol, horizonKey)?.prediction;
@@ -257,6 +289,7 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
   };
 
   // History → prediction (and the seed of the live session).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: re-runs on the request's inputs and the refresh tick; ctx, publish and fail are stable for the provider's lifetime
   useEffect(() => {
     if (loadError) {
       setState((s) => ({ ...s, status: "error", error: loadError }));
@@ -272,24 +305,41 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
     const horizonKey = `${modelHorizon}m@${predictor.version}`;
     (async () => {
       if (opts.horizon !== undefined && parseHorizonMinutes(opts.horizon) !== modelHorizon) {
-        throw new MtfError("input", `model ${predictor.version} predicts ${modelHorizon} minutes ahead; horizon ${opts.horizon} is not available`);
+        throw new MtfError(
+          "input",
+          `model ${predictor.version} predicts ${modelHorizon} minutes ahead; horizon ${opts.horizon} is not available`,
+        );
       }
       setState((s) => ({ ...s, status: "loading", backend: predictor.backend }));
       let bars: BarsByTimeframe;
       if (opts.bars) bars = opts.bars;
       else {
-        const tfs = (tfKey ? (tfKey.split(",") as Timeframe[]) : info.data.timeframes).filter((t) => info.data.timeframes.includes(t) || t === "1m");
+        const tfs = (tfKey ? (tfKey.split(",") as Timeframe[]) : info.data.timeframes).filter(
+          (t) => info.data.timeframes.includes(t) || t === "1m",
+        );
         const plan = planFetch(tfs.length ? tfs : info.data.timeframes, info.data.lookback);
         bars = {};
         const jobs: Promise<void>[] = [];
         if (plan.intraday) {
           const it = plan.intraday;
-          jobs.push(ctx.client.bars(symbol, it.timeframe, { limit: it.limit }).then((r) => void (bars[it.timeframe] = r.bars)));
+          jobs.push(
+            ctx.client.bars(symbol, it.timeframe, { limit: it.limit }).then((r) => {
+              bars[it.timeframe] = r.bars;
+            }),
+          );
         }
-        if (plan.daily) jobs.push(ctx.client.bars(symbol, "1d", { limit: plan.daily.limit }).then((r) => void (bars["1d"] = r.bars)));
+        if (plan.daily)
+          jobs.push(
+            ctx.client.bars(symbol, "1d", { limit: plan.daily.limit }).then((r) => {
+              bars["1d"] = r.bars;
+            }),
+          );
         await Promise.all(jobs);
       }
-      const lastBar = Object.values(bars).flatMap((b) => (b && b.length ? [b[b.length - 1]!.t] : [])).sort().pop();
+      const lastBar = Object.values(bars)
+        .flatMap((b) => (b?.length ? [b[b.length - 1]!.t] : []))
+        .sort()
+        .pop();
       const cached = ctx.cache.get(symbol, horizonKey);
       if (cached && lastBar !== undefined && cached.predictionTime >= lastBar) {
         if (!cancelled) publish(cached, undefined);
@@ -310,12 +360,12 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
       cancelled = true;
       if (timer) clearInterval(timer);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [predictor, loadError, symbol, tfKey, opts.horizon, opts.bars, live, tick]);
 
   // Live frames → live session → prediction on base-bar close.
   const external = typeof opts.realTimeData === "object" ? opts.realTimeData : undefined;
   const frame = live ? stream.lastFrame : external ? (Array.isArray(external) ? external : [external]) : undefined;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs once per stream frame; predictor and symbol are read as of that render (a symbol change replaces the session)
   useEffect(() => {
     const s = session.current;
     if (!frame || !s || !predictor || s.key !== symbol) return;
@@ -329,7 +379,6 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
       },
       (e) => fail(e, horizonKey),
     );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [frame]);
 
   useEffect(() => () => session.current?.live.free(), []);

@@ -1,7 +1,8 @@
 /** Timeframe arithmetic used by the hooks (pure functions). */
+import { TIMEFRAME_MINUTES as MINUTES, WARMUP_BARS } from "./generated/contract.js";
 import type { Timeframe } from "./types.js";
 
-const MINUTES: Record<Timeframe, number> = { "1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 120, "4h": 240, "1d": 1440 };
+export { WARMUP_BARS };
 
 /** Minutes of a timeframe (a trading day counts 1440). */
 export function timeframeMinutes(tf: Timeframe): number {
@@ -30,8 +31,6 @@ export interface FetchPlan {
   daily?: { limit: number };
 }
 
-/** Bars before a feature is defined (SMA-50 is the longest warm-up; `mtf_features::spec::WARMUP_BARS`). */
-export const WARMUP_BARS = 49;
 /** Extra bars so exponentially smoothed indicators (EMA, Wilder) forget their seed, as they had in training. */
 export const CONVERGENCE_BARS = 100;
 

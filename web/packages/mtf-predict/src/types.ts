@@ -5,24 +5,11 @@
  * follow the New York clock; daily bars are New York trading days. Returns are log returns.
  */
 
-/** One bar in Alpaca's shape (what the edge's `/api/v1/bars` returns). */
-export interface Bar {
-  /** Bar start, RFC 3339 UTC. */
-  t: string;
-  o: number;
-  h: number;
-  l: number;
-  c: number;
-  /** Volume (shares). */
-  v: number;
-  /** Trade count. */
-  n?: number;
-  /** Volume-weighted average price. */
-  vw?: number;
-}
+// Bar, Timeframe, Signal and Prediction (with Horizon, Interval, Probabilities, Attention) are generated from
+// the Rust definitions (crates/model/src/contract.rs): the same types `mtf predict` and the wasm module emit.
+import type { Bar, Timeframe } from "./generated/contract.js";
 
-/** Timeframes the model and the edge understand. */
-export type Timeframe = "1m" | "5m" | "15m" | "30m" | "1h" | "2h" | "4h" | "1d";
+export type { Attention, Bar, Horizon, Interval, Prediction, Probabilities, Signal, Timeframe } from "./generated/contract.js";
 
 /** Bars keyed by timeframe. Timeframes the model needs but absent here are resampled from the finest given. */
 export type BarsByTimeframe = Partial<Record<Timeframe, Bar[]>>;
@@ -33,38 +20,6 @@ export interface PredictRequest {
   bars: BarsByTimeframe;
   /** Prediction instant (RFC 3339); defaults to the end of the latest bar given. Later bars are ignored. */
   at?: string;
-}
-
-/** Buy / sell / hold. */
-export type Signal = "buy" | "sell" | "hold";
-
-/** A prediction: the same JSON as `mtf predict` prints. */
-export interface Prediction {
-  symbol: string;
-  /** `name@version` of the artifact. */
-  modelVersion: string;
-  /** Instant the prediction is made for (RFC 3339 UTC): only bars ended by then were used. */
-  predictionTime: string;
-  horizon: { timeframe: Timeframe; bars: number; minutes: number };
-  lastClose: number;
-  lastBarStart: string;
-  /** Median predicted price at the horizon. */
-  predictedPrice: number;
-  predictedLogReturn: number;
-  /** Calibrated interval of the price at the horizon (conformal, `level` coverage on validation data). */
-  interval: { low: number; high: number; level: number };
-  /** Calibrated direction probabilities (down / flat / up, flat = |return| within the training flat band). */
-  probabilities: { down: number; flat: number; up: number };
-  signal: Signal;
-  /** Probability of the predicted direction. */
-  confidence: number;
-  attention: {
-    timeframes: Timeframe[];
-    /** Attention across timeframes, sums to 1 (0 for timeframes without data). */
-    acrossTimeframes: number[];
-    /** Attention over time per timeframe: `[timeframe][step]`, oldest step first. */
-    overTime: number[][];
-  };
 }
 
 /** Which backend runs, as requested and as granted. */

@@ -7,7 +7,7 @@ export function close(a, b, rel, path = "$") {
     assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) || Math.abs(a - b) <= 1e-12, `${path}: ${a} vs ${b}`);
   } else if (Array.isArray(a)) {
     assert.equal(a.length, b.length, `${path} length`);
-    a.forEach((x, i) => close(x, b[i], rel, `${path}[${i}]`));
+    for (const [i, x] of a.entries()) close(x, b[i], rel, `${path}[${i}]`);
   } else if (a && typeof a === "object") {
     assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${path} keys`);
     for (const k of Object.keys(a)) close(a[k], b[k], rel, `${path}.${k}`);

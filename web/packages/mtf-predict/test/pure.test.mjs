@@ -1,7 +1,16 @@
 // Unit tests of the package's pure parts (run on the compiled dist/ with `node --test`).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { EdgeClient, MtfError, PredictionCache, fetchArtifact, parseHorizonMinutes, planFetch, sha256Hex, timeframeMinutes } from "../dist/index.js";
+import {
+  EdgeClient,
+  fetchArtifact,
+  MtfError,
+  PredictionCache,
+  parseHorizonMinutes,
+  planFetch,
+  sha256Hex,
+  timeframeMinutes,
+} from "../dist/index.js";
 
 test("sha256Hex matches a known vector", async () => {
   assert.equal(await sha256Hex(new TextEncoder().encode("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -16,9 +25,16 @@ function memoryCaches() {
       if (!buckets.has(name)) buckets.set(name, new Map());
       const m = buckets.get(name);
       return {
-        async match(url) { const b = m.get(url); return b ? new Response(b) : undefined; },
-        async put(url, res) { m.set(url, new Uint8Array(await res.arrayBuffer())); },
-        async delete(url) { return m.delete(url); },
+        async match(url) {
+          const b = m.get(url);
+          return b ? new Response(b) : undefined;
+        },
+        async put(url, res) {
+          m.set(url, new Uint8Array(await res.arrayBuffer()));
+        },
+        async delete(url) {
+          return m.delete(url);
+        },
       };
     },
   };
@@ -28,7 +44,10 @@ test("fetchArtifact caches verified bytes and serves them from the cache afterwa
   const body = new Uint8Array([1, 2, 3, 4]);
   const sha = await sha256Hex(body);
   let calls = 0;
-  const fetch = async () => { calls++; return new Response(body); };
+  const fetch = async () => {
+    calls++;
+    return new Response(body);
+  };
   const caches = memoryCaches();
   const a = await fetchArtifact("https://x/m.mtf", { sha256: sha, fetch, caches });
   assert.equal(a.source, "network");
@@ -41,7 +60,10 @@ test("fetchArtifact caches verified bytes and serves them from the cache afterwa
 test("fetchArtifact rejects bytes whose sha256 differs and does not cache them", async () => {
   const caches = memoryCaches();
   const fetch = async () => new Response(new Uint8Array([9, 9]));
-  await assert.rejects(fetchArtifact("https://x/m.mtf", { sha256: "00".repeat(32), fetch, caches }), (e) => e instanceof MtfError && e.code === "artifact" && /SHA-256/.test(e.message));
+  await assert.rejects(
+    fetchArtifact("https://x/m.mtf", { sha256: "00".repeat(32), fetch, caches }),
+    (e) => e instanceof MtfError && e.code === "artifact" && /SHA-256/.test(e.message),
+  );
   assert.equal(caches.buckets.get("mtf-models-v1").size, 0);
 });
 
@@ -51,18 +73,45 @@ test("a corrupted cached artifact is replaced by a fresh download", async () => 
   const caches = memoryCaches();
   (await caches.open("mtf-models-v1")).put("https://x/m.mtf", new Response(new Uint8Array([0])));
   let calls = 0;
-  const r = await fetchArtifact("https://x/m.mtf", { sha256: sha, caches, fetch: async () => { calls++; return new Response(good); } });
+  const r = await fetchArtifact("https://x/m.mtf", {
+    sha256: sha,
+    caches,
+    fetch: async () => {
+      calls++;
+      return new Response(good);
+    },
+  });
   assert.equal(r.source, "network");
   assert.equal(calls, 1);
-  assert.equal((await fetchArtifact("https://x/m.mtf", { sha256: sha, caches, fetch: async () => assert.fail("refetched") })).source, "cache");
+  assert.equal(
+    (await fetchArtifact("https://x/m.mtf", { sha256: sha, caches, fetch: async () => assert.fail("refetched") })).source,
+    "cache",
+  );
 });
 
 test("fetchArtifact reports HTTP failures with the status", async () => {
-  await assert.rejects(fetchArtifact("https://x/m.mtf", { cacheName: false, fetch: async () => new Response("no", { status: 404 }) }), (e) => e.status === 404 && /HTTP 404/.test(e.message));
-  await assert.rejects(fetchArtifact("https://x/m.mtf", { cacheName: false, fetch: async () => { throw new TypeError("offline"); } }), (e) => e.code === "network");
+  await assert.rejects(
+    fetchArtifact("https://x/m.mtf", { cacheName: false, fetch: async () => new Response("no", { status: 404 }) }),
+    (e) => e.status === 404 && /HTTP 404/.test(e.message),
+  );
+  await assert.rejects(
+    fetchArtifact("https://x/m.mtf", {
+      cacheName: false,
+      fetch: async () => {
+        throw new TypeError("offline");
+      },
+    }),
+    (e) => e.code === "network",
+  );
 });
 
-const pred = (t, lastBarStart = "2011-01-31T19:45:00Z") => ({ symbol: "SPY", predictionTime: t, lastBarStart, confidence: 0.5, signal: "hold" });
+const pred = (t, lastBarStart = "2011-01-31T19:45:00Z") => ({
+  symbol: "SPY",
+  predictionTime: t,
+  lastBarStart,
+  confidence: 0.5,
+  signal: "hold",
+});
 
 test("PredictionCache: fresh within the TTL, clamped to 1–5 minutes, last valid kept for stale fallback", () => {
   let now = 0;
@@ -95,7 +144,7 @@ test("planFetch fetches the finest intraday timeframe with enough history for th
   assert.equal(p.intraday.timeframe, "1m");
   // (32 + 49 warm-up) hourly bars = 4860 session minutes = 13 sessions (+2) of ≤ 960 minutes, capped at one page.
   assert.equal(p.intraday.limit, 10_000);
-  assert.equal(planFetch(["5m", "15m"], 32).intraday.limit, Math.ceil((Math.ceil((81 * 15) / 390) + 2) * 960 / 5));
+  assert.equal(planFetch(["5m", "15m"], 32).intraday.limit, Math.ceil(((Math.ceil((81 * 15) / 390) + 2) * 960) / 5));
   assert.equal(p.daily.limit, 182);
   assert.equal(planFetch(["1d"], 32).intraday, undefined);
   assert.equal(planFetch(["5m", "1h"], 32).intraday.timeframe, "5m");
@@ -103,7 +152,10 @@ test("planFetch fetches the finest intraday timeframe with enough history for th
 
 function recordingFetch(status = 200, body = { ok: true }) {
   const calls = [];
-  const fetch = async (url, init) => { calls.push({ url, init }); return new Response(JSON.stringify(body), { status }); };
+  const fetch = async (url, init) => {
+    calls.push({ url, init });
+    return new Response(JSON.stringify(body), { status });
+  };
   return { calls, fetch };
 }
 
@@ -127,7 +179,10 @@ test("EdgeClient builds encoded URLs and sends tokens only where needed", async 
 test("EdgeClient surfaces the edge's error code and message with the status", async () => {
   const { fetch } = recordingFetch(400, { error: { code: "invalid_symbol", message: "symbol `$$` is not valid" } });
   const c = new EdgeClient("http://127.0.0.1:1", { fetch });
-  await assert.rejects(c.quote("$$"), (e) => e instanceof MtfError && e.status === 400 && /invalid_symbol: symbol `\$\$` is not valid/.test(e.message));
+  await assert.rejects(
+    c.quote("$$"),
+    (e) => e instanceof MtfError && e.status === 400 && /invalid_symbol: symbol `\$\$` is not valid/.test(e.message),
+  );
   const bad = new EdgeClient("", { fetch: async () => new Response("<html>", { status: 200 }) });
   await assert.rejects(bad.models(), /not JSON/);
 });

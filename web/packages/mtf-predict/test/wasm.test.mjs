@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
-import { MtfError, loadPredictor } from "../dist/index.js";
+import { loadPredictor, MtfError } from "../dist/index.js";
 import { close } from "./compare.mjs";
 
 const root = new URL("../../../../", import.meta.url);
@@ -18,7 +18,6 @@ const artifact = () => new Uint8Array(readFileSync(new URL("models/spy-15m-h4/mo
 const request = () => JSON.parse(readFileSync(new URL("parity_request.json", fixtures), "utf8"));
 const expected = () => JSON.parse(readFileSync(new URL("parity_expected.json", fixtures), "utf8"));
 
-
 const load = (model = artifact()) => loadPredictor({ model, backend: "cpu", wasmUrl: readFileSync(wasmPath) });
 
 test("predicts what `mtf predict` predicts (committed fixture, 1e-4 relative), twice in a row", { skip: !have }, async () => {
@@ -26,6 +25,9 @@ test("predicts what `mtf predict` predicts (committed fixture, 1e-4 relative), t
   assert.equal(p.backend, "cpu");
   assert.equal(p.version, "spy-15m-h4@0.1.0");
   assert.equal(p.source, "bytes");
+  // The header is read from the module once per predictor, not re-serialised on every access.
+  assert.equal(p.info, p.info);
+  assert.equal(p.info.data.base, "15m");
   close(await p.predict(request()), expected(), 1e-4);
   close(await p.predict(request()), expected(), 1e-4);
   assert.ok(p.lastLatencyMs >= 0);
@@ -63,5 +65,8 @@ test("a corrupted artifact is refused, and loading a good one afterwards works",
 });
 
 test("a declared sha256 that does not match the bytes is refused before loading", { skip: !have }, async () => {
-  await assert.rejects(loadPredictor({ model: artifact(), sha256: "00".repeat(32), backend: "cpu", wasmUrl: readFileSync(wasmPath) }), /SHA-256/);
+  await assert.rejects(
+    loadPredictor({ model: artifact(), sha256: "00".repeat(32), backend: "cpu", wasmUrl: readFileSync(wasmPath) }),
+    /SHA-256/,
+  );
 });

@@ -1,0 +1,189 @@
+// Generated from the Rust definitions by crates/model/src/contract.rs — do not edit.
+// Regenerate: MTF_UPDATE_GENERATED=1 cargo test -p mtf-model --lib contract
+
+/** A bar size (`mtf_market::Timeframe`): the dashboard form of Alpaca's 1Min … 1Day. */
+export type Timeframe = "1m" | "5m" | "10m" | "15m" | "30m" | "1h" | "4h" | "1d";
+
+/** Every timeframe, finest first. */
+export const TIMEFRAMES: readonly Timeframe[] = ["1m", "5m", "10m", "15m", "30m", "1h", "4h", "1d"];
+
+/** Nominal minutes of each timeframe (a trading day counts 1440). */
+export const TIMEFRAME_MINUTES: Readonly<Record<Timeframe, number>> = { "1m": 1, "5m": 5, "10m": 10, "15m": 15, "30m": 30, "1h": 60, "4h": 240, "1d": 1440 };
+
+/** Alpaca's name of each timeframe. */
+export const ALPACA_TIMEFRAME: Readonly<Record<Timeframe, string>> = { "1m": "1Min", "5m": "5Min", "10m": "10Min", "15m": "15Min", "30m": "30Min", "1h": "1Hour", "4h": "4Hour", "1d": "1Day" };
+
+/** Bars before every feature is defined (`mtf_features::spec::WARMUP_BARS`: SMA-50). */
+export const WARMUP_BARS = 49;
+
+/** Coverage the q10–q90 band is trained and calibrated for. */
+export const INTERVAL_LEVEL = 0.8;
+
+/**
+ * Alpaca's bar object, field for field: the serde form of [`Bar`] (validated on the way in), and the
+ * TypeScript `Bar` of the npm package (`ts_rs` derives its declaration).
+ */
+export type Bar = { 
+/**
+ * Bar start, RFC 3339 UTC.
+ */
+t: string, 
+/**
+ * Open.
+ */
+o: number, 
+/**
+ * High.
+ */
+h: number, 
+/**
+ * Low.
+ */
+l: number, 
+/**
+ * Close.
+ */
+c: number, 
+/**
+ * Volume (shares).
+ */
+v: number, 
+/**
+ * Trade count.
+ */
+n?: number, 
+/**
+ * Volume-weighted average price.
+ */
+vw?: number, };
+
+/**
+ * A trading signal.
+ */
+export type Signal = "buy" | "sell" | "hold";
+
+/**
+ * The horizon of a prediction.
+ */
+export type Horizon = { 
+/**
+ * Base timeframe, e.g. `15m`.
+ */
+timeframe: Timeframe, 
+/**
+ * Bars of the base timeframe.
+ */
+bars: number, 
+/**
+ * `bars × timeframe` in minutes (nominal).
+ */
+minutes: number, };
+
+/**
+ * The q10–q90 band as prices.
+ */
+export type Interval = { 
+/**
+ * Lower price (q10).
+ */
+low: number, 
+/**
+ * Upper price (q90).
+ */
+high: number, 
+/**
+ * Nominal coverage (0.8).
+ */
+level: number, };
+
+/**
+ * Direction probabilities.
+ */
+export type Probabilities = { 
+/**
+ * P(return < −flat band).
+ */
+down: number, 
+/**
+ * P(|return| ≤ flat band).
+ */
+flat: number, 
+/**
+ * P(return > flat band).
+ */
+up: number, };
+
+/**
+ * Attention weights for display.
+ */
+export type Attention = { 
+/**
+ * Timeframes in order (`1m`, `5m`, …).
+ */
+timeframes: Array<Timeframe>, 
+/**
+ * `[K]`: attention across timeframes (sums to 1).
+ */
+acrossTimeframes: Array<number>, 
+/**
+ * `[K][T]`: attention over time per timeframe, oldest step first (each row sums to 1).
+ */
+overTime: Array<Array<number>>, };
+
+/**
+ * One prediction. Field names are the JSON contract with the dashboard.
+ */
+export type Prediction = { 
+/**
+ * Symbol as given by the caller.
+ */
+symbol: string, 
+/**
+ * `name@version` of the model.
+ */
+modelVersion: string, 
+/**
+ * Prediction instant (UTC, RFC 3339): inputs are bars complete by then.
+ */
+predictionTime: string, 
+/**
+ * Horizon.
+ */
+horizon: Horizon, 
+/**
+ * Close of the latest complete base-timeframe bar.
+ */
+lastClose: number, 
+/**
+ * Start (UTC, RFC 3339) of that bar.
+ */
+lastBarStart: string, 
+/**
+ * `last_close × exp(q50)`.
+ */
+predictedPrice: number, 
+/**
+ * Predicted median log return over the horizon.
+ */
+predictedLogReturn: number, 
+/**
+ * q10–q90 as prices, after the conformal adjustment.
+ */
+interval: Interval, 
+/**
+ * Calibrated direction probabilities.
+ */
+probabilities: Probabilities, 
+/**
+ * buy / sell / hold (see `calibration`).
+ */
+signal: Signal, 
+/**
+ * Calibrated probability of the most probable direction, in [0, 1].
+ */
+confidence: number, 
+/**
+ * Attention weights.
+ */
+attention: Attention, };
+
