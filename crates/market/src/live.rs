@@ -205,6 +205,35 @@ impl LiveBars {
         }
     }
 
+    /// Seeds recent history from 1-minute REST bars (oldest first), as if they had been streamed as minute bars,
+    /// so that the bucket in progress and its neighbours are built from their minutes. The minutes of the first
+    /// bucket of the coarsest timeframe are skipped (that bucket may have begun before the first minute given,
+    /// and a bar built from part of it would replace a complete seeded bar); seed coarse history with
+    /// [`LiveBars::seed`] first. Minutes outside the session filter are ignored.
+    ///
+    /// # Errors
+    /// [`LiveError::TooLate`] when the minutes are older than the retained history; nothing stored changes then.
+    pub fn seed_minutes(&mut self, minutes: &[Bar]) -> Result<Vec<LiveEvent>, LiveError> {
+        let coarsest = self.timeframes.last().copied().unwrap_or(Timeframe::M1);
+        let skip = minutes.first().map_or(0, |first| {
+            let head = coarsest.bucket_start(first.start());
+            minutes.iter().take_while(|m| coarsest.bucket_start(m.start()) == head).count()
+        });
+        if let Some(first) = minutes.get(skip) {
+            self.check_retained(first.start())?;
+        }
+        let mut events = Vec::new();
+        for m in &minutes[skip..] {
+            match self.on_minute_bar(m) {
+                Ok(ev) => events.extend(ev),
+                // Older than two trading days before a later seed minute: the retained window has moved on.
+                Err(LiveError::TooLate { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(events)
+    }
+
     /// The timeframes being built, finest first.
     pub fn timeframes(&self) -> &[Timeframe] {
         &self.timeframes
@@ -457,6 +486,36 @@ mod tests {
         let before = live.completed(Timeframe::M1).to_vec();
         assert!(matches!(live.on_trade(trade(2, 10.0, 1.0)), Err(LiveError::TooLate { .. })));
         assert_eq!(live.completed(Timeframe::M1), &before[..]);
+    }
+
+    #[test]
+    fn seeded_history_plus_seed_minutes_equals_batch_and_keeps_complete_bars() {
+        // 3 h 3 min of minutes from 09:30; REST gives the 15-minute history and the minutes from 09:37 on.
+        let minutes: Vec<Bar> = (0..183)
+            .map(|i| {
+                let p = 10.0 + f64::from(i % 7) * 0.1;
+                Bar::new(t0() + Duration::minutes(i64::from(i)), p, p + 0.2, p - 0.2, p + 0.1, 10.0 + f64::from(i))
+                    .unwrap()
+            })
+            .collect();
+        let batch = resample(&minutes, Timeframe::M1, Timeframe::M15, SessionFilter::Regular).unwrap();
+        let mut live = LiveBars::new(&[Timeframe::M15], SessionFilter::Regular, 100);
+        live.seed(Timeframe::M15, &batch[..batch.len() - 1]); // the last bucket is still open at REST time
+        live.seed_minutes(&minutes[7..]).unwrap();
+        let ohlcv = |x: &Bar| (x.start(), x.open(), x.high(), x.low(), x.close(), x.volume());
+        let got: Vec<_> = live.completed(Timeframe::M15).iter().map(ohlcv).collect();
+        let want: Vec<_> = batch[..batch.len() - 1].iter().map(ohlcv).collect();
+        // The 09:30 bucket (partly before the first minute given) keeps its complete seeded bar.
+        assert_eq!(got, want);
+        assert_eq!(live.current(Timeframe::M15).map(|b| ohlcv(&b)), batch.last().map(ohlcv));
+        // A streamed correction of a seeded minute is applied to its bucket.
+        let mut u = minutes[100];
+        u = Bar::new(u.start(), u.open(), 99.0, u.low(), u.close(), u.volume()).unwrap();
+        let ev = live.on_minute_bar(&u).unwrap();
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, LiveEvent::Corrected { timeframe: Timeframe::M15, bar } if bar.high() == 99.0))
+        );
     }
 
     proptest! {

@@ -8,6 +8,7 @@ use mtf_market::{Timeframe, WireBar};
 use ts_rs::TS;
 
 use crate::calibration::{INTERVAL_LEVEL, Signal};
+use crate::info::{InfoData, InfoLabels, ModelInfo};
 use crate::predict::{Attention, Horizon, Interval, Prediction, Probabilities};
 
 /// Where the npm package keeps the generated file, relative to the workspace root.
@@ -21,7 +22,37 @@ fn decl<T: TS>() -> String {
     format!("{docs}export {}\n", T::decl(&cfg))
 }
 
-/// The generated TypeScript module.
+/// The type declarations alone (no values): the `Timeframe` union and every generated type. The npm package's
+/// `contract.ts` starts from them, and the wasm module's `.d.ts` embeds them (crates/wasm/src/api.d.ts), so the
+/// wasm API is typed by the same declarations.
+#[must_use]
+pub fn declarations() -> String {
+    let names: Vec<String> = Timeframe::ALL.iter().map(|t| format!("\"{}\"", t.short())).collect();
+    let mut s = format!(
+        "/** A bar size (`mtf_market::Timeframe`): the dashboard form of Alpaca's 1Min … 1Day. */\n\
+         export type Timeframe = {};\n\n",
+        names.join(" | "),
+    );
+    for d in [
+        decl::<WireBar>(),
+        decl::<Signal>(),
+        decl::<Horizon>(),
+        decl::<Interval>(),
+        decl::<Probabilities>(),
+        decl::<Attention>(),
+        decl::<Prediction>(),
+        decl::<InfoLabels>(),
+        decl::<InfoData>(),
+        decl::<ModelInfo>(),
+    ] {
+        s.push_str(&d);
+        s.push('\n');
+    }
+    s
+}
+
+/// The generated TypeScript module: [`declarations`] plus the constants the package needs before a model is
+/// loaded (timeframe tables, the features' warm-up, the interval level).
 #[must_use]
 pub fn typescript() -> String {
     let names: Vec<String> = Timeframe::ALL.iter().map(|t| format!("\"{}\"", t.short())).collect();
@@ -31,16 +62,14 @@ pub fn typescript() -> String {
         "// Generated from the Rust definitions by crates/model/src/contract.rs — do not edit.\n\
          // Regenerate: MTF_UPDATE_GENERATED=1 cargo test -p mtf-model --lib contract\n\n",
     );
+    s.push_str(&declarations());
     s.push_str(&format!(
-        "/** A bar size (`mtf_market::Timeframe`): the dashboard form of Alpaca's 1Min … 1Day. */\n\
-         export type Timeframe = {};\n\n\
-         /** Every timeframe, finest first. */\n\
+        "/** Every timeframe, finest first. */\n\
          export const TIMEFRAMES: readonly Timeframe[] = [{}];\n\n\
          /** Nominal minutes of each timeframe (a trading day counts 1440). */\n\
          export const TIMEFRAME_MINUTES: Readonly<Record<Timeframe, number>> = {{ {} }};\n\n\
          /** Alpaca's name of each timeframe. */\n\
          export const ALPACA_TIMEFRAME: Readonly<Record<Timeframe, string>> = {{ {} }};\n\n",
-        names.join(" | "),
         names.join(", "),
         minutes.join(", "),
         alpaca.join(", "),
@@ -49,21 +78,9 @@ pub fn typescript() -> String {
         "/** Bars before every feature is defined (`mtf_features::spec::WARMUP_BARS`: SMA-50). */\n\
          export const WARMUP_BARS = {};\n\n\
          /** Coverage the q10–q90 band is trained and calibrated for. */\n\
-         export const INTERVAL_LEVEL = {INTERVAL_LEVEL};\n\n",
+         export const INTERVAL_LEVEL = {INTERVAL_LEVEL};\n",
         mtf_features::spec::WARMUP_BARS,
     ));
-    for d in [
-        decl::<WireBar>(),
-        decl::<Signal>(),
-        decl::<Horizon>(),
-        decl::<Interval>(),
-        decl::<Probabilities>(),
-        decl::<Attention>(),
-        decl::<Prediction>(),
-    ] {
-        s.push_str(&d);
-        s.push('\n');
-    }
     s
 }
 
@@ -97,7 +114,15 @@ mod tests {
             assert!(ts.contains(&format!("\"{}\"", tf.short())), "{tf}");
         }
         assert!(!ts.contains("\"2h\""), "a timeframe Rust rejects");
-        for field in ["predictedPrice", "modelVersion", "acrossTimeframes", "overTime", "lastBarStart"] {
+        for field in [
+            "predictedPrice",
+            "modelVersion",
+            "acrossTimeframes",
+            "overTime",
+            "lastBarStart",
+            "horizon_minutes",
+            "warmup_bars",
+        ] {
             assert!(ts.contains(field), "{field}");
         }
         assert!(!ts.contains("bigint"), "JSON numbers are numbers");

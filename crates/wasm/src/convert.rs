@@ -11,33 +11,40 @@ use mtf_market::session::SessionFilter;
 use mtf_market::{Bar, Timeframe};
 use serde::Serialize;
 
+use crate::error::WasmError;
+
 /// Parses a timeframe key (`1m`, `5Min`, `1Day`, …).
 ///
 /// # Errors
-/// The parse error's message.
-pub fn parse_timeframe(s: &str) -> Result<Timeframe, String> {
-    s.parse::<Timeframe>().map_err(|e| e.to_string())
+/// [`WasmError::Timeframe`] naming the key and the accepted forms.
+pub fn parse_timeframe(s: &str) -> Result<Timeframe, WasmError> {
+    Ok(s.parse::<Timeframe>()?)
 }
 
 /// Parses an array of Alpaca bars `{t,o,h,l,c,v,n?,vw?}`, sorted by time; `label` names the array in errors.
 ///
 /// # Errors
-/// A message naming the bar and field.
-pub fn bars_from_js(value: &serde_json::Value, label: &str) -> Result<Vec<Bar>, String> {
-    mtf_market::io::parse_alpaca_bars_json(&value.to_string(), label).map_err(|e| e.to_string())
+/// [`WasmError::Bars`] naming the bar and field.
+pub fn bars_from_js(value: &serde_json::Value, label: &str) -> Result<Vec<Bar>, WasmError> {
+    Ok(mtf_market::io::parse_alpaca_bars_json(&value.to_string(), label)?)
 }
 
 /// Named indicator columns, `None` for warm-up.
-pub fn indicators(value: &serde_json::Value, names: &[String]) -> Result<BTreeMap<String, Vec<Option<f64>>>, String> {
+///
+/// # Errors
+/// Bad bars, or [`WasmError::UnknownIndicator`].
+pub fn indicators(
+    value: &serde_json::Value,
+    names: &[String],
+) -> Result<BTreeMap<String, Vec<Option<f64>>>, WasmError> {
     let bars = bars_from_js(value, "bars")?;
     for n in names {
         if !batch::STANDARD_COLUMNS.contains(&n.as_str()) {
-            return Err(format!("unknown indicator `{n}`: available are {}", batch::STANDARD_COLUMNS.join(", ")));
+            return Err(WasmError::UnknownIndicator { name: n.clone(), available: batch::STANDARD_COLUMNS.join(", ") });
         }
     }
     let col = |f: fn(&Bar) -> f64| bars.iter().map(f).collect::<Vec<f64>>();
-    let all = batch::standard(&col(Bar::high), &col(Bar::low), &col(Bar::close), &col(Bar::volume))
-        .map_err(|e| e.to_string())?;
+    let all = batch::standard(&col(Bar::high), &col(Bar::low), &col(Bar::close), &col(Bar::volume))?;
     Ok(batch::STANDARD_COLUMNS
         .iter()
         .zip(all)
@@ -56,10 +63,13 @@ pub struct FeatureTable {
 }
 
 /// The 20 model features of every bar of one timeframe's bars (regular-session conventions).
-pub fn features(value: &serde_json::Value, timeframe: &str) -> Result<FeatureTable, String> {
+///
+/// # Errors
+/// Bad timeframe or bars.
+pub fn features(value: &serde_json::Value, timeframe: &str) -> Result<FeatureTable, WasmError> {
     let tf = parse_timeframe(timeframe)?;
     let bars = bars_from_js(value, "bars")?;
-    let series = Series::new(tf, SessionFilter::Regular, bars).map_err(|e| e.to_string())?;
+    let series = Series::new(tf, SessionFilter::Regular, bars)?;
     let values = compute_features(&series);
     Ok(FeatureTable {
         names: FEATURE_NAMES.to_vec(),
@@ -90,7 +100,7 @@ mod tests {
         assert_eq!(out["rsi_14"][13], None);
         assert!(out["rsi_14"][14].is_some());
         assert_eq!(out["obv"][0], Some(1000.0));
-        let e = indicators(&bars(5), &["rsi_15".into()]).unwrap_err();
+        let e = indicators(&bars(5), &["rsi_15".into()]).unwrap_err().to_string();
         assert!(e.contains("unknown indicator `rsi_15`"), "{e}");
     }
 
@@ -101,8 +111,8 @@ mod tests {
         assert_eq!(t.rows.len(), 60);
         assert!(t.rows[59].iter().all(Option::is_some));
         let bad = serde_json::json!([{"t": "2011-01-03T14:30:00Z", "o": 1, "h": 0.5, "l": 1, "c": 1, "v": 1}]);
-        let e = features(&bad, "1m").unwrap_err();
+        let e = features(&bad, "1m").unwrap_err().to_string();
         assert!(e.contains("bars[0]") && e.contains("below `low`"), "{e}");
-        assert!(features(&bars(3), "7m").unwrap_err().contains("unknown timeframe"));
+        assert!(features(&bars(3), "7m").unwrap_err().to_string().contains("unknown timeframe"));
     }
 }

@@ -4,21 +4,6 @@
 /** A bar size (`mtf_market::Timeframe`): the dashboard form of Alpaca's 1Min … 1Day. */
 export type Timeframe = "1m" | "5m" | "10m" | "15m" | "30m" | "1h" | "4h" | "1d";
 
-/** Every timeframe, finest first. */
-export const TIMEFRAMES: readonly Timeframe[] = ["1m", "5m", "10m", "15m", "30m", "1h", "4h", "1d"];
-
-/** Nominal minutes of each timeframe (a trading day counts 1440). */
-export const TIMEFRAME_MINUTES: Readonly<Record<Timeframe, number>> = { "1m": 1, "5m": 5, "10m": 10, "15m": 15, "30m": 30, "1h": 60, "4h": 240, "1d": 1440 };
-
-/** Alpaca's name of each timeframe. */
-export const ALPACA_TIMEFRAME: Readonly<Record<Timeframe, string>> = { "1m": "1Min", "5m": "5Min", "10m": "10Min", "15m": "15Min", "30m": "30Min", "1h": "1Hour", "4h": "4Hour", "1d": "1Day" };
-
-/** Bars before every feature is defined (`mtf_features::spec::WARMUP_BARS`: SMA-50). */
-export const WARMUP_BARS = 49;
-
-/** Coverage the q10–q90 band is trained and calibrated for. */
-export const INTERVAL_LEVEL = 0.8;
-
 /**
  * Alpaca's bar object, field for field: the serde form of [`Bar`] (validated on the way in), and the
  * TypeScript `Bar` of the npm package (`ts_rs` derives its declaration).
@@ -187,3 +172,104 @@ confidence: number,
  */
 attention: Attention, };
 
+/**
+ * The label configuration.
+ */
+export type ModelLabels = { 
+/**
+ * Horizon in bars of the base timeframe.
+ */
+horizon: number, 
+/**
+ * Whether an intraday horizon may cross into the next trading day.
+ */
+cross_session: boolean, };
+
+/**
+ * Inputs and target of a model (the client's view of [`crate::data::DataSpec`]).
+ */
+export type ModelData = { 
+/**
+ * Input timeframes, in window order (`1m`, `15m`, …).
+ */
+timeframes: Timeframe[], 
+/**
+ * Steps per timeframe the model sees.
+ */
+lookback: number, 
+/**
+ * The timeframe whose bar ends are prediction instants and whose bars count the horizon.
+ */
+base: Timeframe, 
+/**
+ * Session filter of intraday bars: `regular` (09:30–16:00 New York) or `extended` (04:00–20:00).
+ */
+session: "regular" | "extended", 
+/**
+ * Horizon in bars of the base timeframe, and whether an intraday horizon may cross into the next session.
+ */
+labels: ModelLabels, };
+
+/**
+ * A loaded model as a client sees it. Field names are snake_case, as in the artifact header.
+ */
+export type ModelInfo = { 
+/**
+ * Model name, e.g. `spy-15m-h4`.
+ */
+name: string, 
+/**
+ * Model version, e.g. `0.1.0`.
+ */
+version: string, 
+/**
+ * When the artifact was written (RFC 3339 UTC).
+ */
+created_at: string, 
+/**
+ * Feature-spec identifier the model was trained with.
+ */
+feature_spec: string, 
+/**
+ * Inputs, base timeframe, horizon.
+ */
+data: ModelData, 
+/**
+ * Horizon in minutes: `labels.horizon × minutes(base)` (a trading day counts 1440).
+ */
+horizon_minutes: number, 
+/**
+ * Bars of history before every feature is defined (`mtf_features::spec::WARMUP_BARS`).
+ */
+warmup_bars: number, 
+/**
+ * Nominal coverage of the predicted q10–q90 band.
+ */
+interval_level: number, 
+/**
+ * First and last prediction instant used for training (RFC 3339 UTC).
+ */
+training_range: [string, string], 
+/**
+ * Trainable parameters.
+ */
+parameters: number, 
+/**
+ * Walk-forward metrics next to the baselines (the training report, `report.json`'s shape).
+ */
+metrics: Record<string, unknown>, };
+
+/** Every timeframe, finest first. */
+export const TIMEFRAMES: readonly Timeframe[] = ["1m", "5m", "10m", "15m", "30m", "1h", "4h", "1d"];
+
+/** Nominal minutes of each timeframe (a trading day counts 1440). */
+export const TIMEFRAME_MINUTES: Readonly<Record<Timeframe, number>> = { "1m": 1, "5m": 5, "10m": 10, "15m": 15, "30m": 30, "1h": 60, "4h": 240, "1d": 1440 };
+
+/** Alpaca's name of each timeframe. */
+export const ALPACA_TIMEFRAME: Readonly<Record<Timeframe, string>> = { "1m": "1Min", "5m": "5Min", "10m": "10Min", "15m": "15Min", "30m": "30Min", "1h": "1Hour", "4h": "4Hour", "1d": "1Day" };
+
+/** Bars before every feature is defined (`mtf_features::spec::WARMUP_BARS`: SMA-50). */
+export const WARMUP_BARS = 49;
+
+/** Coverage the q10–q90 band is trained and calibrated for. */
+export const INTERVAL_LEVEL = 0.8;
