@@ -68,11 +68,13 @@ after(async () => {
 async function open(query, viewport = { width: 1400, height: 1000 }) {
   const page = await browser.newPage({ viewport });
   const problems = [];
+  const sockets = [];
   page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
   page.on("pageerror", (e) => problems.push(String(e)));
+  page.on("websocket", (ws) => sockets.push(ws.url()));
   const t0 = Date.now();
   await page.goto(`${base}/${query}`);
-  return { page, problems, t0 };
+  return { page, problems, sockets, t0 };
 }
 
 describe("dashboard (the running demo)", { skip: !ready }, () => {
@@ -136,9 +138,11 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
   });
 
   test("live mode: a replayed bar closes and the prediction refreshes", { timeout: 150_000 }, async () => {
-    const { page, problems } = await open("?symbols=SPY&backend=cpu&live=1");
+    const { page, problems, sockets } = await open("?symbols=SPY&backend=cpu&live=1");
     await page.waitForSelector("[data-testid=prediction]", { timeout: 60_000 });
     const first = await page.locator("[data-testid=prediction]").getAttribute("data-time");
+    const chartLast = () => page.locator("[data-testid=chart]").getAttribute("data-last");
+    const lastBefore = await chartLast();
     // 60× real time: a 15-minute bar closes every 15 s.
     await page.waitForFunction((t) => document.querySelector("[data-testid=prediction]")?.getAttribute("data-time") !== t, first, {
       timeout: 90_000,
@@ -146,6 +150,10 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     const second = await page.locator("[data-testid=prediction]").getAttribute("data-time");
     assert.ok(second > first, `${second} after ${first}`);
     assert.match(await page.locator("label.live").innerText(), /open, \d+ frames/);
+    // The chart's bars moved on with the stream (the wasm LiveBars), without a REST refresh in between.
+    assert.notEqual(await chartLast(), lastBefore);
+    // One WebSocket for the chart, the prediction and the status line (the provider's shared stream).
+    assert.equal(sockets.length, 1, sockets.join(", "));
     assert.deepEqual(problems, []);
     await page.close();
   });

@@ -1,11 +1,10 @@
 // The dashboard: watchlist, chart with prediction cone, signal, attention, model, history, alerts.
 
-import { type Bar, type EdgeClient, indicators, type Prediction, type StoredPrediction, type Timeframe } from "mtf-predict";
-import { useLiveStream, useMLPrediction, usePredictor, useStockBars } from "mtf-predict/react";
+import { type Bar, type EdgeClient, indicators, type Prediction, type Timeframe } from "mtf-predict";
+import { useLiveBars, useLiveStream, useMLPrediction, usePredictionHistory, usePredictor } from "mtf-predict/react";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { type Overlay, PriceChart } from "./Chart";
 import { Alerts, AttentionView, HistoryPanel, ModelPanel, SignalPanel } from "./panels";
-import { applyMinute } from "./risk";
 
 const TIMEFRAMES: Timeframe[] = ["1m", "5m", "15m", "1h", "1d"];
 
@@ -15,45 +14,23 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
   const [live, setLive] = useState(initialLive);
   const [overlays, setOverlays] = useState<Overlay[]>(["ema_20", "bollinger"]);
   const [alerts, setAlerts] = useState<{ at: string; text: string }[]>([]);
-  const [historyTick, setHistoryTick] = useState(0);
   const { predictor, error: modelError } = usePredictor();
 
   const ml = useMLPrediction(symbol, { timeframes: ["1m", "5m", "15m", "1h", "1d"], realTimeData: live, persist: true });
-  const chartBars = useStockBars(symbol, timeframe, { limit: 400, refreshMs: live ? 60_000 : 0 });
-  const recentBars = useStockBars(symbol, "1m", { limit: 3000, refreshMs: live ? 60_000 : 0 });
+  // The chart: REST history, then every stream frame folded in by the wasm LiveBars (corrections included).
+  const chartBars = useLiveBars(symbol, timeframe, { limit: 400, live });
+  // The minutes the prediction was made from (no second fetch of the same minutes).
+  const recentMinutes = ml.inputs?.["1m"] ?? [];
+  // Status and the last trade for the band alert, through the same shared connection.
   const stream = useLiveStream([symbol], { enabled: live });
+  const ind = useIndicators(chartBars.bars);
 
-  // Live: streamed minute bars extend the chart between refreshes.
-  const [liveBars, setLiveBars] = useState<Bar[]>([]);
-  useEffect(() => setLiveBars(chartBars.bars), [chartBars.bars]);
-  useEffect(() => {
-    const m = stream.lastBar;
-    // Corrections (`u`) are left to the next refresh: merging them would count the minute's volume twice.
-    if (!m || m.S !== symbol || m.T !== "b") return;
-    const bar = { t: m.t as string, o: m.o as number, h: m.h as number, l: m.l as number, c: m.c as number, v: m.v as number };
-    setLiveBars((bars) => applyMinute(bars, bar, timeframe));
-  }, [stream.lastBar, symbol, timeframe]);
-
-  const ind = useIndicators(liveBars);
-
-  // Stored predictions of this symbol (history table and chart markers), refreshed after each new prediction.
-  const [history, setHistory] = useState<{ rows: StoredPrediction[]; error?: string }>({ rows: [] });
-  // biome-ignore lint/correctness/useExhaustiveDependencies: historyTick is the 10 s refetch trigger; edge and symbol are the inputs
-  useEffect(() => {
-    let on = true;
-    edge.predictions(symbol, 50).then(
-      (r) => on && setHistory({ rows: r.predictions }),
-      (e) => on && setHistory({ rows: [], error: String(e.message) }),
-    );
-    const t = setInterval(() => setHistoryTick((x) => x + 1), 10_000);
-    return () => {
-      on = false;
-      clearInterval(t);
-    };
-  }, [edge, symbol, historyTick]);
+  // Stored predictions of this symbol (history table and chart markers), refetched after each new prediction.
+  const history = usePredictionHistory(symbol, { limit: 50 });
 
   // Alerts: signal flips and the price leaving the predicted band.
   const lastPred = useRef<Prediction | undefined>(undefined);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs once per new prediction; history.reload only schedules a refetch
   useEffect(() => {
     const p = ml.prediction;
     if (!p) return;
@@ -62,7 +39,7 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
       setAlerts((a) => [...a, { at: p.predictionTime.slice(11, 16), text: `${p.symbol}: signal flipped ${prev.signal} → ${p.signal}` }]);
     }
     lastPred.current = p;
-    setHistoryTick((t) => t + 1);
+    history.reload();
   }, [ml.prediction]);
   useEffect(() => {
     const t = stream.lastTrade;
@@ -156,17 +133,17 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
             </p>
           )}
           <PriceChart
-            bars={liveBars}
+            bars={chartBars.bars}
             indicators={ind}
             overlays={overlays}
             prediction={ml.prediction?.symbol === symbol ? ml.prediction : undefined}
-            history={history.rows}
+            history={history.predictions}
           />
           <PredictionLine state={ml} modelError={modelError} symbol={symbol} />
         </section>
         <aside>
           {ml.prediction && ml.prediction.symbol === symbol ? (
-            <SignalPanel p={ml.prediction} recent={recentBars.bars.slice(-200)} />
+            <SignalPanel p={ml.prediction} recent={recentMinutes.slice(-200)} />
           ) : (
             <section className="panel">
               <h2>Signal</h2>
@@ -174,12 +151,12 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
             </section>
           )}
           {ml.prediction && ml.prediction.symbol === symbol && (
-            <AttentionView p={ml.prediction} minutes={recentBars.bars} lookback={lookback} />
+            <AttentionView p={ml.prediction} minutes={recentMinutes} lookback={lookback} />
           )}
         </aside>
         <section className="lower">
-          <ModelPanel predictor={predictor} edge={edge} onChanged={() => setHistoryTick((t) => t + 1)} />
-          <HistoryPanel symbol={symbol} rows={history.rows.slice(0, 12)} error={history.error} />
+          <ModelPanel predictor={predictor} edge={edge} onChanged={history.reload} />
+          <HistoryPanel symbol={symbol} rows={history.predictions.slice(0, 12)} error={history.error} />
           <Alerts alerts={alerts} />
         </section>
       </main>

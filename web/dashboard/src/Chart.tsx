@@ -157,5 +157,14 @@ export function PriceChart(props: {
     markers.current.setMarkers(list);
   }, [props.history, props.bars]);
 
-  return <div className="chart" ref={el} data-testid="chart" data-bars={props.bars.length} data-cone={props.prediction ? "1" : "0"} />;
+  return (
+    <div
+      className="chart"
+      ref={el}
+      data-testid="chart"
+      data-bars={props.bars.length}
+      data-last={props.bars.length ? `${props.bars[props.bars.length - 1]!.t} ${props.bars[props.bars.length - 1]!.c}` : ""}
+      data-cone={props.prediction ? "1" : "0"}
+    />
+  );
 }

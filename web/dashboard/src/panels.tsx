@@ -1,7 +1,8 @@
 // Side panels: signal, multi-timeframe attention, model, prediction history, alerts.
 
-import type { Bar, ModelPerformance, ModelVersion, Prediction, Predictor, StoredPrediction, Timeframe } from "mtf-predict";
+import type { Bar, ModelPerformance, Prediction, Predictor, StoredPrediction, Timeframe } from "mtf-predict";
 import { EdgeClient } from "mtf-predict";
+import { useModels } from "mtf-predict/react";
 import { useEffect, useState } from "react";
 import { positionSize, predictedSigma, riskScore, SIZING_RULE, trend } from "./risk";
 
@@ -121,19 +122,13 @@ export function reading(m: Metrics): string {
 
 export function ModelPanel({ predictor, edge, onChanged }: { predictor: Predictor | undefined; edge: EdgeClient; onChanged: () => void }) {
   const [perf, setPerf] = useState<ModelPerformance | undefined>();
-  const [models, setModels] = useState<ModelVersion[]>([]);
+  const { models, reload: reloadModels } = useModels({ refreshMs: 15_000 });
   const [admin, setAdmin] = useState(() => sessionStorage.getItem("mtf-admin") ?? "");
   const [msg, setMsg] = useState<string>();
   const version = predictor?.version;
   useEffect(() => {
     if (!version) return;
-    const load = () => {
-      edge.modelPerformance(version).then(setPerf, () => undefined);
-      edge.models().then(
-        (r) => setModels(r.models),
-        () => undefined,
-      );
-    };
+    const load = () => edge.modelPerformance(version).then(setPerf, () => undefined);
     load();
     const t = setInterval(load, 15_000);
     return () => clearInterval(t);
@@ -154,6 +149,7 @@ export function ModelPanel({ predictor, edge, onChanged }: { predictor: Predicto
     try {
       await new EdgeClient(edge.baseUrl, { adminToken: admin }).activateModel(v);
       setMsg(`${v} is now active — reload to use it`);
+      reloadModels();
       onChanged();
     } catch (e) {
       setMsg(String((e as Error).message));

@@ -1,5 +1,6 @@
-// Pure helpers of the dashboard: risk score, position size, per-timeframe trends, live bar aggregation.
-import type { Bar, Prediction, Timeframe } from "mtf-predict";
+// Pure helpers of the dashboard: risk score, position size, per-timeframe trends. (Live bars come from the
+// package's useLiveBars, i.e. the Rust LiveBars.)
+import { type Bar, type Prediction, type Timeframe, timeframeMinutes } from "mtf-predict";
 
 /** z of the 10th/90th percentile of a normal distribution: the q10–q90 band is ±1.2816 σ. */
 const Z90 = 1.2815515655446004;
@@ -42,30 +43,11 @@ export function positionSize(p: Prediction): number {
   return p.signal === "buy" ? size : -size;
 }
 
-const TF_MS: Record<string, number> = { "1m": 60e3, "5m": 300e3, "15m": 900e3, "30m": 1800e3, "1h": 3600e3, "4h": 14400e3, "1d": 86400e3 };
-
 /** Log change over the last `lookback` bars of a timeframe, computed from minute bars (close to close). */
 export function trend(minutes: Bar[], tf: Timeframe, lookback: number): number | undefined {
   if (minutes.length < 2) return undefined;
   const last = minutes[minutes.length - 1]!;
-  const from = Date.parse(last.t) - (TF_MS[tf] ?? 60e3) * lookback;
+  const from = Date.parse(last.t) - timeframeMinutes(tf) * 60_000 * lookback;
   const first = minutes.find((b) => Date.parse(b.t) >= from);
   return first ? Math.log(last.c / first.c) : undefined;
-}
-
-/**
- * Applies a streamed minute bar to chart bars of an intraday timeframe ≤ 1 h (buckets aligned on the clock; New
- * York's offset is whole hours, so UTC alignment equals New York's). Returns a new array.
- */
-export function applyMinute(bars: Bar[], minute: Bar, tf: Timeframe): Bar[] {
-  const size = TF_MS[tf];
-  if (!size || size > 3600e3) return bars;
-  const start = new Date(Math.floor(Date.parse(minute.t) / size) * size).toISOString().replace(".000Z", "Z");
-  const last = bars[bars.length - 1];
-  if (last && Date.parse(last.t) === Date.parse(start)) {
-    const merged = { ...last, h: Math.max(last.h, minute.h), l: Math.min(last.l, minute.l), c: minute.c, v: last.v + minute.v };
-    return [...bars.slice(0, -1), merged];
-  }
-  if (last && Date.parse(start) < Date.parse(last.t)) return bars; // late: the next refresh corrects it
-  return [...bars, { t: start, o: minute.o, h: minute.h, l: minute.l, c: minute.c, v: minute.v }];
 }

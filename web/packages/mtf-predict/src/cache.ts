@@ -2,8 +2,9 @@
  * Caches: the model artifact in Cache Storage (verified by SHA-256 before use) and predictions in memory
  * (time-to-live per symbol and horizon, plus the last valid prediction for stale fallback).
  */
+import type { BarsResponse, EdgeClient } from "./edge.js";
 import { MtfError } from "./errors.js";
-import type { Prediction } from "./types.js";
+import type { Prediction, Timeframe } from "./types.js";
 
 /** Lower-case hex SHA-256 of bytes (Web Crypto; browsers and Node ≥ 20). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -110,5 +111,36 @@ export class PredictionCache {
 
   set(symbol: string, horizon: string | number, prediction: Prediction): void {
     this.entries.set(PredictionCache.key(symbol, horizon), { prediction, storedAt: this.now() });
+  }
+}
+
+/**
+ * Bars requests shared by the hooks of one provider: a request for (symbol, timeframe) is answered from a
+ * request made less than `maxAgeMs` ago (in flight or done) when that one asked for at least as many bars, so
+ * two hooks that need the same minutes fetch them once.
+ */
+export class BarsCache {
+  private readonly entries = new Map<string, { at: number; limit: number; promise: Promise<BarsResponse> }>();
+
+  constructor(
+    private readonly client: EdgeClient,
+    readonly maxAgeMs = 5_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The newest `limit` bars of a symbol and timeframe. */
+  bars(symbol: string, timeframe: Timeframe, limit: number): Promise<BarsResponse> {
+    const key = `${symbol.toUpperCase()}|${timeframe}`;
+    const t = this.now();
+    const hit = this.entries.get(key);
+    if (hit && hit.limit >= limit && t - hit.at <= this.maxAgeMs) {
+      return hit.promise.then((r) => ({ ...r, bars: r.bars.slice(-limit) }));
+    }
+    const promise = this.client.bars(symbol, timeframe, { limit });
+    this.entries.set(key, { at: t, limit, promise });
+    promise.catch(() => {
+      if (this.entries.get(key)?.promise === promise) this.entries.delete(key);
+    });
+    return promise;
   }
 }

@@ -6,28 +6,12 @@
  */
 import { type ArtifactSource, fetchArtifact, sha256Hex } from "./cache.js";
 import { MtfError, messageOf } from "./errors.js";
-import type { BackendRequest, Bar, ModelInfo, Prediction, PredictRequest, StreamMessage, Timeframe } from "./types.js";
+import type { BackendRequest, Bar, FeatureTable, ModelInfo, Prediction, PredictRequest, StreamMessage, Timeframe } from "./types.js";
 
-/** The wasm-bindgen module's surface (see crates/wasm). */
-interface WasmPredictor {
-  readonly backend: string;
-  readonly info: ModelInfo;
-  predict(request: PredictRequest): Promise<Prediction>;
-  predictBatch(requests: PredictRequest[]): Promise<Prediction[]>;
-  liveSession(symbol: string, seed: Partial<Record<Timeframe, Bar[]>>): WasmLiveSession;
-  free(): void;
-}
-interface WasmLiveSession {
-  push(messages: StreamMessage[]): Promise<Prediction | null>;
-  readonly latencyMs: number;
-  free(): void;
-}
-interface WasmModule {
-  default: (init?: { module_or_path?: unknown }) => Promise<unknown>;
-  Predictor: { fromBytes(bytes: Uint8Array, options: { backend: string }): Promise<WasmPredictor> };
-  indicators(bars: Bar[], names?: string[]): Record<string, (number | null)[]>;
-  features(bars: Bar[], timeframe: string): { names: string[]; rows: (number | null)[][] };
-}
+// The wasm-bindgen module's surface, typed by its generated .d.ts (both builds have the same API).
+type WasmModule = typeof import("../wasm/cpu/mtf_wasm.js");
+type WasmPredictor = import("../wasm/cpu/mtf_wasm.js").Predictor;
+type WasmLiveSession = import("../wasm/cpu/mtf_wasm.js").LiveSession;
 
 /** Which build of the module. */
 export type WasmVariant = "cpu" | "webgpu";
@@ -42,9 +26,7 @@ export function loadWasm(variant: WasmVariant = "cpu", wasmUrl?: string | URL | 
   let m = modules.get(variant);
   if (!m) {
     m = (async () => {
-      const mod = (variant === "webgpu"
-        ? await import("../wasm/webgpu/mtf_wasm.js")
-        : await import("../wasm/cpu/mtf_wasm.js")) as unknown as WasmModule;
+      const mod: WasmModule = variant === "webgpu" ? await import("../wasm/webgpu/mtf_wasm.js") : await import("../wasm/cpu/mtf_wasm.js");
       await mod.default(wasmUrl ? { module_or_path: wasmUrl } : undefined);
       return mod;
     })();
@@ -139,13 +121,10 @@ export class Predictor {
     return this.inner.backend.startsWith("webgpu") ? "webgpu" : "cpu";
   }
 
-  private cachedInfo: ModelInfo | undefined;
-
-  /** The artifact header: name, version, timeframes, lookback, horizon, training range, metrics. Read from
-   * the module once per predictor (the header does not change; re-reading it serialises ~11 KB each time). */
+  /** What the model is: name, version, timeframes, lookback, horizon (bars and minutes), warm-up, interval
+   * level, training range, metrics. Built once by the module when the model loaded (the same object each read). */
   get info(): ModelInfo {
-    this.cachedInfo ??= this.inner.info as ModelInfo;
-    return this.cachedInfo;
+    return this.inner.info;
   }
 
   /** `name@version`. */
@@ -192,7 +171,7 @@ export class Predictor {
   }
 
   /** The 20 model features of every bar of one timeframe. */
-  features(bars: Bar[], timeframe: Timeframe): { names: string[]; rows: (number | null)[][] } {
+  features(bars: Bar[], timeframe: Timeframe): FeatureTable {
     return callInput(() => this.mod.features(bars, timeframe));
   }
 
@@ -217,7 +196,7 @@ export async function indicators(bars: Bar[], names?: string[]): Promise<Record<
 }
 
 /** Model features of one timeframe's bars without a model (loads the CPU module once). */
-export async function features(bars: Bar[], timeframe: Timeframe): Promise<{ names: string[]; rows: (number | null)[][] }> {
+export async function features(bars: Bar[], timeframe: Timeframe): Promise<FeatureTable> {
   const mod = await loadWasm("cpu");
   return callInput(() => mod.features(bars, timeframe));
 }

@@ -1,6 +1,7 @@
 /**
- * React hooks over the predictor and the edge client: `useMLPrediction`, `useStockBars`, `useLiveStream`,
- * and `MtfProvider` to share one edge client and one loaded model across a tree.
+ * React hooks over the predictor and the edge client: `useMLPrediction`, `useStockBars`, `useLiveBars`,
+ * `useLiveStream`, `usePredictionHistory`, `useModels`, and `MtfProvider` to share one edge client, one loaded
+ * model, one stream connection and one bars cache across a tree.
  *
  * ```tsx
  * <MtfProvider edge="https://edge.example" model={{ fromEdge: true }}>
@@ -11,10 +12,12 @@
  * ```
  */
 import { createContext, createElement, type ReactNode, useContext, useEffect, useMemo, useRef, useState } from "react";
-import { PredictionCache } from "./cache.js";
-import { EdgeClient } from "./edge.js";
+import { BarsCache, PredictionCache } from "./cache.js";
+import { EdgeClient, type ModelVersion, type StoredPrediction } from "./edge.js";
 import { MtfError, messageOf } from "./errors.js";
-import { type LoadPredictorOptions, loadPredictor, type Predictor } from "./predictor.js";
+import { LiveBars } from "./live.js";
+import { type LiveSession, type LoadPredictorOptions, loadPredictor, type Predictor } from "./predictor.js";
+import { StreamHub, type StreamStatus } from "./stream.js";
 import { parseHorizonMinutes, planFetch, timeframeMinutes } from "./timeframes.js";
 import type { BackendRequest, Bar, BarsByTimeframe, Prediction, Signal, StreamMessage, Timeframe } from "./types.js";
 
@@ -25,6 +28,21 @@ interface MtfContextValue {
   client: EdgeClient;
   predictor: Promise<Predictor> | undefined;
   cache: PredictionCache;
+  /** The one stream connection of this client. */
+  hub: StreamHub;
+  /** Bars requests shared by the hooks. */
+  bars: BarsCache;
+}
+
+/** One stream hub and one bars cache per edge client (also for hooks used outside a provider). */
+const shared = new WeakMap<EdgeClient, { hub: StreamHub; bars: BarsCache }>();
+function sharedOf(client: EdgeClient): { hub: StreamHub; bars: BarsCache } {
+  let s = shared.get(client);
+  if (!s) {
+    s = { hub: new StreamHub(client), bars: new BarsCache(client) };
+    shared.set(client, s);
+  }
+  return s;
 }
 
 const MtfContext = createContext<MtfContextValue | undefined>(undefined);
@@ -47,7 +65,8 @@ export interface MtfProviderProps {
   children?: ReactNode;
 }
 
-/** Shares one edge client, one loaded model (loaded once) and one prediction cache. */
+/** Shares one edge client, one loaded model (loaded once), one prediction cache, one stream connection and
+ * one bars cache. */
 export function MtfProvider(props: MtfProviderProps): ReactNode {
   const { edge = "", model, backend = "auto", predictionTtlMs } = props;
   const client = useMemo(() => (typeof edge === "string" ? new EdgeClient(edge) : edge), [edge]);
@@ -59,13 +78,24 @@ export function MtfProvider(props: MtfProviderProps): ReactNode {
     // The model is loaded once per provider; change `key` to reload.
   }, [client]);
   const cache = useMemo(() => new PredictionCache(predictionTtlMs), [predictionTtlMs]);
-  return createElement(MtfContext.Provider, { value: { client, predictor, cache } }, props.children);
+  const value = useMemo(() => ({ client, predictor, cache, ...sharedOf(client) }), [client, predictor, cache]);
+  return createElement(MtfContext.Provider, { value }, props.children);
 }
 
 function useMtf(): MtfContextValue {
   const ctx = useContext(MtfContext);
-  const fallback = useMemo(() => ({ client: new EdgeClient(""), predictor: undefined, cache: new PredictionCache() }), []);
+  const fallback = useMemo(() => {
+    const client = new EdgeClient("");
+    return { client, predictor: undefined, cache: new PredictionCache(), ...sharedOf(client) };
+  }, []);
   return ctx ?? fallback;
+}
+
+/** The hub and bars cache of `client` (the provider's unless another client is passed). */
+function useShared(client: EdgeClient | undefined): { client: EdgeClient; hub: StreamHub; bars: BarsCache } {
+  const ctx = useMtf();
+  const c = client ?? ctx.client;
+  return c === ctx.client ? { client: c, hub: ctx.hub, bars: ctx.bars } : { client: c, ...sharedOf(c) };
 }
 
 /** The provider's predictor: `{ predictor, error }` once loaded. */
@@ -108,15 +138,14 @@ export function useStockBars(
   timeframe: Timeframe,
   opts: { limit?: number; refreshMs?: number; client?: EdgeClient } = {},
 ): StockBarsState {
-  const ctx = useMtf();
-  const client = opts.client ?? ctx.client;
+  const { client, bars } = useShared(opts.client);
   const [tick, setTick] = useState(0);
   const [state, setState] = useState<Omit<StockBarsState, "reload">>({ bars: [], status: "idle", error: undefined, stale: false });
-  // biome-ignore lint/correctness/useExhaustiveDependencies: tick is the refresh trigger (refreshMs)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: tick is the refresh trigger (refreshMs); bars belongs to client
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, status: "loading", error: undefined }));
-    client.bars(symbol, timeframe, { limit: opts.limit ?? 500 }).then(
+    bars.bars(symbol, timeframe, opts.limit ?? 500).then(
       (r) => live && setState({ bars: r.bars, status: "ready", error: undefined, stale: r.stale === true }),
       (e) => live && setState((s) => ({ ...s, status: "error", error: messageOf(e) })),
     );
@@ -142,10 +171,15 @@ export interface LiveStreamState {
   error: string | undefined;
 }
 
-/** Subscribes to the edge's shared stream for symbols; reconnects with backoff (1 s doubling to 30 s). */
-export function useLiveStream(symbols: string[], opts: { client?: EdgeClient; enabled?: boolean } = {}): LiveStreamState {
-  const ctx = useMtf();
-  const client = opts.client ?? ctx.client;
+/**
+ * Subscribes to the edge's stream for symbols through the provider's one connection (shared by every hook;
+ * reconnects with backoff, 1 s doubling to 30 s). `onFrame` sees every frame; the state keeps the last ones.
+ */
+export function useLiveStream(
+  symbols: string[],
+  opts: { client?: EdgeClient; enabled?: boolean; onFrame?: (frame: StreamMessage[]) => void } = {},
+): LiveStreamState {
+  const { hub } = useShared(opts.client);
   const key = symbols
     .map((s) => s.toUpperCase())
     .sort()
@@ -158,45 +192,25 @@ export function useLiveStream(symbols: string[], opts: { client?: EdgeClient; en
     frames: 0,
     error: undefined,
   });
+  const onFrame = useRef(opts.onFrame);
+  onFrame.current = opts.onFrame;
   useEffect(() => {
     if (opts.enabled === false || key === "") return;
-    let stopped = false;
-    let delay = 1000;
-    let handle: ReturnType<EdgeClient["stream"]> | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const connect = () => {
-      setState((s) => ({ ...s, status: "connecting" }));
-      handle = client.stream(
-        key.split(","),
-        (frame) => {
-          delay = 1000;
-          setState((s) => ({
-            ...s,
-            lastFrame: frame,
-            lastTrade: [...frame].reverse().find((m) => m.T === "t") ?? s.lastTrade,
-            lastBar: [...frame].reverse().find((m) => m.T === "b" || m.T === "u") ?? s.lastBar,
-            frames: s.frames + 1,
-          }));
-        },
-        (status, why) => {
-          if (status === "open") setState((s) => ({ ...s, status: "open", error: undefined }));
-          else {
-            setState((s) => ({ ...s, status: status === "error" ? "error" : "closed", error: why || s.error }));
-            if (!stopped && status === "closed") {
-              timer = setTimeout(connect, delay);
-              delay = Math.min(30_000, delay * 2);
-            }
-          }
-        },
-      );
-    };
-    connect();
-    return () => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      handle?.close();
-    };
-  }, [client, key, opts.enabled]);
+    return hub.subscribe(
+      key.split(","),
+      (frame) => {
+        onFrame.current?.(frame);
+        setState((s) => ({
+          ...s,
+          lastFrame: frame,
+          lastTrade: [...frame].reverse().find((m) => m.T === "t") ?? s.lastTrade,
+          lastBar: [...frame].reverse().find((m) => m.T === "b" || m.T === "u") ?? s.lastBar,
+          frames: s.frames + 1,
+        }));
+      },
+      (status: StreamStatus, why) => setState((s) => ({ ...s, status, error: status === "open" ? undefined : why || s.error })),
+    );
+  }, [hub, key, opts.enabled]);
   return state;
 }
 
@@ -234,6 +248,8 @@ export interface MLPredictionState {
   stale: boolean;
   /** Milliseconds of the last prediction (bars in → prediction out). */
   latencyMs: number | undefined;
+  /** The history the last prediction was computed from (fetched from the edge, or `bars`). */
+  inputs: BarsByTimeframe | undefined;
 }
 
 /**
@@ -254,15 +270,19 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
     error: undefined,
     stale: false,
     latencyMs: undefined,
+    inputs: undefined,
   });
   const [tick, setTick] = useState(0);
-  const session = useRef<{ key: string; live: import("./predictor.js").LiveSession } | undefined>(undefined);
+  const session = useRef<{ key: string; live: LiveSession } | undefined>(undefined);
+  const chain = useRef<Promise<void>>(Promise.resolve());
+  const pending = useRef<StreamMessage[][]>([]);
+  const feedRef = useRef<(frame: StreamMessage[]) => void>(() => undefined);
   const tfKey = (opts.timeframes ?? []).join(",");
   const live = opts.realTimeData === true;
-  const stream = useLiveStream([symbol], { client: ctx.client, enabled: live && !!predictor });
 
   const publish = (p: Prediction, latencyMs: number | undefined) => {
-    setState({
+    setState((s) => ({
+      ...s,
       prediction: p,
       confidence: p.confidence,
       signal: p.signal,
@@ -272,7 +292,7 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
       error: undefined,
       stale: false,
       latencyMs,
-    });
+    }));
   };
   const fail = (e: unknown, horizonKey: string) => {
     const last = ctx.cache.last(symbol, horizonKey)?.prediction;
@@ -301,7 +321,7 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
     }
     let cancelled = false;
     const info = predictor.info;
-    const modelHorizon = info.data.labels.horizon * timeframeMinutes(info.data.base);
+    const modelHorizon = info.horizon_minutes;
     const horizonKey = `${modelHorizon}m@${predictor.version}`;
     (async () => {
       if (opts.horizon !== undefined && parseHorizonMinutes(opts.horizon) !== modelHorizon) {
@@ -317,20 +337,20 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
         const tfs = (tfKey ? (tfKey.split(",") as Timeframe[]) : info.data.timeframes).filter(
           (t) => info.data.timeframes.includes(t) || t === "1m",
         );
-        const plan = planFetch(tfs.length ? tfs : info.data.timeframes, info.data.lookback);
+        const plan = planFetch(tfs.length ? tfs : info.data.timeframes, info.data.lookback, info.warmup_bars);
         bars = {};
         const jobs: Promise<void>[] = [];
         if (plan.intraday) {
           const it = plan.intraday;
           jobs.push(
-            ctx.client.bars(symbol, it.timeframe, { limit: it.limit }).then((r) => {
+            ctx.bars.bars(symbol, it.timeframe, it.limit).then((r) => {
               bars[it.timeframe] = r.bars;
             }),
           );
         }
         if (plan.daily)
           jobs.push(
-            ctx.client.bars(symbol, "1d", { limit: plan.daily.limit }).then((r) => {
+            ctx.bars.bars(symbol, "1d", plan.daily.limit).then((r) => {
               bars["1d"] = r.bars;
             }),
           );
@@ -340,6 +360,7 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
         .flatMap((b) => (b?.length ? [b[b.length - 1]!.t] : []))
         .sort()
         .pop();
+      if (!cancelled) setState((s) => ({ ...s, inputs: bars }));
       const cached = ctx.cache.get(symbol, horizonKey);
       if (cached && lastBar !== undefined && cached.predictionTime >= lastBar) {
         if (!cancelled) publish(cached, undefined);
@@ -349,9 +370,11 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
         if (!cancelled) publish(p, predictor.lastLatencyMs);
         if (opts.persist) ctx.client.savePredictions(p).catch(() => undefined);
       }
-      if (live) {
+      if (live && !cancelled) {
         session.current?.live.free();
         session.current = { key: symbol, live: predictor.liveSession(symbol, bars) };
+        const early = pending.current.splice(0);
+        for (const f of early) feedRef.current(f);
       }
     })().catch((e) => !cancelled && fail(e, horizonKey));
     const refresh = opts.refreshMs ?? 60_000;
@@ -362,25 +385,188 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
     };
   }, [predictor, loadError, symbol, tfKey, opts.horizon, opts.bars, live, tick]);
 
-  // Live frames → live session → prediction on base-bar close.
-  const external = typeof opts.realTimeData === "object" ? opts.realTimeData : undefined;
-  const frame = live ? stream.lastFrame : external ? (Array.isArray(external) ? external : [external]) : undefined;
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs once per stream frame; predictor and symbol are read as of that render (a symbol change replaces the session)
-  useEffect(() => {
+  // Live frames → live session → prediction on base-bar close. Frames are applied one after the other (a
+  // frame's push finishes before the next starts), every frame of the shared stream, none dropped between
+  // renders; frames that arrive before the session is seeded wait for it.
+  const feed = (frame: StreamMessage[]) => {
     const s = session.current;
-    if (!frame || !s || !predictor || s.key !== symbol) return;
-    const horizonKey = `${predictor.info.data.labels.horizon * timeframeMinutes(predictor.info.data.base)}m@${predictor.version}`;
-    s.live.push(frame).then(
-      (p) => {
-        if (!p) return;
-        ctx.cache.set(symbol, horizonKey, p);
-        publish(p, s.live.latencyMs);
-        if (opts.persist) ctx.client.savePredictions(p).catch(() => undefined);
-      },
-      (e) => fail(e, horizonKey),
+    if (!s || !predictor || s.key !== symbol) {
+      if (pending.current.length < 1000) pending.current.push(frame);
+      return;
+    }
+    const horizonKey = `${predictor.info.horizon_minutes}m@${predictor.version}`;
+    chain.current = chain.current.then(() =>
+      s.live.push(frame).then(
+        (p) => {
+          if (!p || session.current !== s) return;
+          ctx.cache.set(symbol, horizonKey, p);
+          publish(p, s.live.latencyMs);
+          if (opts.persist) ctx.client.savePredictions(p).catch(() => undefined);
+        },
+        (e) => fail(e, horizonKey),
+      ),
     );
-  }, [frame]);
+  };
+  feedRef.current = feed;
+  useEffect(() => {
+    pending.current = [];
+    if (!live || !predictor) return;
+    return ctx.hub.subscribe([symbol], (frame) => feedRef.current(frame));
+  }, [ctx.hub, symbol, live, predictor]);
+  const external = typeof opts.realTimeData === "object" ? opts.realTimeData : undefined;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs once per external frame (feed reads the current session)
+  useEffect(() => {
+    if (external) feed(Array.isArray(external) ? external : [external]);
+  }, [external]);
 
   useEffect(() => () => session.current?.live.free(), []);
   return state;
+}
+
+/** Result of {@link useLiveBars}. */
+export interface LiveBarsState {
+  /** Complete bars, oldest first, then the bar in progress (live only). */
+  bars: Bar[];
+  status: Status;
+  error: string | undefined;
+  /** True when the edge served a cached copy because Alpaca failed. */
+  stale: boolean;
+  /** Stream frames applied. */
+  frames: number;
+}
+
+/**
+ * Bars of one symbol and timeframe kept live: REST history from the edge, then (when `live`) every stream
+ * frame folded in by the wasm `LiveBars` (trades, minute bars and Alpaca's corrections, on training's New York
+ * buckets); the bucket in progress is rebuilt from its minutes. Without `live` it refreshes every `refreshMs`.
+ */
+export function useLiveBars(
+  symbol: string,
+  timeframe: Timeframe,
+  opts: { limit?: number; live?: boolean; refreshMs?: number; session?: "regular" | "extended"; client?: EdgeClient } = {},
+): LiveBarsState {
+  const { hub, bars: cache } = useShared(opts.client);
+  const live = opts.live === true;
+  const limit = opts.limit ?? 500;
+  const [tick, setTick] = useState(0);
+  const [state, setState] = useState<LiveBarsState>({ bars: [], status: "idle", error: undefined, stale: false, frames: 0 });
+  // biome-ignore lint/correctness/useExhaustiveDependencies: tick is the refresh trigger; cache and hub belong to the client
+  useEffect(() => {
+    let on = true;
+    let builder: LiveBars | undefined;
+    let unsubscribe: (() => void) | undefined;
+    const early: StreamMessage[][] = [];
+    const apply = (frame: StreamMessage[]) => {
+      if (!builder) {
+        if (early.length < 1000) early.push(frame);
+        return;
+      }
+      try {
+        builder.push(frame);
+        const b = builder.bars(timeframe);
+        setState((s) => ({ ...s, bars: b, frames: s.frames + 1 }));
+      } catch (e) {
+        setState((s) => ({ ...s, error: messageOf(e) }));
+      }
+    };
+    setState((s) => ({ ...s, status: "loading", error: undefined }));
+    if (live) unsubscribe = hub.subscribe([symbol], apply);
+    (async () => {
+      const history = await cache.bars(symbol, timeframe, limit);
+      if (!live) {
+        if (on) setState((s) => ({ ...s, bars: history.bars, status: "ready", stale: history.stale === true }));
+        return;
+      }
+      // The bucket in progress is rebuilt from its minutes: the last two buckets' worth (at most one page).
+      const minutes =
+        timeframe === "1m" ? history.bars : (await cache.bars(symbol, "1m", Math.min(1000, 2 * timeframeMinutes(timeframe)))).bars;
+      const b = await LiveBars.create(symbol, [timeframe], { session: opts.session, history: limit });
+      if (!on) return b.free();
+      const open = history.bars.length > 0 ? history.bars[history.bars.length - 1]! : undefined;
+      // The newest REST bar may be the bucket in progress: keep only complete ones as history.
+      const complete = open && minutes.length > 0 && minutes[minutes.length - 1]!.t >= open.t ? history.bars.slice(0, -1) : history.bars;
+      if (timeframe !== "1m") b.seed(timeframe, complete);
+      b.seedMinutes(minutes);
+      builder = b;
+      setState((s) => ({ ...s, bars: b.bars(timeframe), status: "ready", stale: history.stale === true }));
+      for (const f of early.splice(0)) apply(f);
+    })().catch((e) => on && setState((s) => ({ ...s, status: "error", error: messageOf(e) })));
+    const refresh = opts.refreshMs ?? 60_000;
+    const timer = !live && refresh > 0 ? setInterval(() => setTick((t) => t + 1), refresh) : undefined;
+    return () => {
+      on = false;
+      unsubscribe?.();
+      if (timer) clearInterval(timer);
+      builder?.free();
+    };
+  }, [symbol, timeframe, limit, live, opts.session, opts.refreshMs, tick]);
+  return state;
+}
+
+/** Result of {@link usePredictionHistory}. */
+export interface PredictionHistoryState {
+  /** Stored predictions of the symbol, newest first, with their outcome once scored. */
+  predictions: StoredPrediction[];
+  status: Status;
+  error: string | undefined;
+  /** Refetch now (e.g. after a new prediction was stored). */
+  reload: () => void;
+}
+
+/** The predictions the edge stored for a symbol, refreshed every `refreshMs` (default 10 s; 0 = never). */
+export function usePredictionHistory(
+  symbol: string,
+  opts: { limit?: number; refreshMs?: number; client?: EdgeClient } = {},
+): PredictionHistoryState {
+  const { client } = useShared(opts.client);
+  const [tick, setTick] = useState(0);
+  const [state, setState] = useState<Omit<PredictionHistoryState, "reload">>({ predictions: [], status: "idle", error: undefined });
+  // biome-ignore lint/correctness/useExhaustiveDependencies: tick is the refresh trigger
+  useEffect(() => {
+    let on = true;
+    setState((s) => ({ ...s, status: "loading" }));
+    client.predictions(symbol, opts.limit ?? 50).then(
+      (r) => on && setState({ predictions: r.predictions, status: "ready", error: undefined }),
+      (e) => on && setState({ predictions: [], status: "error", error: messageOf(e) }),
+    );
+    const refresh = opts.refreshMs ?? 10_000;
+    const timer = refresh > 0 ? setTimeout(() => setTick((t) => t + 1), refresh) : undefined;
+    return () => {
+      on = false;
+      if (timer) clearTimeout(timer);
+    };
+  }, [client, symbol, opts.limit, opts.refreshMs, tick]);
+  return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
+/** Result of {@link useModels}. */
+export interface ModelsState {
+  /** Registered versions, newest first (the active one flagged). */
+  models: ModelVersion[];
+  status: Status;
+  error: string | undefined;
+  reload: () => void;
+}
+
+/** The edge's model registry, refreshed every `refreshMs` (default 0 = on `reload` only). */
+export function useModels(opts: { refreshMs?: number; client?: EdgeClient } = {}): ModelsState {
+  const { client } = useShared(opts.client);
+  const [tick, setTick] = useState(0);
+  const [state, setState] = useState<Omit<ModelsState, "reload">>({ models: [], status: "idle", error: undefined });
+  // biome-ignore lint/correctness/useExhaustiveDependencies: tick is the refresh trigger
+  useEffect(() => {
+    let on = true;
+    setState((s) => ({ ...s, status: "loading" }));
+    client.models().then(
+      (r) => on && setState({ models: r.models, status: "ready", error: undefined }),
+      (e) => on && setState((s) => ({ ...s, status: "error", error: messageOf(e) })),
+    );
+    const refresh = opts.refreshMs ?? 0;
+    const timer = refresh > 0 ? setTimeout(() => setTick((t) => t + 1), refresh) : undefined;
+    return () => {
+      on = false;
+      if (timer) clearTimeout(timer);
+    };
+  }, [client, opts.refreshMs, tick]);
+  return { ...state, reload: () => setTick((t) => t + 1) };
 }

@@ -36,23 +36,23 @@ export const CONVERGENCE_BARS = 100;
 
 /**
  * Plans the history a prediction needs: `lookback` complete bars of every timeframe after the features'
- * warm-up. Intraday history is fetched at the finest timeframe and resampled by the model code (so bars and
+ * warm-up (`warmup` bars: the model's `info.warmup_bars`). Intraday history is fetched at the finest timeframe and resampled by the model code (so bars and
  * features are computed exactly as in training), at most 10,000 bars (one Alpaca page): for coarse timeframes that
  * can leave the oldest window steps in warm-up, where they are masked. Daily bars get `lookback + 150`.
  * Only limits are planned, never a start: the edge returns the newest `limit` bars up to its clock (the real
  * market's, or a replay's). Sizes assume the extended session (16 h/day) plus two days of margin.
  */
-export function planFetch(timeframes: Timeframe[], lookback: number): FetchPlan {
+export function planFetch(timeframes: Timeframe[], lookback: number, warmup: number = WARMUP_BARS): FetchPlan {
   const intraday = timeframes.filter((t) => t !== "1d").sort((a, b) => timeframeMinutes(a) - timeframeMinutes(b));
   const plan: FetchPlan = {};
   if (intraday.length > 0) {
     const finest = intraday[0]!;
     const coarsest = intraday[intraday.length - 1]!;
-    const sessionMinutes = (lookback + WARMUP_BARS) * timeframeMinutes(coarsest);
+    const sessionMinutes = (lookback + warmup) * timeframeMinutes(coarsest);
     const tradingDays = Math.ceil(sessionMinutes / 390) + 2;
     const limit = Math.min(10_000, Math.ceil((tradingDays * 960) / timeframeMinutes(finest)));
     plan.intraday = { timeframe: finest, limit };
   }
-  if (timeframes.includes("1d")) plan.daily = { limit: lookback + WARMUP_BARS + CONVERGENCE_BARS + 1 };
+  if (timeframes.includes("1d")) plan.daily = { limit: lookback + warmup + CONVERGENCE_BARS + 1 };
   return plan;
 }

@@ -2,12 +2,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  BarsCache,
   EdgeClient,
   fetchArtifact,
   MtfError,
   PredictionCache,
   parseHorizonMinutes,
   planFetch,
+  StreamHub,
   sha256Hex,
   timeframeMinutes,
 } from "../dist/index.js";
@@ -185,4 +187,118 @@ test("EdgeClient surfaces the edge's error code and message with the status", as
   );
   const bad = new EdgeClient("", { fetch: async () => new Response("<html>", { status: 200 }) });
   await assert.rejects(bad.models(), /not JSON/);
+});
+
+/** A WebSocket stand-in that records instances; `emit` dispatches an event to the listeners. */
+function fakeSockets() {
+  const sockets = [];
+  class FakeSocket {
+    constructor(url) {
+      this.url = url;
+      this.listeners = {};
+      this.closed = false;
+      sockets.push(this);
+    }
+    addEventListener(type, f) {
+      if (!this.listeners[type]) this.listeners[type] = [];
+      this.listeners[type].push(f);
+    }
+    emit(type, ev = {}) {
+      for (const f of this.listeners[type] ?? []) f(ev);
+    }
+    close() {
+      this.closed = true;
+    }
+  }
+  return { sockets, WebSocket: FakeSocket };
+}
+
+test("StreamHub: one connection for all subscribers, every frame delivered, reconnect on a new symbol, closed when the last leaves", async () => {
+  const { sockets, WebSocket } = fakeSockets();
+  const hub = new StreamHub(new EdgeClient("https://edge.example", { WebSocket }));
+  const a = [];
+  const b = [];
+  const status = [];
+  const offA = hub.subscribe(
+    ["spy"],
+    (f) => a.push(f),
+    (s) => status.push(s),
+  );
+  const offB = hub.subscribe(["SPY"], (f) => b.push(f));
+  assert.equal(sockets.length, 1, "same symbols, one connection");
+  sockets[0].emit("open");
+  assert.equal(status.at(-1), "open");
+  // Two frames before any render: both reach both subscribers.
+  sockets[0].emit("message", { data: JSON.stringify([{ T: "t", S: "SPY", p: 1 }]) });
+  sockets[0].emit("message", { data: JSON.stringify([{ T: "b", S: "SPY", c: 2 }]) });
+  assert.equal(a.length, 2);
+  assert.equal(b.length, 2);
+  // A third subscriber with another symbol: one new connection for the union; the old one is closed.
+  const c = [];
+  const offC = hub.subscribe(["AAPL"], (f) => c.push(f));
+  assert.equal(sockets.length, 2);
+  assert.ok(sockets[0].closed);
+  assert.equal(sockets[1].url, "wss://edge.example/api/v1/stream?symbols=AAPL%2CSPY");
+  // Frames go to the subscribers of their symbol only; a frame from the replaced socket is ignored.
+  sockets[1].emit("message", {
+    data: JSON.stringify([
+      { T: "t", S: "AAPL", p: 3 },
+      { T: "t", S: "SPY", p: 4 },
+    ]),
+  });
+  sockets[0].emit("message", { data: JSON.stringify([{ T: "t", S: "SPY", p: 5 }]) });
+  assert.deepEqual(
+    c.map((f) => f.map((m) => m.p)),
+    [[3]],
+  );
+  assert.deepEqual(a.at(-1), [{ T: "t", S: "SPY", p: 4 }]);
+  assert.equal(a.length, 3);
+  offC();
+  assert.equal(sockets.length, 3, "back to SPY only");
+  offA();
+  assert.equal(sockets.length, 3, "B still wants SPY");
+  offB();
+  assert.ok(sockets[2].closed, "closed when the last subscriber leaves");
+  assert.equal(hub.connections, 3);
+});
+
+test("StreamHub reconnects after the connection closes (backoff from 1 s)", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { sockets, WebSocket } = fakeSockets();
+  const hub = new StreamHub(new EdgeClient("https://edge.example", { WebSocket }));
+  const status = [];
+  const off = hub.subscribe(
+    ["SPY"],
+    () => undefined,
+    (s) => status.push(s),
+  );
+  sockets[0].emit("close", { reason: "upstream gone" });
+  assert.equal(status.at(-1), "closed");
+  t.mock.timers.tick(999);
+  assert.equal(sockets.length, 1);
+  t.mock.timers.tick(1);
+  assert.equal(sockets.length, 2, "reconnected after 1 s");
+  off();
+  assert.ok(sockets[1].closed);
+});
+
+test("BarsCache: a request covered by a fresh larger one is answered from it; a larger one fetches", async () => {
+  const { calls, fetch } = recordingFetch(200, { symbol: "SPY", timeframe: "1m", bars: [1, 2, 3, 4, 5].map((i) => ({ t: `${i}` })) });
+  let now = 0;
+  const cache = new BarsCache(new EdgeClient("https://edge.example", { fetch }), 5_000, () => now);
+  const big = await cache.bars("SPY", "1m", 5);
+  const small = await cache.bars("spy", "1m", 2);
+  assert.equal(calls.length, 1);
+  assert.equal(big.bars.length, 5);
+  assert.deepEqual(
+    small.bars.map((b) => b.t),
+    ["4", "5"],
+  );
+  await cache.bars("SPY", "1m", 10);
+  assert.equal(calls.length, 2, "more bars than cached");
+  now = 6_000;
+  await cache.bars("SPY", "1m", 2);
+  assert.equal(calls.length, 3, "older than maxAgeMs");
+  await cache.bars("SPY", "5m", 2);
+  assert.equal(calls.length, 4, "another timeframe");
 });

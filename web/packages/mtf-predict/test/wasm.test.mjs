@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
-import { loadPredictor, MtfError } from "../dist/index.js";
+import { LiveBars, loadPredictor, loadWasm, MtfError } from "../dist/index.js";
 import { close } from "./compare.mjs";
 
 const root = new URL("../../../../", import.meta.url);
@@ -28,6 +28,11 @@ test("predicts what `mtf predict` predicts (committed fixture, 1e-4 relative), t
   // The header is read from the module once per predictor, not re-serialised on every access.
   assert.equal(p.info, p.info);
   assert.equal(p.info.data.base, "15m");
+  // Constants read from the module, not copied: horizon in minutes, warm-up, interval level.
+  assert.equal(p.info.horizon_minutes, p.info.data.labels.horizon * 15);
+  assert.equal(p.info.warmup_bars, 49);
+  assert.equal(p.info.interval_level, 0.8);
+  assert.equal(p.info.norm, undefined, "the client view leaves the normalisation statistics out");
   close(await p.predict(request()), expected(), 1e-4);
   close(await p.predict(request()), expected(), 1e-4);
   assert.ok(p.lastLatencyMs >= 0);
@@ -69,4 +74,45 @@ test("a declared sha256 that does not match the bytes is refused before loading"
     loadPredictor({ model: artifact(), sha256: "00".repeat(32), backend: "cpu", wasmUrl: readFileSync(wasmPath) }),
     /SHA-256/,
   );
+});
+
+test("LiveBars folds stream bars and corrections into 15-minute bars like the REST history", { skip: !have }, async () => {
+  await loadWasm("cpu", readFileSync(wasmPath));
+  const t = (m) => new Date(Date.parse("2011-01-03T14:30:00Z") + m * 60_000).toISOString().replace(".000Z", "Z");
+  const minute = (m, c, v = 100) => ({ t: t(m), o: c, h: c + 0.5, l: c - 0.5, c, v });
+  const live = await LiveBars.create("SPY", ["15m"]);
+  // History: the 09:30 bar complete; minutes 09:45–09:47 of the bar in progress.
+  live.seed("15m", [{ t: t(0), o: 10, h: 12, l: 9, c: 11, v: 1500 }]);
+  live.seedMinutes([minute(14, 11), minute(15, 11), minute(16, 12), minute(17, 13)]);
+  let bars = live.bars("15m");
+  assert.equal(bars.length, 2);
+  assert.deepEqual(bars[0], { t: t(0), o: 10, h: 12, l: 9, c: 11, v: 1500 }, "the seeded complete bar is kept");
+  assert.equal(bars[1].t, t(15));
+  assert.equal(bars[1].v, 300);
+  // A streamed minute bar, then Alpaca's correction of it (u): the volume is replaced, not added.
+  live.push([
+    { T: "b", S: "SPY", t: t(18), o: 13, h: 14, l: 12, c: 13.5, v: 50 },
+    { T: "b", S: "AAPL", t: t(18), o: 1, h: 1, l: 1, c: 1, v: 9 },
+  ]);
+  assert.equal(live.bars("15m")[1].v, 350);
+  live.push([{ T: "u", S: "SPY", t: t(18), o: 13, h: 15, l: 12, c: 13.5, v: 80 }]);
+  bars = live.bars("15m");
+  assert.equal(bars[1].v, 380);
+  assert.equal(bars[1].h, 15);
+  // The bucket closes when a minute of the next one arrives; `current: false` leaves the open bar out.
+  const update = live.push([{ T: "b", S: "SPY", t: t(30), o: 13, h: 13, l: 13, c: 13, v: 1 }]);
+  assert.ok(update.closed.includes("15m"), JSON.stringify(update));
+  assert.equal(live.bars("15m", false).length, 2);
+  // Bad input is named, and the builder keeps working.
+  assert.throws(
+    () => live.bars("1h"),
+    (e) => e instanceof MtfError && /1h is not built/.test(e.message),
+  );
+  assert.throws(
+    () => live.push([{ T: "b", S: "SPY", t: "yesterday" }]),
+    (e) => e instanceof MtfError && /stream frame/.test(e.message),
+  );
+  await assert.rejects(LiveBars.create("SPY", ["7m"]), /unknown timeframe/);
+  assert.equal(live.bars("15m").length, 3);
+  live.free();
 });

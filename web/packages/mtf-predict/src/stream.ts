@@ -1,0 +1,109 @@
+/**
+ * One WebSocket to the edge's stream shared by every subscriber of a provider (or of a client): subscribers
+ * register symbols and a callback, the hub keeps one connection for the union of their symbols (reconnecting
+ * with the new list when it changes), delivers **every** frame to every subscriber whose symbols it concerns
+ * (no frame is dropped between renders), and reconnects with backoff (1 s doubling to 30 s). The connection is
+ * closed when the last subscriber leaves.
+ */
+import type { EdgeClient, StreamHandle } from "./edge.js";
+import type { StreamMessage } from "./types.js";
+
+/** Connection state as a subscriber sees it. */
+export type StreamStatus = "connecting" | "open" | "closed" | "error";
+
+/** One subscriber: its symbols (upper case), its frame callback, its status callback. */
+interface Subscriber {
+  symbols: Set<string>;
+  onFrame: (frame: StreamMessage[]) => void;
+  onStatus?: (status: StreamStatus, why?: string) => void;
+}
+
+/** The shared stream of one edge client. */
+export class StreamHub {
+  private readonly subs = new Set<Subscriber>();
+  private handle: StreamHandle | undefined;
+  private connectedKey = "";
+  private status: StreamStatus = "closed";
+  private why: string | undefined;
+  private delay = 1000;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Connections opened so far (tests and diagnostics). */
+  connections = 0;
+
+  constructor(private readonly client: EdgeClient) {}
+
+  /** Subscribes; returns the function that unsubscribes. Symbols are matched case-insensitively. */
+  subscribe(symbols: string[], onFrame: Subscriber["onFrame"], onStatus?: Subscriber["onStatus"]): () => void {
+    const sub: Subscriber = { symbols: new Set(symbols.map((s) => s.toUpperCase())), onFrame, onStatus };
+    this.subs.add(sub);
+    onStatus?.(this.status === "closed" ? "connecting" : this.status, this.why);
+    this.reconcile();
+    return () => {
+      this.subs.delete(sub);
+      this.reconcile();
+    };
+  }
+
+  /** The union of the subscribers' symbols, sorted and comma-joined. */
+  private key(): string {
+    const all = new Set<string>();
+    for (const s of this.subs) for (const x of s.symbols) all.add(x);
+    return [...all].sort().join(",");
+  }
+
+  /** Opens, re-opens (when the symbols changed) or closes the connection. */
+  private reconcile(): void {
+    const key = this.key();
+    if (key === this.connectedKey && (this.handle || this.timer)) return;
+    this.close();
+    if (key === "") return;
+    this.connect(key);
+  }
+
+  private close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const h = this.handle;
+    this.handle = undefined;
+    this.connectedKey = "";
+    h?.close();
+  }
+
+  private setStatus(status: StreamStatus, why?: string): void {
+    this.status = status;
+    this.why = why;
+    for (const s of this.subs) s.onStatus?.(status, why);
+  }
+
+  private connect(key: string): void {
+    this.connectedKey = key;
+    this.connections++;
+    this.setStatus("connecting");
+    const handle = this.client.stream(
+      key.split(","),
+      (frame) => {
+        if (this.handle !== handle) return;
+        this.delay = 1000;
+        for (const s of [...this.subs]) {
+          const mine = frame.filter((m) => m.S === undefined || s.symbols.has(m.S.toUpperCase()));
+          if (mine.length > 0) s.onFrame(mine);
+        }
+      },
+      (status, why) => {
+        if (this.handle !== handle) return; // a replaced connection
+        if (status === "open") return this.setStatus("open");
+        this.setStatus(status, why || this.why);
+        if (status === "closed") {
+          this.handle = undefined;
+          this.timer = setTimeout(() => {
+            this.timer = undefined;
+            const k = this.key();
+            if (k !== "") this.connect(k);
+          }, this.delay);
+          this.delay = Math.min(30_000, this.delay * 2);
+        }
+      },
+    );
+    this.handle = handle;
+  }
+}
