@@ -90,3 +90,17 @@ ensure_npm_ci() {
   setup_say "npm ci in $1 (package-lock.json)"
   (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
 }
+
+# A Python venv with scripts/requirements-test.txt (pyarrow: the store's files read by the tools users have) in
+# $MTF_CACHE_DIR/venv, re-created when the requirements change; exports MTF_PYTHON.
+ensure_python_venv() {
+  local venv="$MTF_CACHE_DIR/venv" req=scripts/requirements-test.txt
+  local want; want="$(sha256sum "$req" | cut -c1-16)"
+  if [ "$(cat "$venv/.mtf-req" 2>/dev/null)" != "$want" ]; then
+    setup_say "Python venv in $venv from $req ($(grep -v '^#' "$req" | tr '\n' ' '))"
+    rm -rf "$venv"
+    python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" \
+      && echo "$want" > "$venv/.mtf-req" || { echo "warning: could not set up $venv" >&2; return 1; }
+  fi
+  export MTF_PYTHON="$venv/bin/python"
+}

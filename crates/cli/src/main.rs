@@ -3,6 +3,7 @@
 mod commands;
 mod input;
 mod model_commands;
+mod store_commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -183,6 +184,31 @@ enum Command {
         #[arg(long)]
         f16: bool,
     },
+    /// Import bar CSV files into a versioned Parquet store (one snapshot per import; idempotent).
+    ///
+    /// `--input` is a file or a directory (every .csv under it, subfolders included). Symbol and bar size come
+    /// from the flags or from each file's name (`spy_1min_2011-01.csv`, `aapl_15min_….csv`, `msft_1d_….csv`).
+    Import {
+        /// A bars CSV (minute or daily layout) or a directory of them.
+        #[arg(long)]
+        input: PathBuf,
+        /// Symbol (default: from the file name).
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Bar size: 1Min, 15Min, 30Min, 1Day, … (default: from the file name).
+        #[arg(long)]
+        timeframe: Option<Timeframe>,
+        /// Store directory (created on first write).
+        #[arg(long)]
+        store: PathBuf,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// What a store holds (`ls`) and whether it is sound (`verify`).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Local Alpaca Market Data v2 stand-in (REST + stream) serving bars from CSV files.
     ///
     /// Serves `<symbol>_<1min|1d>_*.csv` from --data (files of one symbol and size merge), synthetic bars as
@@ -206,6 +232,31 @@ enum Command {
         /// Replay speed (× real time).
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Series per symbol and bar size: rows, range, sessions and the sessions with missing bars.
+    Ls {
+        /// Store directory.
+        #[arg(long)]
+        store: PathBuf,
+        /// A snapshot id (default: the current one).
+        #[arg(long)]
+        snapshot: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Checks every file against the snapshot's manifest (sha256, rows) and the Hive tree against HEAD.
+    Verify {
+        /// Store directory.
+        #[arg(long)]
+        store: PathBuf,
+        /// A snapshot id (default: the current one).
+        #[arg(long)]
+        snapshot: Option<String>,
     },
 }
 
@@ -264,6 +315,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &symbol,
         ),
         Command::Export { model, output, f16 } => model_commands::export(&model, &output, f16),
+        Command::Import { input, symbol, timeframe, store, read } => {
+            store_commands::import(&input, symbol.as_deref(), timeframe, &store, read.repair)
+        }
+        Command::Store { command: StoreCommand::Ls { store, snapshot, json } } => {
+            store_commands::ls(&store, snapshot.as_deref(), json)
+        }
+        Command::Store { command: StoreCommand::Verify { store, snapshot } } => {
+            store_commands::verify(&store, snapshot.as_deref())
+        }
         Command::Replay { data, host, port, start_at, speed } => {
             mtf_replay::run(data.as_deref(), &host, port, start_at.as_deref(), speed).map_err(anyhow::Error::from)
         }
