@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ADMIN, artifactWithVersion, built, CLIENT, dataDir, KEY, root, SECRET, startStandin, startWorker } from "./harness.mjs";
+import { ADMIN, artifactWithVersion, built, CLIENT, dataDir, KEY, root, SECRET, startStandin, startWorker, workerDir } from "./harness.mjs";
+import { loadSpec, responseSchema, validate } from "./openapi.mjs";
 
 if (!built()) {
   if (process.env.MTF_REQUIRE_WORKER === "1") throw new Error("edge-worker/build or the mtf binary is missing");
@@ -12,6 +13,7 @@ if (!built()) {
 }
 const skip = !built();
 const bodies = []; // every response body the worker sent, checked for secrets at the end
+const responses = []; // every JSON response, checked against openapi.yaml by the last test
 
 async function call(w, path, init = {}) {
   const res = await w.mf.dispatchFetch(`${w.url}${path}`, init);
@@ -23,7 +25,26 @@ async function call(w, path, init = {}) {
   } catch {
     json = undefined;
   }
+  if (json !== undefined) responses.push({ method: init.method ?? "GET", path, status: res.status, json });
   return { status: res.status, headers: res.headers, text, json };
+}
+
+/** Every JSON response seen so far against openapi.yaml: problems, and how many had a documented schema. */
+function checkAgainstOpenapi() {
+  const spec = loadSpec(workerDir);
+  const problems = [];
+  let checked = 0;
+  for (const r of responses) {
+    const { known, schema } = responseSchema(spec, r.method, r.path, r.status);
+    if (!known) {
+      problems.push(`${r.method} ${r.path.split("?")[0]}: route not in openapi.yaml`);
+      continue;
+    }
+    if (!schema) continue;
+    checked++;
+    for (const p of validate(spec, schema, r.json)) problems.push(`${r.method} ${r.path.split("?")[0]} ${r.status}: ${p}`);
+  }
+  return { problems: [...new Set(problems)], checked };
 }
 const auth = (t) => ({ authorization: `Bearer ${t}` });
 const post = (body, token, extra = {}) => ({
@@ -282,6 +303,12 @@ describe("edge worker", { skip }, () => {
     const get = await w.mf.dispatchFetch(`${w.url}/api/v1/health`, { headers: { origin: "http://evil.example" } });
     assert.equal(get.headers.get("access-control-allow-origin"), null);
     await get.text();
+  });
+
+  test("every JSON response so far matches openapi.yaml (declared fields, types, required)", () => {
+    const { problems, checked } = checkAgainstOpenapi();
+    assert.deepEqual(problems, []);
+    assert.ok(checked >= 10, `only ${checked} responses had a documented schema`);
   });
 });
 

@@ -6,31 +6,6 @@ mod common;
 
 use std::process::{Command, Output};
 
-/// A fresh empty directory under the system temp dir, removed when dropped.
-struct TempDir(std::path::PathBuf);
-impl TempDir {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-fn tempdir() -> TempDir {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let p = std::env::temp_dir().join(format!(
-        "mtf-store-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    TempDir(p)
-}
-
 fn mtf(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mtf")).args(args).output().unwrap()
 }
@@ -42,7 +17,7 @@ fn text(o: &Output) -> String {
 #[test]
 fn import_all_shared_data_then_ls_verify_and_a_second_import_changes_nothing() {
     let Some(data) = common::data_dir() else { return };
-    let store = tempdir();
+    let store = common::tempdir();
     let s = store.path().to_str().unwrap();
     // --repair: the Yahoo daily files have a few rows with open/close outside [low, high] (warned, widened).
     let out = mtf(&["import", "--input", data.to_str().unwrap(), "--store", s, "--repair"]);
@@ -76,9 +51,9 @@ fn import_all_shared_data_then_ls_verify_and_a_second_import_changes_nothing() {
 
 #[test]
 fn import_errors_name_the_problem_and_keep_the_store() {
-    let store = tempdir();
+    let store = common::tempdir();
     let s = store.path().to_str().unwrap();
-    let dir = tempdir();
+    let dir = common::tempdir();
     let odd = dir.path().join("bars.csv");
     std::fs::write(&odd, "timestamp,open,high,low,close,volume\n2024-01-02T14:30:00Z,1,2,0.5,1.5,10\n").unwrap();
     let e = mtf(&["import", "--input", odd.to_str().unwrap(), "--store", s]);

@@ -45,7 +45,7 @@ pub(crate) fn encode(bars: &[StoredBar]) -> Result<Vec<u8>, String> {
         col(Bar::volume),
         Arc::new(Int64Array::from(bars.iter().map(|b| b.bar.trade_count().map(|n| n as i64)).collect::<Vec<_>>())),
         Arc::new(Float64Array::from(bars.iter().map(|b| b.bar.vwap()).collect::<Vec<_>>())),
-        Arc::new(StringArray::from(bars.iter().map(|b| b.source.as_str()).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(bars.iter().map(|b| &*b.source).collect::<Vec<_>>())),
     ];
     let batch = RecordBatch::try_new(schema(), columns).map_err(|e| e.to_string())?;
     let props =
@@ -91,13 +91,22 @@ pub(crate) fn decode(bytes: Vec<u8>, path: &Path) -> Result<Vec<StoredBar>, Stor
             .downcast_ref::<StringArray>()
             .cloned()
             .ok_or_else(|| err("column `source` is not utf8".into()))?;
+        let mut last: Option<Arc<str>> = None;
         for i in 0..batch.num_rows() {
             let start = DateTime::from_timestamp_micros(t.value(i)).ok_or_else(|| err(format!("row {i}: bad `t`")))?;
             let bar = Bar::new(start, o.value(i), h.value(i), l.value(i), c.value(i), v.value(i))
                 .and_then(|b| b.with_vwap(vw.is_valid(i).then(|| vw.value(i))))
                 .map_err(|e| err(format!("row {i}: {e}")))?
                 .with_trade_count(n.is_valid(i).then(|| n.value(i) as u64));
-            out.push(StoredBar { bar, source: source.value(i).to_string() });
+            let src = match &last {
+                Some(a) if &**a == source.value(i) => a.clone(),
+                _ => {
+                    let a: Arc<str> = source.value(i).into();
+                    last = Some(a.clone());
+                    a
+                }
+            };
+            out.push(StoredBar { bar, source: src });
         }
     }
     Ok(out)

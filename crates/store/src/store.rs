@@ -17,8 +17,8 @@ use crate::manifest::{Manifest, Partition, PartitionKey, SnapshotId};
 pub struct StoredBar {
     /// The bar.
     pub bar: Bar,
-    /// Where it came from (`alpaca:iex:raw`, `file:NAME@sha256:…`).
-    pub source: String,
+    /// Where it came from (`alpaca:iex:raw`, `file:NAME@sha256:…`); shared by the rows of one source.
+    pub source: std::sync::Arc<str>,
 }
 
 /// The bars of one symbol and timeframe to write.
@@ -263,13 +263,14 @@ impl Store {
             if s.symbol.is_empty() || s.symbol.contains(['/', '\\', '=']) || s.symbol.chars().all(|c| c == '.') {
                 return Err(StoreError::Input { series: name, message: "not a valid symbol".into() });
             }
+            let source: std::sync::Arc<str> = s.source.as_str().into();
             for b in &s.bars {
                 let key = PartitionKey {
                     symbol: s.symbol.to_uppercase(),
                     timeframe: s.timeframe.alpaca().to_string(),
                     month: month_of(b.start()),
                 };
-                incoming.entry(key).or_default().push(StoredBar { bar: *b, source: s.source.clone() });
+                incoming.entry(key).or_default().push(StoredBar { bar: *b, source: source.clone() });
             }
         }
         let mut partitions: BTreeMap<PartitionKey, Partition> =
@@ -306,7 +307,7 @@ impl Store {
             if !object.exists() {
                 write_atomic(&object, &bytes)?;
             }
-            let sources: BTreeSet<String> = rows.iter().map(|b| b.source.clone()).collect();
+            let sources: BTreeSet<String> = rows.iter().map(|b| b.source.to_string()).collect();
             partitions.insert(
                 key.clone(),
                 Partition {

@@ -7,30 +7,8 @@ use mtf_market::{Bar, Timeframe};
 use mtf_store::{Series, Store, StoreError};
 use proptest::prelude::*;
 
-/// A fresh empty directory under the system temp dir, removed when dropped.
-struct TempDir(std::path::PathBuf);
-impl TempDir {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-fn tempdir() -> TempDir {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let p = std::env::temp_dir().join(format!(
-        "mtf-store-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    TempDir(p)
-}
+mod common;
+use common::{TempDir, tempdir};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2011, 1, 31, 23, 50, 0).unwrap() // ten minutes before a month boundary (UTC)

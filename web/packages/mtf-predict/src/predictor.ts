@@ -8,8 +8,11 @@ import { type ArtifactSource, fetchArtifact, sha256Hex } from "./cache.js";
 import { MtfError, messageOf } from "./errors.js";
 import type { BackendRequest, Bar, FeatureTable, ModelInfo, Prediction, PredictRequest, StreamMessage, Timeframe } from "./types.js";
 
-// The wasm-bindgen module's surface, typed by its generated .d.ts (both builds have the same API).
-type WasmModule = typeof import("../wasm/cpu/mtf_wasm.js");
+// The wasm-bindgen module's surface, typed by its generated .d.ts. Both builds export the same API; their
+// low-level `InitOutput` differs, so the type is the API part plus an untyped init.
+type WasmModule = Pick<typeof import("../wasm/cpu/mtf_wasm.js"), "Predictor" | "LiveBars" | "LiveSession" | "indicators" | "features"> & {
+  default: (init?: { module_or_path?: unknown }) => Promise<unknown>;
+};
 type WasmPredictor = import("../wasm/cpu/mtf_wasm.js").Predictor;
 type WasmLiveSession = import("../wasm/cpu/mtf_wasm.js").LiveSession;
 
