@@ -132,7 +132,7 @@ pub fn ls(store_dir: &Path, snapshot: Option<&str>, json: bool) -> anyhow::Resul
     let mut infos = Vec::new();
     for ((symbol, tf_name), parts) in groups {
         let tf: Timeframe = tf_name.parse().map_err(|e| anyhow::anyhow!("{tf_name}: {e}"))?;
-        let bars = store.read(&symbol, tf, None, None, snapshot)?;
+        let bars = store.read_in(&m, &symbol, tf, None, None)?;
         let mut per_day: BTreeMap<chrono::NaiveDate, usize> = BTreeMap::new();
         for b in &bars {
             *per_day.entry(mtf_market::session::trading_day(b.bar.start())).or_default() += 1;

@@ -202,7 +202,21 @@ impl Store {
         to: Option<DateTime<Utc>>,
         snapshot: Option<&str>,
     ) -> Result<Vec<StoredBar>, StoreError> {
-        let m = self.manifest(snapshot)?;
+        self.read_in(&self.manifest(snapshot)?, symbol, timeframe, from, to)
+    }
+
+    /// [`Store::read`] from an already loaded manifest (several reads of one snapshot load it once).
+    ///
+    /// # Errors
+    /// A missing or corrupt object (named).
+    pub fn read_in(
+        &self,
+        m: &Manifest,
+        symbol: &str,
+        timeframe: Timeframe,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredBar>, StoreError> {
         let (sym, tf) = (symbol.to_uppercase(), timeframe.alpaca().to_string());
         let mut out = Vec::new();
         for p in m.partitions.iter().filter(|p| p.key.symbol == sym && p.key.timeframe == tf) {
