@@ -69,6 +69,54 @@ pub enum Adjustment {
     All,
 }
 
+impl Feed {
+    /// Alpaca's query value (`iex`, `sip`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Feed::Iex => "iex",
+            Feed::Sip => "sip",
+        }
+    }
+}
+
+impl std::str::FromStr for Feed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "iex" => Ok(Feed::Iex),
+            "sip" => Ok(Feed::Sip),
+            _ => Err(format!("unknown feed `{s}` (iex or sip)")),
+        }
+    }
+}
+
+impl Adjustment {
+    /// Alpaca's query value (`raw`, `split`, `dividend`, `all`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Adjustment::Raw => "raw",
+            Adjustment::Split => "split",
+            Adjustment::Dividend => "dividend",
+            Adjustment::All => "all",
+        }
+    }
+}
+
+impl std::str::FromStr for Adjustment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "raw" => Ok(Adjustment::Raw),
+            "split" => Ok(Adjustment::Split),
+            "dividend" => Ok(Adjustment::Dividend),
+            "all" => Ok(Adjustment::All),
+            _ => Err(format!("unknown adjustment `{s}` (raw, split, dividend or all)")),
+        }
+    }
+}
+
 /// Sort order by time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sort {
@@ -216,22 +264,8 @@ impl BarsRequest {
         q.push_opt("end", self.end.map(rfc3339).as_deref());
         q.push_opt("limit", self.limit.map(|l| l.to_string()).as_deref());
         q.push_opt("page_token", self.page_token.as_deref());
-        q.push_opt(
-            "feed",
-            self.feed.map(|f| match f {
-                Feed::Iex => "iex",
-                Feed::Sip => "sip",
-            }),
-        );
-        q.push_opt(
-            "adjustment",
-            self.adjustment.map(|a| match a {
-                Adjustment::Raw => "raw",
-                Adjustment::Split => "split",
-                Adjustment::Dividend => "dividend",
-                Adjustment::All => "all",
-            }),
-        );
+        q.push_opt("feed", self.feed.map(Feed::as_str));
+        q.push_opt("adjustment", self.adjustment.map(Adjustment::as_str));
         q.push_opt(
             "sort",
             self.sort.map(|s| match s {

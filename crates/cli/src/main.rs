@@ -1,5 +1,6 @@
 //! `mtf`: command-line tools over bar files (see `mtf --help`).
 
+mod backfill_command;
 mod commands;
 mod input;
 mod model_commands;
@@ -204,6 +205,14 @@ enum Command {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// Fetch historical bars from Alpaca (or `mtf replay`) into a store: paged, rate-limited, retried,
+    /// incremental.
+    ///
+    /// Keys from APCA_API_KEY_ID / APCA_API_SECRET_KEY. Each symbol continues after its last stored bar
+    /// (--refresh-days re-fetches recent days for corrections). Snapshots are written as it goes, so a failure
+    /// or Ctrl-C keeps what was fetched; running the same command again continues. Refused symbols are named
+    /// and the others stored.
+    Backfill(backfill_command::BackfillArgs),
     /// What a store holds (`ls`) and whether it is sound (`verify`).
     Store {
         #[command(subcommand)]
@@ -211,8 +220,9 @@ enum Command {
     },
     /// Local Alpaca Market Data v2 stand-in (REST + stream) serving bars from CSV files.
     ///
-    /// Serves `<symbol>_<1min|1d>_*.csv` from --data (files of one symbol and size merge), synthetic bars as
-    /// symbol SYNTH when there are none. Without --start-at every bar is history; with it a replay clock runs
+    /// Serves `<symbol>_<bar size>_*.csv` from --data and its subfolders (any size the name states; files of
+    /// one symbol and size merge; coarser sizes are resampled), synthetic bars as symbol SYNTH when there are
+    /// none. Bars carry synthesised `n` and `vw` where the files lack them. Without --start-at every bar is history; with it a replay clock runs
     /// (REST withholds bars that end after the clock, the stream emits trades and bars as the clock passes
     /// them). Accepts the key pair in APCA_API_KEY_ID / APCA_API_SECRET_KEY (default mtf-local-key /
     /// mtf-local-secret).
@@ -318,6 +328,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { input, symbol, timeframe, store, read } => {
             store_commands::import(&input, symbol.as_deref(), timeframe, &store, read.repair)
         }
+        Command::Backfill(args) => backfill_command::backfill(args),
         Command::Store { command: StoreCommand::Ls { store, snapshot, json } } => {
             store_commands::ls(&store, snapshot.as_deref(), json)
         }

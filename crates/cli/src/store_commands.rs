@@ -8,16 +8,6 @@ use anyhow::{Context, bail};
 use mtf_market::Timeframe;
 use mtf_store::{Series, Store};
 
-/// Symbol and bar size from a shared-data file name: `<symbol>_<size>_….csv` (`spy_1min_2011-01.csv`,
-/// `aapl_15min_2019-01-04_2019-02-15.csv`, `msft_1d_1986-03-13_2024-02-14.csv`).
-pub fn name_parts(path: &Path) -> (Option<String>, Option<Timeframe>) {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let mut parts = stem.split('_');
-    let symbol = parts.next().filter(|s| !s.is_empty()).map(str::to_uppercase);
-    let tf = parts.next().and_then(|s| s.parse::<Timeframe>().ok());
-    (symbol, tf)
-}
-
 /// Every `.csv` under `input` (the file itself when it is one), sorted.
 fn csv_files(input: &Path) -> anyhow::Result<Vec<PathBuf>> {
     if input.is_file() {
@@ -60,7 +50,7 @@ pub fn import(
     let mut skipped = Vec::new();
     for f in &files {
         bar.set_message(f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
-        let (name_symbol, name_tf) = name_parts(f);
+        let (name_symbol, name_tf) = mtf_market::io::file_name_parts(f);
         let sym = symbol.map(str::to_uppercase).or(name_symbol);
         let tf = timeframe.or(name_tf);
         let (Some(sym), Some(tf)) = (sym, tf) else {

@@ -1,5 +1,11 @@
-//! The stand-in's data: bars per symbol loaded from `<symbol>_<bar size>_*.csv` files (several files of one
-//! symbol and bar size merge), or synthetic bars when there are none; the replay clock; Alpaca-style paging.
+//! The stand-in's data: bars per symbol loaded from `<symbol>_<bar size>_*.csv` files anywhere under the data
+//! directory (several files of one symbol and bar size merge), or synthetic bars when there are none; the
+//! replay clock; Alpaca-style paging.
+//!
+//! Alpaca always sends a trade count `n` and a volume-weighted price `vw` with every bar; the shared files have
+//! neither, so the stand-in **synthesises** them where a file lacks them ([`with_alpaca_fields`]): `n` = one
+//! print per 100 shares (at least 1), `vw` = the typical price `(h + l + c) / 3` (what consumers use for a
+//! missing `vw`, so features do not change). The start-up banner says so.
 //! Pure functions and plain data: the HTTP and WebSocket layer is in `server.rs`.
 
 use std::collections::BTreeMap;
@@ -21,6 +27,8 @@ pub struct SymbolData {
     pub minutes: Vec<Bar>,
     /// Daily bars (New York trading days), start-sorted, unique.
     pub daily: Vec<Bar>,
+    /// Intraday bars of other sizes read from files (15Min, 30Min, …), start-sorted, unique.
+    pub intraday: BTreeMap<Timeframe, Vec<Bar>>,
 }
 
 /// Everything the stand-in serves.
@@ -40,65 +48,89 @@ pub struct Store {
 pub const SYNTHETIC_SYMBOL: &str = "SYNTH";
 
 impl Store {
-    /// Loads every `<symbol>_<bar size>_*.csv` in `dir` (bar size `1min` or `1d`; files of one symbol and size
-    /// merge, the first file wins on duplicate timestamps). With no such files, synthetic minutes and days.
+    /// Loads every `<symbol>_<bar size>_*.csv` under `dir`, subfolders included (any bar size the name states,
+    /// e.g. `1min`, `15min`, `30min`, `1d`; files of one symbol and size merge, the first file wins on duplicate
+    /// timestamps). With no such files, synthetic minutes and days. Bars get synthesised `n`/`vw` where missing.
     ///
     /// # Errors
     /// When `dir` cannot be listed or a matching file is malformed (the message names file, line and field).
     pub fn load(dir: Option<&Path>) -> Result<Store, ReplayError> {
         let mut store = Store { news: sample_news(), ..Store::default() };
         if let Some(dir) = dir.filter(|d| d.is_dir()) {
-            let mut entries: Vec<_> = std::fs::read_dir(dir)
-                .map_err(|e| ReplayError::Io { what: format!("listing {}", dir.display()), source: e })?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-                .collect();
-            entries.sort();
-            for path in entries {
-                let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-                let mut parts = name.splitn(3, '_');
-                let (Some(sym), Some(size)) = (parts.next(), parts.next()) else { continue };
-                let daily = match size.to_ascii_lowercase().as_str() {
-                    "1min" | "1m" | "minute" => false,
-                    "1d" | "1day" | "daily" => true,
-                    _ => continue,
-                };
+            for path in csv_files(dir)? {
+                let (Some(sym), Some(tf)) = mtf_market::io::file_name_parts(&path) else { continue };
                 let file = read_bars_csv(&path, ReadOptions { repair: true })?;
                 for w in &file.warnings {
                     tracing::warn!("{w}");
                 }
-                let entry = store.symbols.entry(sym.to_ascii_uppercase()).or_default();
-                let target = if daily { &mut entry.daily } else { &mut entry.minutes };
-                merge(target, file.bars);
+                let bars = file.bars.into_iter().map(with_alpaca_fields).collect();
+                let entry = store.symbols.entry(sym).or_default();
+                let target = match tf {
+                    Timeframe::M1 => &mut entry.minutes,
+                    Timeframe::D1 => &mut entry.daily,
+                    other => entry.intraday.entry(other).or_default(),
+                };
+                merge(target, bars);
                 store.files.push(path.display().to_string());
             }
         }
         if store.symbols.is_empty() {
             store.synthetic = true;
-            let minutes = mtf_market::synthetic::random_walk_minutes(
+            let minutes: Vec<Bar> = mtf_market::synthetic::random_walk_minutes(
                 NaiveDate::from_ymd_opt(2024, 1, 2).unwrap_or_default(),
                 60,
                 100.0,
                 7,
-            );
+            )
+            .into_iter()
+            .map(with_alpaca_fields)
+            .collect();
             let daily = resample(&minutes, Timeframe::M1, Timeframe::D1, SessionFilter::Regular).unwrap_or_default();
-            store.symbols.insert(SYNTHETIC_SYMBOL.to_string(), SymbolData { minutes, daily });
+            store
+                .symbols
+                .insert(SYNTHETIC_SYMBOL.to_string(), SymbolData { minutes, daily, intraday: BTreeMap::new() });
         }
         Ok(store)
     }
 
-    /// Complete bars of a symbol and timeframe, start-sorted. Intraday timeframes above 1 minute are resampled
-    /// from the minutes over the extended session `[04:00, 20:00)` New York (Alpaca's bars include extended
-    /// hours); daily bars come from the daily files, or are resampled from minutes when there are none.
+    /// Complete bars of a symbol and timeframe, start-sorted. A size read from files is served as read; sizes
+    /// above it are resampled from every finer size that divides them (1-minute bars over the extended session
+    /// `[04:00, 20:00)` New York, as Alpaca's bars include extended hours), the native bars winning where both
+    /// cover a start; daily bars come from the daily files, or are resampled from the finest intraday bars.
     pub fn bars(&self, symbol: &str, tf: Timeframe) -> Vec<Bar> {
         let Some(d) = self.symbols.get(symbol) else { return Vec::new() };
-        match tf {
-            Timeframe::M1 => d.minutes.clone(),
-            Timeframe::D1 if !d.daily.is_empty() => d.daily.clone(),
-            Timeframe::D1 => resample(&d.minutes, Timeframe::M1, tf, SessionFilter::Regular).unwrap_or_default(),
-            _ => resample(&d.minutes, Timeframe::M1, tf, SessionFilter::Extended).unwrap_or_default(),
+        let native: Option<&Vec<Bar>> = match tf {
+            Timeframe::M1 => Some(&d.minutes),
+            Timeframe::D1 => Some(&d.daily),
+            other => d.intraday.get(&other),
+        };
+        let mut out: Vec<Bar> = native.cloned().unwrap_or_default();
+        if tf == Timeframe::D1 && !out.is_empty() {
+            return out;
         }
+        let finer = std::iter::once((Timeframe::M1, &d.minutes)).chain(d.intraday.iter().map(|(k, v)| (*k, v)));
+        for (from, bars) in finer {
+            let divides = from.minutes() < tf.minutes() && tf.minutes() % from.minutes() == 0;
+            if bars.is_empty() || !divides {
+                continue;
+            }
+            let filter = if tf == Timeframe::D1 { SessionFilter::Regular } else { SessionFilter::Extended };
+            merge(&mut out, resample(bars, from, tf, filter).unwrap_or_default());
+            if tf == Timeframe::D1 {
+                break; // the finest source alone: days from different sizes would disagree on volume
+            }
+        }
+        out
+    }
+
+    /// The sizes served natively for a symbol (for the start-up banner).
+    pub fn sizes(&self, symbol: &str) -> Vec<(Timeframe, usize)> {
+        let Some(d) = self.symbols.get(symbol) else { return Vec::new() };
+        let mut out = vec![(Timeframe::M1, d.minutes.len())];
+        out.extend(d.intraday.iter().map(|(k, v)| (*k, v.len())));
+        out.push((Timeframe::D1, d.daily.len()));
+        out.retain(|(_, n)| *n > 0);
+        out
     }
 
     /// The first instant with data (for a default replay start).
@@ -107,10 +139,40 @@ impl Store {
     }
 }
 
+/// Adds `more` to `target`; on a duplicate start the bar already in `target` stays (a stable sort keeps order).
 fn merge(target: &mut Vec<Bar>, more: Vec<Bar>) {
     target.extend(more);
     target.sort_by_key(Bar::start_ms);
     target.dedup_by_key(|b| b.start_ms());
+}
+
+/// Every `.csv` under `dir`, subfolders included, sorted by path.
+fn csv_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, ReplayError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| ReplayError::Io { what: format!("listing {}", d.display()), source: e })?;
+        for e in entries.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "csv") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The bar with Alpaca's `n` and `vw` where it lacks them: `n` = one print per 100 shares (at least 1), `vw` = the
+/// typical price. Synthetic values, since the shared files carry neither (see the module docs).
+pub fn with_alpaca_fields(bar: Bar) -> Bar {
+    let n = bar.trade_count().unwrap_or_else(|| ((bar.volume() / 100.0).round() as u64).max(1));
+    let vw = bar.vwap().unwrap_or_else(|| bar.typical_price());
+    let with_n = bar.with_trade_count(Some(n));
+    with_n.with_vwap(Some(vw)).unwrap_or(with_n)
 }
 
 fn sample_news() -> Vec<NewsArticle> {
@@ -390,5 +452,19 @@ mod tests {
         assert!(spy.minutes.first().unwrap().start().to_rfc3339().starts_with("2011-01"));
         assert!(spy.minutes.last().unwrap().start().to_rfc3339().starts_with("2020-12"));
         assert!(s.symbols.contains_key("AAPL") && s.symbols.contains_key("GOOG"));
+        // Subfolders and other bar sizes: the 15-minute panel is served as read, and 1-hour bars of a symbol
+        // that has only 15-minute bars are resampled from them.
+        let jpm15 = s.bars("JPM", Timeframe::M15);
+        assert!(jpm15.len() > 500 && jpm15[0].start().to_rfc3339().starts_with("2019-01-04"), "{}", jpm15.len());
+        let jpm1h = s.bars("JPM", Timeframe::H1);
+        assert!(!jpm1h.is_empty() && jpm1h.len() < jpm15.len());
+        let first_hour: f64 = jpm15.iter().take_while(|b| b.start() < jpm1h[1].start()).map(Bar::volume).sum();
+        assert_eq!(jpm1h[0].volume(), first_hour);
+        assert!(!s.bars("TSLA", Timeframe::M30).is_empty(), "the 30-minute set");
+        // Every bar carries Alpaca's n and vw (synthesised: the files have neither).
+        for b in s.bars("SPY", Timeframe::M1).iter().take(100).chain(&jpm15[..5]) {
+            assert_eq!(b.trade_count(), Some(((b.volume() / 100.0).round() as u64).max(1)));
+            assert_eq!(b.vwap(), Some(b.typical_price()));
+        }
     }
 }

@@ -46,15 +46,25 @@ pub fn run(data: Option<&Path>, host: &str, port: u16, start_at: Option<&str>, s
     let store = data::Store::load(data)?;
     if store.synthetic {
         eprintln!(
-            "mtf replay: no <symbol>_<1min|1d>_*.csv files in {} — serving SYNTHETIC bars (a random walk) as symbol {}",
+            "mtf replay: no <symbol>_<bar size>_*.csv files under {} — serving SYNTHETIC bars (a random walk) as symbol {}",
             data.map_or("<none>".into(), |d| d.display().to_string()),
             data::SYNTHETIC_SYMBOL
         );
     } else {
-        eprintln!("mtf replay: real bars from {} file(s): {}", store.files.len(), store.files.join(", "));
-        for (sym, d) in &store.symbols {
-            eprintln!("  {sym}: {} minute bars, {} daily bars", d.minutes.len(), d.daily.len());
+        eprintln!(
+            "mtf replay: real bars from {} file(s) under {}",
+            store.files.len(),
+            data.map_or("?".into(), |d| d.display().to_string())
+        );
+        for sym in store.symbols.keys() {
+            let sizes: Vec<String> =
+                store.sizes(sym).iter().map(|(tf, n)| format!("{n} {} bars", tf.alpaca())).collect();
+            eprintln!("  {sym}: {}", sizes.join(", "));
         }
+        eprintln!(
+            "mtf replay: the files carry no trade count or VWAP; bars are served with SYNTHESISED n (volume / 100) and \
+             vw (typical price), as Alpaca always sends both"
+        );
     }
     if !(speed.is_finite() && speed > 0.0) {
         return Err(ReplayError::Option(format!("--speed must be a positive number, got {speed}")));

@@ -1,8 +1,14 @@
 //! The HTTP + WebSocket server of `mtf replay`: Alpaca Market Data v2 routes over [`crate::data`].
 //!
 //! Besides Alpaca's routes it has two test hooks under `/_standin/`: `GET stats` (request counts per route,
-//! so tests can see cache hits upstream) and `POST fail?status=429&retry_after=1&count=1` (the next `count`
-//! data requests fail with that status, and a `Retry-After` header when given).
+//! so tests can see cache hits upstream) and `POST fail?…`, which makes the next `count` (default 1) data
+//! requests fail:
+//! - `status=429&retry_after=1`: that status (any 4xx/5xx), with a `Retry-After` header when given;
+//! - `drop=1`: a 200 whose body stops half-way and the connection is cut (a dropped connection mid-body);
+//! - `symbol=XYZ` (with either): only requests naming that symbol fail, and with `status=422` the body is
+//!   Alpaca's `invalid symbol` error, as for a symbol Alpaca refuses;
+//! - `after=N` (with any): the first `N` matching requests succeed, then the failures begin (a storm mid-run);
+//! - `clear=1`: disarms.
 
 // Handlers' helpers return the reply itself (`Response`) as their error, built once on a cold path.
 #![allow(clippy::result_large_err)]
@@ -43,7 +49,7 @@ pub struct Standin {
     /// The accepted `APCA-API-SECRET-KEY`.
     pub secret: String,
     counts: Mutex<BTreeMap<String, u64>>,
-    fail: Mutex<Option<(u16, Option<u64>, u64)>>,
+    fail: Mutex<Option<Fault>>,
     stream_keys: Mutex<std::collections::BTreeSet<String>>,
     next_conn: AtomicU64,
 }
@@ -69,6 +75,17 @@ impl Standin {
 }
 
 type Shared = Arc<Standin>;
+
+/// An injected failure (see the module docs).
+#[derive(Debug, Clone)]
+struct Fault {
+    status: u16,
+    retry_after: Option<u64>,
+    left: u64,
+    drop: bool,
+    symbol: Option<String>,
+    after: u64,
+}
 
 /// The router.
 pub fn router(state: Shared) -> Router {
@@ -109,6 +126,11 @@ fn alpaca_error(status: StatusCode, code: u64, message: &str) -> Response {
 
 /// Counts the request, checks the key headers and any injected failure.
 fn gate(s: &Standin, route: &str, headers: &HeaderMap) -> Result<(), Response> {
+    gate_for(s, route, headers, &[])
+}
+
+/// [`gate`] for a request naming `symbols` (a symbol-scoped fault fires only when one of them is named).
+fn gate_for(s: &Standin, route: &str, headers: &HeaderMap, symbols: &[String]) -> Result<(), Response> {
     *s.counts.lock().map_err(|_| internal())?.entry(route.to_string()).or_default() += 1;
     let key = headers.get("APCA-API-KEY-ID").and_then(|v| v.to_str().ok());
     let secret = headers.get("APCA-API-SECRET-KEY").and_then(|v| v.to_str().ok());
@@ -116,18 +138,42 @@ fn gate(s: &Standin, route: &str, headers: &HeaderMap) -> Result<(), Response> {
         return Err(alpaca_error(StatusCode::UNAUTHORIZED, 40110000, "request is not authorized"));
     }
     let mut fail = s.fail.lock().map_err(|_| internal())?;
-    if let Some((status, retry_after, left)) = *fail {
-        *fail = if left > 1 { Some((status, retry_after, left - 1)) } else { None };
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut r = alpaca_error(status, u64::from(status.as_u16()) * 100_000, "injected failure (stand-in)");
-        if let Some(secs) = retry_after
-            && let Ok(v) = secs.to_string().parse()
-        {
-            r.headers_mut().insert("retry-after", v);
-        }
-        return Err(r);
+    let Some(f) = fail.clone() else { return Ok(()) };
+    if let Some(sym) = &f.symbol
+        && !symbols.iter().any(|x| x.eq_ignore_ascii_case(sym))
+    {
+        return Ok(());
     }
-    Ok(())
+    if f.after > 0 {
+        *fail = Some(Fault { after: f.after - 1, ..f });
+        return Ok(());
+    }
+    *fail = (f.left > 1).then(|| Fault { left: f.left - 1, ..f.clone() });
+    drop(fail);
+    if f.drop {
+        return Err(dropped_body());
+    }
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = match &f.symbol {
+        Some(sym) if status == StatusCode::UNPROCESSABLE_ENTITY => unprocessable(&format!("invalid symbol: {sym}")),
+        _ => alpaca_error(status, u64::from(status.as_u16()) * 100_000, "injected failure (stand-in)"),
+    };
+    if let Some(secs) = f.retry_after
+        && let Ok(v) = secs.to_string().parse()
+    {
+        r.headers_mut().insert("retry-after", v);
+    }
+    Err(r)
+}
+
+/// A 200 whose chunked body stops after a few bytes with the connection closed.
+fn dropped_body() -> Response {
+    let parts: Vec<Result<axum::body::Bytes, std::io::Error>> = vec![
+        Ok(axum::body::Bytes::from_static(b"{\"bars\":{\"SPY\":[{\"t\":\"2011-01-03T14:30:00Z\",")),
+        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected: connection dropped mid-body")),
+    ];
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(parts));
+    (StatusCode::OK, [("content-type", "application/json")], body).into_response()
 }
 
 fn internal() -> Response {
@@ -203,10 +249,10 @@ async fn single_bars(
     headers: HeaderMap,
     Query(p): Query<BarsParams>,
 ) -> Response {
-    if let Err(r) = gate(&s, "bars", &headers) {
+    let symbol = symbol.to_ascii_uppercase();
+    if let Err(r) = gate_for(&s, "bars", &headers, std::slice::from_ref(&symbol)) {
         return r;
     }
-    let symbol = symbol.to_ascii_uppercase();
     let q = match bars_query(&s, vec![symbol.clone()], &p) {
         Ok(q) => q,
         Err(r) => return r,
@@ -221,10 +267,10 @@ async fn single_bars(
 }
 
 async fn multi_bars(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<BarsParams>) -> Response {
-    if let Err(r) = gate(&s, "bars", &headers) {
+    let symbols = symbol_list(p.symbols.as_deref());
+    if let Err(r) = gate_for(&s, "bars", &headers, &symbols) {
         return r;
     }
-    let symbols = symbol_list(p.symbols.as_deref());
     if symbols.is_empty() {
         return unprocessable("symbols is required");
     }
@@ -333,14 +379,35 @@ async fn stats(State(s): State<Shared>) -> Response {
 
 #[derive(Debug, Deserialize)]
 struct FailParams {
-    status: u16,
+    status: Option<u16>,
     retry_after: Option<u64>,
     count: Option<u64>,
+    drop: Option<u8>,
+    symbol: Option<String>,
+    after: Option<u64>,
+    clear: Option<u8>,
 }
 
 async fn fail(State(s): State<Shared>, Query(p): Query<FailParams>) -> Response {
+    if p.clear.is_some_and(|c| c != 0) {
+        if let Ok(mut f) = s.fail.lock() {
+            *f = None;
+        }
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let drop = p.drop.is_some_and(|d| d != 0);
+    let Some(status) = p.status.or(drop.then_some(200)) else {
+        return unprocessable("fail needs status=… or drop=1");
+    };
     if let Ok(mut f) = s.fail.lock() {
-        *f = Some((p.status, p.retry_after, p.count.unwrap_or(1).max(1)));
+        *f = Some(Fault {
+            status,
+            retry_after: p.retry_after,
+            left: p.count.unwrap_or(1).max(1),
+            drop,
+            symbol: p.symbol.map(|x| x.to_ascii_uppercase()),
+            after: p.after.unwrap_or(0),
+        });
     }
     StatusCode::NO_CONTENT.into_response()
 }

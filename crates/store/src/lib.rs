@@ -24,7 +24,8 @@
 //! - **Corrections**: a bar with the timestamp of a stored one replaces it; the older snapshot keeps the old value.
 //! - **Consistent reads**: [`Store::read`] reads the objects of one manifest, so a reader during a write sees the
 //!   old or the new snapshot, never a mix.
-//! - One writer at a time (`_mtf/lock`, created exclusively).
+//! - One writer at a time (an OS advisory lock on `_mtf/lock`, released when the writer's process ends, even
+//!   when it is killed).
 
 mod files;
 mod manifest;
@@ -65,7 +66,7 @@ pub enum StoreError {
     #[error("snapshot {0} is not in this store (see `mtf store ls`)")]
     UnknownSnapshot(String),
     /// Another writer holds the lock.
-    #[error("{path} exists: another write is in progress (or one crashed: delete the file if no mtf process runs)")]
+    #[error("{path} is locked: another write to this store is in progress")]
     Locked {
         /// The lock file.
         path: String,

@@ -93,13 +93,9 @@ pub struct Store {
     root: PathBuf,
 }
 
-/// Removes the lock file when dropped.
-struct Lock(PathBuf);
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+/// The writer's lock: an OS advisory lock on `_mtf/lock`, held while this handle lives and released by the
+/// operating system when the process ends, so a writer killed mid-write (Ctrl-C, `kill -9`) leaves no stale lock.
+struct Lock(#[allow(dead_code)] std::fs::File);
 
 fn month_of(t: DateTime<Utc>) -> String {
     format!("{:04}-{:02}", t.year(), t.month())
@@ -245,12 +241,16 @@ impl Store {
     fn lock(&self) -> Result<Lock, StoreError> {
         std::fs::create_dir_all(self.meta()).map_err(|e| StoreError::io(&self.meta(), e))?;
         let path = self.meta().join("lock");
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(_) => Ok(Lock(path)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(StoreError::Locked { path: path.display().to_string() })
-            }
-            Err(e) => Err(StoreError::io(&path, e)),
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Lock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path: path.display().to_string() }),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(&path, e)),
         }
     }
 

@@ -117,9 +117,18 @@ fn corrupt_or_truncated_files_and_a_held_lock_are_named() {
     std::fs::write(&mpath, text).unwrap();
     assert!(matches!(store.manifest(None), Err(StoreError::Corrupt { .. })));
     assert!(matches!(store.manifest(Some(&"0".repeat(64))), Err(StoreError::UnknownSnapshot(_))));
-    // Another writer.
+    // Another writer holds the lock: refused, naming the file.
+    let held = std::fs::File::options().write(true).open(d.path().join("_mtf/lock")).unwrap();
+    held.lock().unwrap();
+    let e = store.write(&[series(vec![bar(9, 1.0)])]).unwrap_err();
+    assert!(matches!(e, StoreError::Locked { .. }) && e.to_string().contains("_mtf/lock"), "{e}");
+    // A lock file left by a writer that died (the file exists, nobody holds it) does not block.
+    drop(held);
     std::fs::write(d.path().join("_mtf/lock"), "").unwrap();
-    assert!(matches!(store.write(&[series(vec![bar(9, 1.0)])]), Err(StoreError::Locked { .. })));
+    assert!(
+        matches!(store.write(&[series(vec![bar(9, 1.0)])]), Err(StoreError::Corrupt { .. })),
+        "the manifest edited above"
+    );
 }
 
 #[test]
@@ -132,7 +141,8 @@ fn bad_input_is_refused_naming_the_series_and_nothing_changes() {
     let dots = Series { symbol: "..".into(), ..series(vec![bar(1, 1.0)]) };
     assert!(store.write(&[dots]).unwrap_err().to_string().contains("not a valid symbol"));
     assert_eq!(store.head().unwrap(), Some(snap));
-    assert!(!d.path().join("_mtf/lock").exists(), "the lock is released after an error");
+    let lock = std::fs::File::options().write(true).open(d.path().join("_mtf/lock")).unwrap();
+    assert!(lock.try_lock().is_ok(), "the lock is released after an error");
 }
 
 proptest! {
