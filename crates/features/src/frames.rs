@@ -177,6 +177,7 @@ impl MultiTimeframe {
     ) -> Result<Self, FeatureError> {
         Self::build(timeframes, filter, |tf| match (tf, daily) {
             (Timeframe::D1, Some(d)) => Ok(d.to_vec()),
+            (Timeframe::W1 | Timeframe::MN1, Some(d)) => Ok(resample(d, Timeframe::D1, tf, filter)?),
             (Timeframe::M1, _) => Ok(filter_session(minutes, filter)),
             _ => Ok(resample(minutes, Timeframe::M1, tf, filter)?),
         })

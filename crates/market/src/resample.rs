@@ -34,6 +34,13 @@ pub enum ResampleError {
 }
 
 fn compatible(from: Timeframe, to: Timeframe) -> bool {
+    match (from, to) {
+        // Weeks and months are unions of trading days (and of anything a day is a union of); a week can straddle
+        // two months, so months are not made of weeks.
+        (Timeframe::W1 | Timeframe::MN1, _) => return false,
+        (_, Timeframe::W1 | Timeframe::MN1) => return true,
+        _ => {}
+    }
     if to == Timeframe::D1 {
         return true;
     }
@@ -155,6 +162,9 @@ pub fn resample(
 /// Whether a source bar takes part under `filter`: a 1-minute bar when its start is in the session, a coarser
 /// bar when any part of it overlaps the session (its first or last minute, or the session open inside it).
 fn keeps(filter: SessionFilter, from: Timeframe, bar: &Bar) -> bool {
+    if !from.is_intraday() {
+        return true; // a daily bar is the session's own summary
+    }
     if filter.contains_ms(bar.start_ms()) {
         return true;
     }
@@ -251,6 +261,41 @@ mod tests {
         let days = resample(&bars, Timeframe::M1, Timeframe::D1, SessionFilter::Regular).unwrap();
         assert_eq!(days.len(), 2);
         assert!(days.iter().all(|d| d.volume() == 390.0));
+    }
+
+    #[test]
+    fn days_make_weeks_and_months_and_minutes_make_the_same_ones() {
+        // Three trading days a week (Mon, Wed, Fri) from Monday 2024-01-29 to Friday 2024-02-09, 390 minutes
+        // each: weeks of 29 Jan and 5 Feb, months January (29, 31 Jan) and February (2, 5, 7, 9 Feb).
+        let mut minutes = Vec::new();
+        for (k, day) in
+            [29, 31].iter().map(|d| (2024, 1, *d)).chain([2, 5, 7, 9].iter().map(|d| (2024, 2, *d))).enumerate()
+        {
+            let open = Utc.with_ymd_and_hms(day.0, day.1, day.2, 14, 30, 0).unwrap();
+            minutes.extend(minute_bars(open, &(0..390).map(|m| (m, 100.0 + k as f64, 1.0)).collect::<Vec<_>>()));
+        }
+        let days = resample(&minutes, Timeframe::M1, Timeframe::D1, SessionFilter::Regular).unwrap();
+        assert_eq!(days.len(), 6);
+        for (tf, starts, volumes) in [
+            (Timeframe::W1, [(1, 29), (2, 5)], [3.0 * 390.0, 3.0 * 390.0]),
+            (Timeframe::MN1, [(1, 1), (2, 1)], [2.0 * 390.0, 4.0 * 390.0]),
+        ] {
+            let from_days = resample(&days, Timeframe::D1, tf, SessionFilter::Regular).unwrap();
+            let from_minutes = resample(&minutes, Timeframe::M1, tf, SessionFilter::Regular).unwrap();
+            assert_eq!(from_days, from_minutes, "{tf}");
+            let got: Vec<_> = from_days.iter().map(|b| (b.start(), b.volume())).collect();
+            let want: Vec<_> = starts
+                .iter()
+                .zip(volumes)
+                .map(|(&(m, d), v)| (Utc.with_ymd_and_hms(2024, m, d, 5, 0, 0).unwrap(), v))
+                .collect();
+            assert_eq!(got, want, "{tf}");
+        }
+        let months = resample(&days, Timeframe::D1, Timeframe::MN1, SessionFilter::Regular).unwrap();
+        assert_eq!((months[1].open(), months[1].close()), (days[2].open(), days[5].close()));
+        // Weeks do not make months (a week can straddle two), and nothing is made from weeks.
+        assert!(resample(&days, Timeframe::W1, Timeframe::MN1, SessionFilter::Regular).is_err());
+        assert!(resample(&days, Timeframe::MN1, Timeframe::D1, SessionFilter::Regular).is_err());
     }
 
     #[test]

@@ -29,7 +29,7 @@ fn decl<T: TS>() -> String {
 pub fn declarations() -> String {
     let names: Vec<String> = Timeframe::ALL.iter().map(|t| format!("\"{}\"", t.short())).collect();
     let mut s = format!(
-        "/** A bar size (`mtf_market::Timeframe`): the dashboard form of Alpaca's 1Min … 1Day. */\n\
+        "/** A bar size (`mtf_market::Timeframe`): the dashboard form of Alpaca's 1Min … 1Month. */\n\
          export type Timeframe = {};\n\n",
         names.join(" | "),
     );

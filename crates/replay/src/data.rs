@@ -99,6 +99,11 @@ impl Store {
     /// cover a start; daily bars come from the daily files, or are resampled from the finest intraday bars.
     pub fn bars(&self, symbol: &str, tf: Timeframe) -> Vec<Bar> {
         let Some(d) = self.symbols.get(symbol) else { return Vec::new() };
+        if matches!(tf, Timeframe::W1 | Timeframe::MN1) {
+            // Weeks (from Monday) and calendar months of the trading days, as Alpaca's 1Week / 1Month bars.
+            return resample(&self.bars(symbol, Timeframe::D1), Timeframe::D1, tf, SessionFilter::Regular)
+                .unwrap_or_default();
+        }
         let native: Option<&Vec<Bar>> = match tf {
             Timeframe::M1 => Some(&d.minutes),
             Timeframe::D1 => Some(&d.daily),
@@ -461,6 +466,19 @@ mod tests {
         let first_hour: f64 = jpm15.iter().take_while(|b| b.start() < jpm1h[1].start()).map(Bar::volume).sum();
         assert_eq!(jpm1h[0].volume(), first_hour);
         assert!(!s.bars("TSLA", Timeframe::M30).is_empty(), "the 30-minute set");
+        // 1Week and 1Month from the daily bars: MSFT 1986–2024.
+        let (days, weeks, months) =
+            (s.bars("MSFT", Timeframe::D1), s.bars("MSFT", Timeframe::W1), s.bars("MSFT", Timeframe::MN1));
+        assert!(
+            days.len() > 9_000 && weeks.len() > 1_900 && months.len() > 450,
+            "{} {} {}",
+            days.len(),
+            weeks.len(),
+            months.len()
+        );
+        let total = |b: &[Bar]| b.iter().map(Bar::volume).sum::<f64>();
+        assert!((total(&days) - total(&weeks)).abs() <= 1e-6 * total(&days));
+        assert!((total(&days) - total(&months)).abs() <= 1e-6 * total(&days));
         // Every bar carries Alpaca's n and vw (synthesised: the files have neither).
         for b in s.bars("SPY", Timeframe::M1).iter().take(100).chain(&jpm15[..5]) {
             assert_eq!(b.trade_count(), Some(((b.volume() / 100.0).round() as u64).max(1)));

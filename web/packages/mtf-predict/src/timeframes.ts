@@ -40,10 +40,13 @@ export const CONVERGENCE_BARS = 100;
  * features are computed exactly as in training), at most 10,000 bars (one Alpaca page): for coarse timeframes that
  * can leave the oldest window steps in warm-up, where they are masked. Daily bars get `lookback + 150`.
  * Only limits are planned, never a start: the edge returns the newest `limit` bars up to its clock (the real
- * market's, or a replay's). Sizes assume the extended session (16 h/day) plus two days of margin.
+ * market's, or a replay's). Sizes assume the extended session (16 h/day) plus two days of margin. Weekly and
+ * monthly inputs are resampled from the daily bars, so they raise the daily limit (5 and 23 trading days a bar).
  */
 export function planFetch(timeframes: Timeframe[], lookback: number, warmup: number = WARMUP_BARS): FetchPlan {
-  const intraday = timeframes.filter((t) => t !== "1d").sort((a, b) => timeframeMinutes(a) - timeframeMinutes(b));
+  const intraday = timeframes
+    .filter((t) => timeframeMinutes(t) < 1440)
+    .sort((a, b) => timeframeMinutes(a) - timeframeMinutes(b));
   const plan: FetchPlan = {};
   if (intraday.length > 0) {
     const finest = intraday[0]!;
@@ -53,6 +56,8 @@ export function planFetch(timeframes: Timeframe[], lookback: number, warmup: num
     const limit = Math.min(10_000, Math.ceil((tradingDays * 960) / timeframeMinutes(finest)));
     plan.intraday = { timeframe: finest, limit };
   }
-  if (timeframes.includes("1d")) plan.daily = { limit: lookback + warmup + CONVERGENCE_BARS + 1 };
+  const daysPerBar = (t: Timeframe): number => (t === "1d" ? 1 : t === "1w" ? 5 : t === "1mo" ? 23 : 0);
+  const days = Math.max(0, ...timeframes.map(daysPerBar));
+  if (days > 0) plan.daily = { limit: Math.min(10_000, (lookback + warmup + CONVERGENCE_BARS + 1) * days) };
   return plan;
 }

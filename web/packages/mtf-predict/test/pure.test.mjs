@@ -150,6 +150,12 @@ test("planFetch fetches the finest intraday timeframe with enough history for th
   assert.equal(p.daily.limit, 182);
   assert.equal(planFetch(["1d"], 32).intraday, undefined);
   assert.equal(planFetch(["5m", "1h"], 32).intraday.timeframe, "5m");
+  // Weeks and months are resampled from days: a daily-base model with 1w/1mo inputs fetches days only, enough
+  // for the monthly window (182 bars × 23 trading days, capped at one page).
+  const d = planFetch(["1d", "1w", "1mo"], 32);
+  assert.equal(d.intraday, undefined);
+  assert.equal(d.daily.limit, 4_186);
+  assert.equal(planFetch(["1d", "1w"], 32).daily.limit, 910);
 });
 
 function recordingFetch(status = 200, body = { ok: true }) {

@@ -1,8 +1,8 @@
 // Generated from the Rust definitions by crates/model/src/contract.rs — do not edit.
 // Regenerate: MTF_UPDATE_GENERATED=1 cargo test -p mtf-model --lib contract
 
-/** A bar size (`mtf_market::Timeframe`): the dashboard form of Alpaca's 1Min … 1Day. */
-export type Timeframe = "1m" | "5m" | "10m" | "15m" | "30m" | "1h" | "4h" | "1d";
+/** A bar size (`mtf_market::Timeframe`): the dashboard form of Alpaca's 1Min … 1Month. */
+export type Timeframe = "1m" | "5m" | "10m" | "15m" | "30m" | "1h" | "4h" | "1d" | "1w" | "1mo";
 
 /**
  * Alpaca's bar object, field for field: the serde form of [`Bar`] (validated on the way in), and the
@@ -260,13 +260,13 @@ parameters: number,
 metrics: Record<string, unknown>, };
 
 /** Every timeframe, finest first. */
-export const TIMEFRAMES: readonly Timeframe[] = ["1m", "5m", "10m", "15m", "30m", "1h", "4h", "1d"];
+export const TIMEFRAMES: readonly Timeframe[] = ["1m", "5m", "10m", "15m", "30m", "1h", "4h", "1d", "1w", "1mo"];
 
 /** Nominal minutes of each timeframe (a trading day counts 1440). */
-export const TIMEFRAME_MINUTES: Readonly<Record<Timeframe, number>> = { "1m": 1, "5m": 5, "10m": 10, "15m": 15, "30m": 30, "1h": 60, "4h": 240, "1d": 1440 };
+export const TIMEFRAME_MINUTES: Readonly<Record<Timeframe, number>> = { "1m": 1, "5m": 5, "10m": 10, "15m": 15, "30m": 30, "1h": 60, "4h": 240, "1d": 1440, "1w": 10080, "1mo": 43200 };
 
 /** Alpaca's name of each timeframe. */
-export const ALPACA_TIMEFRAME: Readonly<Record<Timeframe, string>> = { "1m": "1Min", "5m": "5Min", "10m": "10Min", "15m": "15Min", "30m": "30Min", "1h": "1Hour", "4h": "4Hour", "1d": "1Day" };
+export const ALPACA_TIMEFRAME: Readonly<Record<Timeframe, string>> = { "1m": "1Min", "5m": "5Min", "10m": "10Min", "15m": "15Min", "30m": "30Min", "1h": "1Hour", "4h": "4Hour", "1d": "1Day", "1w": "1Week", "1mo": "1Month" };
 
 /** Bars before every feature is defined (`mtf_features::spec::WARMUP_BARS`: SMA-50). */
 export const WARMUP_BARS = 49;
