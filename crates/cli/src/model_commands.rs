@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use mtf_market::Bar;
+use mtf_market::{Bar, Timeframe};
 use mtf_model::artifact::{self, WeightDtype};
 use mtf_model::data::Prepared;
 use mtf_model::experiment::{self, EvalConfig, ExperimentConfig, Progress};
@@ -22,15 +22,37 @@ struct TrainFile {
     inputs: Inputs,
 }
 
+/// Where the training bars come from: CSV files (`minutes`, `daily`) or a store snapshot (`store`, `snapshot`,
+/// `symbols`, optional `start`/`end`), never both.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Inputs {
     /// 1-minute bars, relative to the data directory.
-    minutes: String,
+    minutes: Option<String>,
     /// Daily bars for `1d`, relative to the data directory.
     daily: Option<String>,
     /// Repair OHLC inconsistencies (with warnings).
     #[serde(default)]
     repair: bool,
+    /// A bar store directory (`mtf import` / `mtf backfill`), relative to the config file's directory.
+    store: Option<String>,
+    /// The store snapshot to train on (required with `store`: it pins the data; it must verify).
+    snapshot: Option<String>,
+    /// Symbols pooled into one training set.
+    #[serde(default)]
+    symbols: Vec<String>,
+    /// First bar start used (YYYY-MM-DD, UTC).
+    start: Option<chrono::NaiveDate>,
+    /// Bars before this day only (YYYY-MM-DD, UTC, exclusive).
+    end: Option<chrono::NaiveDate>,
+}
+
+/// The training data a store config names: snapshot and symbols (recorded in the artifact and the card).
+struct StoreData {
+    dir: PathBuf,
+    snapshot: String,
+    symbols: Vec<String>,
+    range: (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
 }
 
 fn data_dir(explicit: Option<&Path>) -> PathBuf {
@@ -56,18 +78,109 @@ fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-type Loaded = (TrainFile, Vec<Bar>, Option<Vec<Bar>>, Prepared);
+/// A loaded training config: the file, one symbol's bars keyed by timeframe (for the latency measurement),
+/// the prepared samples, and the store data when the bars came from a store.
+struct Loaded {
+    file: TrainFile,
+    example: std::collections::BTreeMap<Timeframe, Vec<Bar>>,
+    prepared: Prepared,
+    store: Option<StoreData>,
+}
 
 fn load_config(config: &Path, data: Option<&Path>) -> anyhow::Result<Loaded> {
     let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
     let file: TrainFile =
         toml::from_str(&text).with_context(|| format!("{}: invalid training config", config.display()))?;
     file.experiment.model_config().validate().with_context(|| config.display().to_string())?;
-    let dir = data_dir(data);
-    let daily = file.inputs.daily.as_ref().map(|d| dir.join(d));
-    let (minutes, daily) = load_bars(&dir.join(&file.inputs.minutes), daily.as_deref(), file.inputs.repair)?;
-    let prepared = Prepared::new(&minutes, daily.as_deref(), &file.experiment.data).context("preparing samples")?;
-    Ok((file, minutes, daily, prepared))
+    let spec = &file.experiment.data;
+    match (&file.inputs.minutes, &file.inputs.store) {
+        (Some(minutes), None) => {
+            let dir = data_dir(data);
+            let daily = file.inputs.daily.as_ref().map(|d| dir.join(d));
+            let (minutes, daily) = load_bars(&dir.join(minutes), daily.as_deref(), file.inputs.repair)?;
+            let prepared = Prepared::new(&minutes, daily.as_deref(), spec).context("preparing samples")?;
+            let mut example = std::collections::BTreeMap::from([(Timeframe::M1, minutes)]);
+            if let Some(d) = daily {
+                example.insert(Timeframe::D1, d);
+            }
+            Ok(Loaded { file, example, prepared, store: None })
+        }
+        (None, Some(store)) => {
+            let base = config.parent().unwrap_or_else(|| Path::new("."));
+            let dir = base.join(store);
+            let (symbols, prepared) = load_store(&file.inputs, &dir, spec, config)?;
+            let example = symbols.first().map(|(_, g)| g.clone()).unwrap_or_default();
+            let store = StoreData {
+                dir,
+                snapshot: file.inputs.snapshot.clone().unwrap_or_default(),
+                symbols: symbols.into_iter().map(|(s, _)| s).collect(),
+                range: (file.inputs.start, file.inputs.end),
+            };
+            Ok(Loaded { file, example, prepared, store: Some(store) })
+        }
+        (Some(_), Some(_)) => bail!("{}: [inputs] names both `minutes` and `store`; use one", config.display()),
+        (None, None) => {
+            bail!("{}: [inputs] needs `minutes` (a 1-minute CSV) or `store` + `snapshot` + `symbols`", config.display())
+        }
+    }
+}
+
+type SymbolBars = Vec<(String, std::collections::BTreeMap<Timeframe, Vec<Bar>>)>;
+
+/// Reads the config's symbols from a verified store snapshot: every stored bar size up to the coarsest input
+/// timeframe (the finest ones feed resampling), within `start`/`end`, pooled into one [`Prepared`].
+fn load_store(
+    inputs: &Inputs,
+    dir: &Path,
+    spec: &mtf_model::data::DataSpec,
+    config: &Path,
+) -> anyhow::Result<(SymbolBars, Prepared)> {
+    let snapshot = inputs.snapshot.as_deref().with_context(|| {
+        format!("{}: [inputs] store needs `snapshot` (see `mtf store ls --store {}`)", config.display(), dir.display())
+    })?;
+    if inputs.symbols.is_empty() {
+        bail!("{}: [inputs] store needs `symbols`", config.display());
+    }
+    let store = mtf_store::Store::open(dir);
+    let report = store.verify(Some(snapshot)).with_context(|| format!("store {}", dir.display()))?;
+    if !report.ok() {
+        bail!(
+            "store {} snapshot {snapshot} does not verify ({} problem(s)): {}",
+            dir.display(),
+            report.problems.len(),
+            report.problems.join("; ")
+        );
+    }
+    let manifest = store.manifest(Some(snapshot))?;
+    let from = inputs.start.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+    let to = inputs.end.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+    let coarsest = spec.timeframes.iter().max().copied().unwrap_or(Timeframe::D1);
+    let mut out = Vec::new();
+    for sym in &inputs.symbols {
+        let sym = sym.to_uppercase();
+        let mut stored: Vec<Timeframe> = manifest
+            .partitions
+            .iter()
+            .filter(|p| p.key.symbol == sym)
+            .filter_map(|p| p.key.timeframe.parse::<Timeframe>().ok())
+            .filter(|tf| *tf <= coarsest)
+            .collect();
+        stored.sort();
+        stored.dedup();
+        if stored.is_empty() {
+            bail!("store {} snapshot {snapshot} holds no bars of {sym} up to {}", dir.display(), coarsest.alpaca());
+        }
+        let mut given = std::collections::BTreeMap::new();
+        for tf in stored {
+            let bars: Vec<Bar> = store.read_in(&manifest, &sym, tf, from, to)?.into_iter().map(|b| b.bar).collect();
+            if !bars.is_empty() {
+                given.insert(tf, bars);
+            }
+        }
+        out.push((sym, given));
+    }
+    let prepared = Prepared::pooled(&out, spec).context("preparing samples")?;
+    Ok((out, prepared))
 }
 
 /// `mtf search`.
@@ -78,7 +191,7 @@ pub fn search(
     data: Option<&Path>,
     output: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let (file, _, _, prepared) = load_config(config, data)?;
+    let Loaded { file, prepared, .. } = load_config(config, data)?;
     let cfg = &file.experiment;
     let bar = ProgressBar::new(trials as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} trials {elapsed} {msg}")
@@ -104,12 +217,16 @@ pub fn train(
     output: Option<&Path>,
     checkpoints: Option<&mtf_model::training::Checkpointing>,
 ) -> anyhow::Result<()> {
-    let (file, minutes, daily, prepared) = load_config(config, data)?;
+    let Loaded { file, example, prepared, store } = load_config(config, data)?;
     let cfg = file.experiment;
     eprintln!(
-        "{}: {} samples, {} folds × {} evaluation samples, model {} parameters",
+        "{}: {} samples{}, {} folds × {} evaluation samples, model {} parameters",
         cfg.name,
         prepared.samples.len(),
+        match &store {
+            Some(s) => format!(" pooled over {} ({} symbols)", s.symbols.join(","), s.symbols.len()),
+            None => String::new(),
+        },
         cfg.eval.folds,
         cfg.eval.valid_len,
         cfg.model_config().init(&burn_device()).map(|m| mtf_model::num_params(&m)).unwrap_or(0)
@@ -134,13 +251,38 @@ pub fn train(
     })?;
     bar.finish_and_clear();
     let out = output.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("models").join(&cfg.name));
-    let bytes = artifact::to_bytes(&outcome.model, outcome.header, cfg.weights_dtype)?;
+    let mut header = outcome.header;
+    header.training_data = store
+        .as_ref()
+        .map(|s| mtf_model::artifact::TrainingData { snapshot: s.snapshot.clone(), symbols: s.symbols.clone() });
+    let bytes = artifact::to_bytes(&outcome.model, header, cfg.weights_dtype)?;
     write(&out.join("model.mtf"), &bytes)?;
     write(&out.join("report.json"), serde_json::to_string_pretty(&outcome.report)?.as_bytes())?;
     write(&out.join("report.md"), experiment::markdown(&outcome.report).as_bytes())?;
     write(&out.join("training.json"), serde_json::to_string_pretty(&outcome.curves)?.as_bytes())?;
     let train_seconds = started.elapsed().as_secs_f64();
-    let latency = measure_latency(&bytes, &minutes, daily.as_deref())?;
+    let latency = measure_latency(&bytes, example)?;
+    let data_text = match (&store, &file.inputs.minutes) {
+        (Some(s), _) => format!(
+            "store `{}`, snapshot `{}` (verified before training), symbols {} pooled{}",
+            s.dir.display(),
+            s.snapshot,
+            s.symbols.join(", "),
+            match s.range {
+                (None, None) => String::new(),
+                (a, b) => format!(
+                    ", bars from {} to {}",
+                    a.map_or("the first".into(), |d| d.to_string()),
+                    b.map_or("the last".into(), |d| format!("before {d}"))
+                ),
+            }
+        ),
+        (None, Some(m)) => format!(
+            "minutes `{m}`; daily context `{}`",
+            file.inputs.daily.as_deref().unwrap_or("none (resampled from minutes)")
+        ),
+        (None, None) => String::new(),
+    };
     let card = model_card(&CardInputs {
         cfg: &cfg,
         config_path: config,
@@ -149,7 +291,7 @@ pub fn train(
         curves: &outcome.curves,
         train_seconds,
         latency,
-        data_files: (&file.inputs.minutes, file.inputs.daily.as_deref()),
+        data: &data_text,
     })?;
     write(&out.join("MODEL_CARD.md"), card.as_bytes())?;
     eprintln!(
@@ -162,11 +304,13 @@ pub fn train(
     Ok(())
 }
 
-/// Median wall time (ms) of one batch-1 and one batch-100 prediction, features precomputed.
-fn measure_latency(bytes: &[u8], minutes: &[Bar], daily: Option<&[Bar]>) -> anyhow::Result<(f64, f64)> {
+/// Median wall time (ms) of one batch-1 and one batch-100 prediction, features precomputed (from one symbol's
+/// bars keyed by timeframe, as of the end of its last finest bar).
+fn measure_latency(bytes: &[u8], given: std::collections::BTreeMap<Timeframe, Vec<Bar>>) -> anyhow::Result<(f64, f64)> {
     let p = Predictor::from_bytes(bytes, burn_device())?;
-    let mtf = p.features(minutes, daily)?;
-    let at = minutes.last().map(|b| b.start() + chrono::Duration::minutes(1)).context("no minutes")?;
+    let (tf, last) = given.iter().find_map(|(tf, b)| b.last().map(|l| (*tf, *l))).context("no bars")?;
+    let at = tf.bar_end(last.start(), p.header.data.session);
+    let mtf = p.features_as_of(given, at)?;
     let median =
         |reps: usize, items: &[(&str, &mtf_features::frames::MultiTimeframe, DateTime<Utc>)]| -> anyhow::Result<f64> {
             let mut t = Vec::with_capacity(reps);
@@ -192,7 +336,8 @@ struct CardInputs<'a> {
     curves: &'a [mtf_model::training::TrainReport],
     train_seconds: f64,
     latency: (f64, f64),
-    data_files: (&'a str, Option<&'a str>),
+    /// Where the bars came from, one line.
+    data: &'a str,
 }
 
 fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
@@ -206,7 +351,7 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
     writeln!(s, "Generated by `mtf train`; every number below comes from that run.\n")?;
     writeln!(
         s,
-        "Reproduce: `cargo run --release -p mtf-cli -- train --config {}` (reads `$MTF_DATA_DIR`, default `../shared/data`).\n",
+        "Reproduce: `cargo run --release -p mtf-cli -- train --config {}` (reads the store the config names, or `$MTF_DATA_DIR`, default `../shared/data`).\n",
         c.config_path.display()
     )?;
     writeln!(s, "## What it predicts\n")?;
@@ -225,12 +370,7 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
         lvl = mtf_model::calibration::INTERVAL_LEVEL * 100.0
     )?;
     writeln!(s, "## Data\n")?;
-    writeln!(
-        s,
-        "- Minutes: `{}`; daily context: `{}`.",
-        c.data_files.0,
-        c.data_files.1.unwrap_or("none (resampled from minutes)")
-    )?;
+    writeln!(s, "- Bars: {}.", c.data)?;
     writeln!(
         s,
         "- Samples: {} (training range of the exported model: {} → {}).",
@@ -308,9 +448,9 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
     let days = (header.training_range[1] - header.training_range[0]).num_days() + 1;
     writeln!(
         s,
-        "Trained on `{}` ({} samples; the exported model's training range spans {days} calendar days). On its \
+        "Trained on {} ({} samples; the exported model's training range spans {days} calendar days). On its \
          walk-forward blocks ({} predictions):\n",
-        c.data_files.0, c.report.samples_total, c.report.model.n_predictions
+        c.data, c.report.samples_total, c.report.model.n_predictions
     )?;
     for sentence in mtf_model::reading::reading(&c.report.model, &c.report.baselines) {
         writeln!(s, "- {sentence}")?;

@@ -200,3 +200,84 @@ fn train_predict_evaluate_export() {
     assert_eq!(o2.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o2.stderr).contains("sha256"), "{}", String::from_utf8_lossy(&o2.stderr));
 }
+
+/// A store of two symbols' 15-minute and daily bars (the eqker panel), and its snapshot id.
+fn panel_store(dir: &std::path::Path, work: &std::path::Path) -> (std::path::PathBuf, String) {
+    let input = work.join("panel");
+    std::fs::create_dir_all(&input).unwrap();
+    for f in [
+        "spy_15min_2019-01-04_2019-02-15.csv",
+        "qqq_15min_2019-01-04_2019-02-15.csv",
+        "spy_1d_2018-01-02_2019-02-15.csv",
+        "qqq_1d_2018-01-02_2019-02-15.csv",
+    ] {
+        std::fs::copy(dir.join("eqker").join(f), input.join(f)).unwrap();
+    }
+    let store = work.join("store");
+    ok(&mtf(&["import", "--input", input.to_str().unwrap(), "--store", store.to_str().unwrap()]));
+    let ls: serde_json::Value =
+        serde_json::from_str(&ok(&mtf(&["store", "ls", "--store", store.to_str().unwrap(), "--json"]))).unwrap();
+    (store, ls["snapshot"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn training_over_a_store_snapshot_pools_symbols_from_15_minute_bars_and_records_the_snapshot() {
+    let Some(dir) = data_dir() else { return };
+    let work = std::env::temp_dir().join(format!("mtf-model-cli-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let (store, snapshot) = panel_store(&dir, &work);
+    // 15-minute base, no 1-minute bars anywhere: 1h is resampled from 15m, 1d read as stored.
+    let config_for = |snap: &str| {
+        CONFIG
+            .replace(
+                "minutes = \"spy_1min_2011-01.csv\"\ndaily = \"spy_1d_2007-12-31_2017-12-29.csv\"\nrepair = true",
+                &format!(
+                    "store = {:?}\nsnapshot = \"{snap}\"\nsymbols = [\"SPY\", \"qqq\"]\nstart = \"2018-06-01\"",
+                    store.to_str().unwrap()
+                ),
+            )
+            .replace("timeframes = [\"1m\", \"15m\", \"1d\"]", "timeframes = [\"15m\", \"1h\", \"1d\"]")
+            .replace("valid_len = 40", "valid_len = 80")
+    };
+    let config = work.join("pooled.toml");
+    std::fs::write(&config, config_for(&snapshot)).unwrap();
+    let out = work.join("pooled");
+    let o = mtf(&["train", "--config", config.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("pooled over SPY,QQQ (2 symbols)"), "{stderr}");
+    let bytes = std::fs::read(out.join("model.mtf")).unwrap();
+    let (header, _) = mtf_model::artifact::parse(&bytes).unwrap();
+    let td = header.training_data.expect("the artifact records its training data");
+    assert_eq!((td.snapshot.as_str(), td.symbols), (snapshot.as_str(), vec!["SPY".to_string(), "QQQ".to_string()]));
+    assert_eq!(header.data.base, mtf_market::Timeframe::M15);
+    let card = std::fs::read_to_string(out.join("MODEL_CARD.md")).unwrap();
+    assert!(
+        card.contains(&format!("snapshot `{snapshot}` (verified before training), symbols SPY, QQQ pooled")),
+        "{card}"
+    );
+    // Samples of both symbols: more than one symbol's 15-minute bars alone could give.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert!(report["samples_total"].as_u64().unwrap() > 1_000, "{}", report["samples_total"]);
+
+    // A snapshot that is not in the store, and one whose objects no longer verify, are errors.
+    std::fs::write(&config, config_for(&"0".repeat(64))).unwrap();
+    let o = mtf(&["train", "--config", config.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is not in this store"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let objects = store.join("_mtf/objects");
+    let victim = std::fs::read_dir(&objects).unwrap().next().unwrap().unwrap().path();
+    std::fs::remove_file(&victim).unwrap();
+    std::fs::write(&config, config_for(&snapshot)).unwrap();
+    let o = mtf(&["train", "--config", config.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success());
+    assert!(stderr.contains(&format!("snapshot {snapshot} does not verify")), "{stderr}");
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -50,27 +50,48 @@ impl NormStats {
     /// # Errors
     /// [`NormError::NoTrainingRows`] when a timeframe has no such row; [`NormError::BadClip`].
     pub fn fit(mtf: &MultiTimeframe, train_end: DateTime<Utc>, clip: f64) -> Result<Self, NormError> {
+        Self::fit_pooled(&[mtf], train_end, clip)
+    }
+
+    /// [`NormStats::fit`] over the rows of several symbols' features at once (pooled training): one mean and
+    /// standard deviation per timeframe and feature, from every row of every `mtfs` complete by `train_end`.
+    /// All must have the same timeframes; with one it is exactly [`NormStats::fit`].
+    ///
+    /// # Errors
+    /// As [`NormStats::fit`]; [`NormError::Mismatch`] when the timeframes differ or `mtfs` is empty.
+    pub fn fit_pooled(mtfs: &[&MultiTimeframe], train_end: DateTime<Utc>, clip: f64) -> Result<Self, NormError> {
         if !(clip.is_finite() && clip > 0.0) {
             return Err(NormError::BadClip(clip));
         }
+        let first = mtfs.first().ok_or_else(|| NormError::Mismatch("no features to fit on".into()))?;
+        let timeframes = first.timeframes();
+        if let Some(other) = mtfs.iter().find(|m| m.timeframes() != timeframes) {
+            return Err(NormError::Mismatch(format!("timeframes {:?} and {:?}", timeframes, other.timeframes())));
+        }
         let (mut mean, mut std, mut rows) = (Vec::new(), Vec::new(), Vec::new());
-        for frame in &mtf.frames {
-            let n = frame.series.complete_count(train_end);
-            let valid: Vec<usize> = (0..n).filter(|&i| frame.row_valid(i)).collect();
+        for (k, tf) in timeframes.iter().enumerate() {
+            let valid: Vec<(&MultiTimeframe, usize)> = mtfs
+                .iter()
+                .flat_map(|m| {
+                    let frame = &m.frames[k];
+                    let n = frame.series.complete_count(train_end);
+                    (0..n).filter(|&i| frame.row_valid(i)).map(move |i| (*m, i))
+                })
+                .collect();
             if valid.is_empty() {
-                return Err(NormError::NoTrainingRows(frame.series.timeframe()));
+                return Err(NormError::NoTrainingRows(*tf));
             }
             let count = valid.len() as f64;
             let mut m = vec![0.0; N_FEATURES];
-            for &i in &valid {
-                for (a, x) in m.iter_mut().zip(frame.row(i)) {
+            for &(mtf, i) in &valid {
+                for (a, x) in m.iter_mut().zip(mtf.frames[k].row(i)) {
                     *a += x;
                 }
             }
             m.iter_mut().for_each(|a| *a /= count);
             let mut s = vec![0.0; N_FEATURES];
-            for &i in &valid {
-                for ((a, x), mu) in s.iter_mut().zip(frame.row(i)).zip(&m) {
+            for &(mtf, i) in &valid {
+                for ((a, x), mu) in s.iter_mut().zip(mtf.frames[k].row(i)).zip(&m) {
                     *a += (x - mu) * (x - mu);
                 }
             }
@@ -79,7 +100,7 @@ impl NormStats {
             std.push(s);
             rows.push(valid.len());
         }
-        Ok(Self { spec_id: spec_id(), timeframes: mtf.timeframes(), mean, std, clip, fit_until: train_end, rows })
+        Ok(Self { spec_id: spec_id(), timeframes, mean, std, clip, fit_until: train_end, rows })
     }
 
     /// Checks that these statistics belong to the current feature spec and to `timeframes`.

@@ -65,6 +65,18 @@ pub struct ArtifactHeader {
     pub weights_len: usize,
     /// Lower-case hex sha256 of the weights blob.
     pub weights_sha256: String,
+    /// Where the training bars came from, when that was a bar store (absent for CSV inputs and older artifacts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data: Option<TrainingData>,
+}
+
+/// The store snapshot and symbols a model was trained on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainingData {
+    /// The store snapshot id (sha256 of its manifest).
+    pub snapshot: String,
+    /// The symbols pooled into the training set.
+    pub symbols: Vec<String>,
 }
 
 /// An artifact that cannot be written or loaded.

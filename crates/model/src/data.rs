@@ -38,19 +38,36 @@ pub enum DataError {
     /// The base timeframe is not among the inputs.
     #[error("base timeframe {0} must be one of the input timeframes")]
     BaseNotInput(Timeframe),
+    /// One symbol's bars cannot make the requested timeframes.
+    #[error("{symbol}: {message}")]
+    Symbol {
+        /// The symbol.
+        symbol: String,
+        /// What is wrong.
+        message: String,
+    },
     /// No samples.
     #[error("no labelled samples: the data is too short for the horizon (or every horizon crosses a session)")]
     NoSamples,
 }
 
-/// Features of every timeframe plus the labelled samples.
+/// One symbol's features.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The symbol (empty when the data came without one, e.g. a single CSV file).
+    pub symbol: String,
+    /// Features per timeframe.
+    pub mtf: MultiTimeframe,
+}
+
+/// Features of every timeframe plus the labelled samples, of one symbol or pooled over several.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// The spec.
     pub spec: DataSpec,
-    /// Features per timeframe.
-    pub mtf: MultiTimeframe,
-    /// Samples in time order.
+    /// Per symbol (one for single-symbol data).
+    pub parts: Vec<Part>,
+    /// Samples in time order (by prediction instant, then part); `part` says whose.
     pub samples: Vec<Sample>,
 }
 
@@ -61,21 +78,100 @@ impl Prepared {
     /// [`DataError`].
     pub fn new(minutes: &[Bar], daily: Option<&[Bar]>, spec: &DataSpec) -> Result<Self, DataError> {
         let mtf = MultiTimeframe::from_minutes(minutes, daily, &spec.timeframes, spec.session)?;
+        Self::from_parts(vec![Part { symbol: String::new(), mtf }], spec)
+    }
+
+    /// Pools symbols: each symbol's bars keyed by timeframe (any bar size; missing timeframes are resampled
+    /// from the finest given, [`MultiTimeframe::from_bars`]). Samples of all symbols are merged in time order
+    /// and their `base_index` is put on the common clock, so walk-forward folds split by time across symbols.
+    ///
+    /// # Errors
+    /// [`DataError`], naming the symbol when its features cannot be computed.
+    pub fn pooled(
+        symbols: &[(String, std::collections::BTreeMap<Timeframe, Vec<Bar>>)],
+        spec: &DataSpec,
+    ) -> Result<Self, DataError> {
+        let mut parts = Vec::with_capacity(symbols.len());
+        for (symbol, given) in symbols {
+            let mtf = MultiTimeframe::from_bars(given, &spec.timeframes, spec.session)
+                .map_err(|e| DataError::Symbol { symbol: symbol.clone(), message: e.to_string() })?;
+            parts.push(Part { symbol: symbol.clone(), mtf });
+        }
+        Self::from_parts(parts, spec)
+    }
+
+    fn from_parts(parts: Vec<Part>, spec: &DataSpec) -> Result<Self, DataError> {
         let k = spec.timeframes.iter().position(|&t| t == spec.base).ok_or(DataError::BaseNotInput(spec.base))?;
-        let samples = make_samples(&mtf.frames[k].series, &spec.labels);
+        // The common clock: every base bar end of every part.
+        let mut clock: Vec<i64> = parts.iter().flat_map(|p| p.mtf.frames[k].series.ends_ms().iter().copied()).collect();
+        clock.sort_unstable();
+        clock.dedup();
+        let mut samples = Vec::new();
+        for (pi, p) in parts.iter().enumerate() {
+            let series = &p.mtf.frames[k].series;
+            let ends = series.ends_ms();
+            for mut s in make_samples(series, &spec.labels) {
+                s.part = pi;
+                s.base_index = clock.partition_point(|&t| t < ends[s.base_index]);
+                samples.push(s);
+            }
+        }
+        samples.sort_by_key(|s| (s.at, s.part));
         if samples.is_empty() {
             return Err(DataError::NoSamples);
         }
-        Ok(Self { spec: spec.clone(), mtf, samples })
+        Ok(Self { spec: spec.clone(), parts, samples })
     }
 
-    /// Normalised windows for the samples at `idx`.
+    /// The symbols, in part order.
+    pub fn symbols(&self) -> Vec<String> {
+        self.parts.iter().map(|p| p.symbol.clone()).collect()
+    }
+
+    /// Normalised windows for the samples at `idx` (in that order), each from its own symbol's features.
     ///
     /// # Errors
     /// [`NormError::Mismatch`] when `norm` belongs to other timeframes or another feature spec.
     pub fn windows(&self, idx: &[usize], norm: &NormStats) -> Result<Windows, NormError> {
-        let instants: Vec<_> = idx.iter().map(|&i| self.samples[i].at).collect();
-        build_windows(&self.mtf, &instants, self.spec.lookback, Some(norm))
+        if let [only] = self.parts.as_slice() {
+            let instants: Vec<_> = idx.iter().map(|&i| self.samples[i].at).collect();
+            return build_windows(&only.mtf, &instants, self.spec.lookback, Some(norm));
+        }
+        let mut out: Option<Windows> = None;
+        for (pi, part) in self.parts.iter().enumerate() {
+            let at: Vec<usize> = (0..idx.len()).filter(|&j| self.samples[idx[j]].part == pi).collect();
+            if at.is_empty() {
+                continue;
+            }
+            let instants: Vec<_> = at.iter().map(|&j| self.samples[idx[j]].at).collect();
+            let w = build_windows(&part.mtf, &instants, self.spec.lookback, Some(norm))?;
+            let o = out.get_or_insert_with(|| Windows {
+                batch: idx.len(),
+                lookback: w.lookback,
+                timeframes: w.timeframes,
+                features: w.features,
+                values: vec![0.0; idx.len() * w.lookback * w.timeframes * w.features],
+                mask: vec![0; idx.len() * w.lookback * w.timeframes],
+            });
+            let (vs, ms) = (w.lookback * w.timeframes * w.features, w.lookback * w.timeframes);
+            for (r, &j) in at.iter().enumerate() {
+                o.values[j * vs..(j + 1) * vs].copy_from_slice(&w.values[r * vs..(r + 1) * vs]);
+                o.mask[j * ms..(j + 1) * ms].copy_from_slice(&w.mask[r * ms..(r + 1) * ms]);
+            }
+        }
+        match out {
+            Some(w) => Ok(w),
+            None => build_windows(&self.parts[0].mtf, &[], self.spec.lookback, Some(norm)),
+        }
+    }
+
+    /// Normalisation statistics from the rows of every symbol complete by `train_end` (train-only statistics).
+    ///
+    /// # Errors
+    /// As [`NormStats::fit`].
+    pub fn fit_norm(&self, train_end: chrono::DateTime<chrono::Utc>, clip: f64) -> Result<NormStats, NormError> {
+        let mtfs: Vec<&MultiTimeframe> = self.parts.iter().map(|p| &p.mtf).collect();
+        NormStats::fit_pooled(&mtfs, train_end, clip)
     }
 }
 
@@ -117,6 +213,98 @@ impl Targets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(target_family = "wasm"))]
+    mod pooled {
+        use std::collections::BTreeMap;
+
+        use chrono::NaiveDate;
+        use mtf_market::resample::resample;
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::labels::{LabelConfig, walk_forward};
+
+        fn spec(horizon: usize) -> DataSpec {
+            DataSpec {
+                timeframes: vec![Timeframe::M15],
+                lookback: 4,
+                base: Timeframe::M15,
+                labels: LabelConfig { horizon, cross_session: false },
+                session: SessionFilter::Regular,
+            }
+        }
+
+        /// 15-minute bars of a random walk from `first_day`, with every `drop`-th bar missing (a thin name).
+        fn symbol(first_day: u32, sessions: usize, seed: u64, drop: usize) -> BTreeMap<Timeframe, Vec<Bar>> {
+            let day = NaiveDate::from_ymd_opt(2024, 1, first_day).unwrap();
+            let m = mtf_market::synthetic::random_walk_minutes(day, sessions, 100.0, seed);
+            let mut b = resample(&m, Timeframe::M1, Timeframe::M15, SessionFilter::Regular).unwrap();
+            if drop > 1 {
+                b = b.into_iter().enumerate().filter(|(i, _)| i % drop != 1).map(|(_, x)| x).collect();
+            }
+            BTreeMap::from([(Timeframe::M15, b)])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(16))]
+            /// Pooled walk-forward folds split by time across symbols: every training label is known before the
+            /// first prediction instant of its fold's block, whichever symbols either belongs to, and the block
+            /// starts `embargo` steps of the common clock after the training inputs.
+            #[test]
+            fn pooled_folds_never_let_one_symbols_future_into_anothers_training(
+                starts in proptest::collection::vec((2u32..9, 8usize..14, 0usize..6), 2..4),
+                horizon in 1usize..4,
+                extra_embargo in 0usize..3,
+                seed in 0u64..1000,
+            ) {
+                let symbols: Vec<(String, BTreeMap<Timeframe, Vec<Bar>>)> = starts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(d, n, drop))| (format!("S{i}"), symbol(d, n, seed + i as u64, drop)))
+                    .collect();
+                let p = Prepared::pooled(&symbols, &spec(horizon)).unwrap();
+                prop_assert!(p.samples.windows(2).all(|w| (w[0].at, w[0].part) <= (w[1].at, w[1].part)));
+                let embargo = horizon + extra_embargo;
+                let folds = match walk_forward(&p.samples, horizon, 3, 20, embargo, 10) {
+                    Ok(f) => f,
+                    Err(_) => return Ok(()), // too little data for these folds
+                };
+                for f in &folds {
+                    let block = &p.samples[f.valid.clone()];
+                    let first_at = block.iter().map(|s| s.at).min().unwrap();
+                    let first_step = block[0].base_index;
+                    for &i in &f.train {
+                        let s = &p.samples[i];
+                        prop_assert!(s.label_at <= first_at, "{} label at {} after block {}", p.parts[s.part].symbol, s.label_at, first_at);
+                        prop_assert!(s.base_index + embargo <= first_step);
+                    }
+                }
+                // Windows come from each sample's own symbol: the same as building that symbol alone.
+                let idx: Vec<usize> = (0..p.samples.len()).step_by(7).collect();
+                let norm = p.fit_norm(p.samples[p.samples.len() - 1].at, 5.0).unwrap();
+                let w = p.windows(&idx, &norm).unwrap();
+                let per = w.lookback * w.timeframes * w.features;
+                for (j, &i) in idx.iter().enumerate() {
+                    let s = p.samples[i];
+                    let alone = build_windows(&p.parts[s.part].mtf, &[s.at], 4, Some(&norm)).unwrap();
+                    let same = w.values[j * per..(j + 1) * per].iter().zip(&alone.values).all(|(a, b)| a.to_bits() == b.to_bits());
+                    prop_assert!(same, "sample {} of {}", i, p.parts[s.part].symbol);
+                }
+            }
+        }
+
+        #[test]
+        fn one_symbol_pooled_is_the_single_symbol_preparation() {
+            let given = symbol(2, 10, 3, 0);
+            let alone = Prepared::pooled(&[("X".into(), given.clone())], &spec(2)).unwrap();
+            let mtf = MultiTimeframe::from_bars(&given, &spec(2).timeframes, SessionFilter::Regular).unwrap();
+            let samples = make_samples(&mtf.frames[0].series, &spec(2).labels);
+            assert_eq!(alone.samples, samples, "base_index on the common clock of one symbol is its bar index");
+            let at = samples[samples.len() - 1].at;
+            assert_eq!(alone.fit_norm(at, 5.0).unwrap(), NormStats::fit(&mtf, at, 5.0).unwrap());
+        }
+    }
 
     #[test]
     fn targets_split_a_third_flat_and_scale_by_std() {

@@ -265,8 +265,12 @@ fn inner_split(p: &Prepared, fold: &Fold, frac: f64, embargo: usize) -> (Vec<usi
     let cut = ((n as f64) * (1.0 - frac)).round() as usize;
     let valid: Vec<usize> = fold.train[cut.min(n)..].to_vec();
     let first = valid.first().map_or(usize::MAX, |&i| p.samples[i].base_index);
-    let train =
-        fold.train[..cut.min(n)].iter().copied().filter(|&i| p.samples[i].base_index + embargo <= first).collect();
+    let first_at = valid.first().map(|&i| p.samples[i].at);
+    let train = fold.train[..cut.min(n)]
+        .iter()
+        .copied()
+        .filter(|&i| p.samples[i].base_index + embargo <= first && first_at.is_none_or(|a| p.samples[i].label_at <= a))
+        .collect();
     (train, valid)
 }
 
@@ -302,7 +306,7 @@ pub fn train_walk_forward(
             )));
         }
         let last_train = *fold.train.last().unwrap_or(&0);
-        let norm = NormStats::fit(&p.mtf, p.samples[last_train].at, e.clip)?;
+        let norm = p.fit_norm(p.samples[last_train].at, e.clip)?;
         let train_labels: Vec<f64> = fold.train.iter().map(|&i| p.samples[i].label).collect();
         let targets = Targets::fit(&train_labels);
         let tr = sample_set(p, &inner_train, &norm, &targets)?;
@@ -369,6 +373,7 @@ pub fn train_walk_forward(
         weights_dtype: cfg.weights_dtype,
         weights_len: 0,
         weights_sha256: String::new(),
+        training_data: None,
     };
     Ok(TrainOutcome { report, model, header, curves })
 }

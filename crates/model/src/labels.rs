@@ -33,8 +33,12 @@ pub struct LabelConfig {
 pub struct Sample {
     /// Prediction instant τ: end of base bar `base_index` (UTC).
     pub at: DateTime<Utc>,
-    /// Index of the last input bar in the base series.
+    /// Index of the last input bar in the base series; in pooled data (several symbols), the index of that
+    /// bar's end on the **common clock** (every base bar end of every symbol, sorted), so that embargoes in
+    /// "base bars" hold across symbols. For one symbol the two are the same.
     pub base_index: usize,
+    /// Which symbol's data (index into [`crate::data::Prepared::parts`]); 0 for one symbol.
+    pub part: usize,
     /// Close of that bar (the price the prediction is relative to).
     pub last_close: f64,
     /// `ln(close[i+h] / close[i])`.
@@ -65,6 +69,7 @@ pub fn make_samples(base: &Series, cfg: &LabelConfig) -> Vec<Sample> {
         out.push(Sample {
             at,
             base_index: i,
+            part: 0,
             last_close: bars[i].close(),
             label: (bars[j].close() / bars[i].close()).ln(),
             label_at,
@@ -107,7 +112,9 @@ pub enum FoldError {
 
 /// Expanding-window walk-forward folds: the last `folds · valid_len` samples are split into `folds`
 /// consecutive validation blocks; fold `f` trains on the earlier samples whose label ends ≥ `embargo` base bars
-/// before its block starts.
+/// before its block starts **and** is known by the block's first prediction instant. The samples are in time
+/// order (pooled samples of several symbols by instant, then symbol), so a block is a span of time across all
+/// symbols and no symbol's future reaches another symbol's training fold.
 ///
 /// # Errors
 /// [`FoldError`] when `embargo < horizon` or a fold would have fewer than `min_train` training samples.
@@ -132,7 +139,10 @@ pub fn walk_forward(
         // A training label ends at base bar `base_index + horizon`; it must end `embargo` bars before the block.
         // Training sample i's label ends at base bar `base_index + horizon`; with `embargo ≥ horizon` this keeps
         // it at least `embargo − horizon` bars before the block's first input bar ends.
-        let train: Vec<usize> = (0..start).filter(|&i| samples[i].base_index + embargo <= block_start).collect();
+        let block_at = samples[start].at;
+        let train: Vec<usize> = (0..start)
+            .filter(|&i| samples[i].base_index + embargo <= block_start && samples[i].label_at <= block_at)
+            .collect();
         if train.len() < min_train {
             return Err(too_few());
         }

@@ -55,6 +55,7 @@ fn fixture() -> (MultiTimeframe, ArtifactHeader, mtf_model::model::MtfModel) {
         weights_dtype: WeightDtype::F32,
         weights_len: 0,
         weights_sha256: String::new(),
+        training_data: None,
     };
     (mtf, header, model)
 }
