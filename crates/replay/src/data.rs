@@ -337,13 +337,14 @@ pub fn latest(store: &Store, symbol: &str, now_ms: i64) -> Option<(Trade, Quote)
     let idx = d.minutes.partition_point(|b| b.start_ms() + 60_000 <= now_ms);
     let bar = d.minutes.get(idx.checked_sub(1)?)?;
     let trade = trades_of(bar).pop()?;
+    let cents = |x: f64| (x * 100.0).round() / 100.0;
     let quote = Quote {
         t: trade.t,
         ax: "V".into(),
-        ap: trade.p + 0.01,
+        ap: cents(trade.p + 0.01),
         ask_size: 1,
         bx: "V".into(),
-        bp: (trade.p - 0.01).max(0.01),
+        bp: cents(trade.p - 0.01).max(0.01),
         bs: 1,
         c: vec!["R".into()],
         z: "C".into(),

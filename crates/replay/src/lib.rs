@@ -5,6 +5,7 @@
 //! for the CLI, the worker and the browser tests alike, speaking Alpaca through the `mtf-alpaca` wire types.
 
 pub mod data;
+pub mod msgpack;
 pub mod server;
 
 use std::net::SocketAddr;

@@ -94,6 +94,9 @@ pub fn router(state: Shared) -> Router {
         .route("/v2/stocks/{symbol}/bars", get(single_bars))
         .route("/v2/stocks/{symbol}/trades/latest", get(latest_trade))
         .route("/v2/stocks/{symbol}/quotes/latest", get(latest_quote))
+        .route("/v2/stocks/trades/latest", get(latest_trades))
+        .route("/v2/stocks/quotes/latest", get(latest_quotes))
+        .route("/v2/stocks/bars/latest", get(latest_bars))
         .route("/v2/stocks/snapshots", get(snapshots))
         .route("/v1beta1/news", get(news))
         .route("/v2/{feed}", get(stream))
@@ -315,6 +318,53 @@ async fn latest_quote(State(s): State<Shared>, Path(symbol): Path<String>, heade
     }
 }
 
+#[derive(Debug, Deserialize, Default)]
+struct LatestParams {
+    symbols: Option<String>,
+}
+
+/// Latest trades, quotes or bars of several symbols (`/v2/stocks/{trades|quotes|bars}/latest?symbols=`), keyed
+/// by symbol under `key`, as the official SDKs ask for them. Symbols without data are left out, as Alpaca does.
+fn latest_many(s: &Standin, route: &str, headers: &HeaderMap, p: &LatestParams, key: &str) -> Response {
+    let symbols = symbol_list(p.symbols.as_deref());
+    if let Err(r) = gate_for(s, route, headers, &symbols) {
+        return r;
+    }
+    if symbols.is_empty() {
+        return unprocessable("symbols is required");
+    }
+    let now = s.now_ms();
+    let mut out = serde_json::Map::new();
+    for sym in symbols {
+        let value = match key {
+            "bars" => s
+                .store
+                .symbols
+                .get(&sym)
+                .and_then(|d| d.minutes.iter().rev().find(|b| b.start_ms() + 60_000 <= now))
+                .map(serde_json::to_value),
+            "trades" => latest(&s.store, &sym, now).map(|(t, _)| serde_json::to_value(t)),
+            _ => latest(&s.store, &sym, now).map(|(_, q)| serde_json::to_value(q)),
+        };
+        if let Some(Ok(v)) = value {
+            out.insert(sym, v);
+        }
+    }
+    axum::Json(json!({ key: out })).into_response()
+}
+
+async fn latest_trades(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<LatestParams>) -> Response {
+    latest_many(&s, "trades/latest", &headers, &p, "trades")
+}
+
+async fn latest_quotes(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<LatestParams>) -> Response {
+    latest_many(&s, "quotes/latest", &headers, &p, "quotes")
+}
+
+async fn latest_bars(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<LatestParams>) -> Response {
+    latest_many(&s, "bars/latest", &headers, &p, "bars")
+}
+
 async fn snapshots(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<BarsParams>) -> Response {
     if let Err(r) = gate(&s, "snapshots", &headers) {
         return r;
@@ -412,66 +462,104 @@ async fn fail(State(s): State<Shared>, Query(p): Query<FailParams>) -> Response 
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn stream(State(s): State<Shared>, Path(feed): Path<String>, ws: WebSocketUpgrade) -> Response {
+async fn stream(
+    State(s): State<Shared>,
+    Path(feed): Path<String>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     if feed != "iex" && feed != "sip" {
         return alpaca_error(StatusCode::NOT_FOUND, 40410000, "endpoint not found");
     }
     if let Ok(mut c) = s.counts.lock() {
         *c.entry("stream".into()).or_default() += 1;
     }
+    // Alpaca answers in MessagePack to clients that ask for it on the upgrade request (the official SDKs do).
+    let msgpack = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("application/msgpack"));
     ws.on_upgrade(move |socket| async move {
-        if let Err(e) = stream_session(s, socket).await {
+        if let Err(e) = stream_session(s, socket, Wire { msgpack }).await {
             tracing::debug!("stream session ended: {e}");
         }
     })
 }
 
-async fn send(socket: &mut WebSocket, frame: &[ServerMessage]) -> Result<(), axum::Error> {
-    socket.send(Message::Text(render_frame(frame).into())).await?;
+/// How a stream connection's frames are encoded: JSON text, or MessagePack binary.
+#[derive(Debug, Clone, Copy)]
+struct Wire {
+    msgpack: bool,
+}
+
+async fn send_on(socket: &mut WebSocket, wire: Wire, frame: &[ServerMessage]) -> Result<(), axum::Error> {
+    let msg = if wire.msgpack {
+        let json = serde_json::to_value(frame).unwrap_or_default();
+        Message::Binary(crate::msgpack::encode(&json).into())
+    } else {
+        Message::Text(render_frame(frame).into())
+    };
+    socket.send(msg).await?;
     Ok(())
 }
 
+/// A client message from a text (JSON) or binary (MessagePack) frame; `None` for other frames.
+fn client_message(msg: &Message) -> Option<Result<ClientMessage, String>> {
+    match msg {
+        Message::Text(t) => Some(serde_json::from_str(t).map_err(|e| e.to_string())),
+        Message::Binary(b) => {
+            Some(crate::msgpack::decode(b).and_then(|v| serde_json::from_value(v).map_err(|e| e.to_string())))
+        }
+        _ => None,
+    }
+}
+
 /// One client connection: connected → auth (10 s) → subscribe → replayed trades and bars as the clock passes them.
-async fn stream_session(s: Shared, mut socket: WebSocket) -> Result<(), axum::Error> {
+async fn stream_session(s: Shared, mut socket: WebSocket, wire: Wire) -> Result<(), axum::Error> {
     let _conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
-    send(&mut socket, &[ServerMessage::Success { msg: "connected".into() }]).await?;
+    send_on(&mut socket, wire, &[ServerMessage::Success { msg: "connected".into() }]).await?;
     let auth = tokio::time::timeout(std::time::Duration::from_secs(10), socket.recv()).await;
-    let Ok(Some(Ok(Message::Text(text)))) = auth else {
-        send(&mut socket, &[ServerMessage::Error { code: 404, msg: "auth timeout".into() }]).await?;
+    let Ok(Some(Ok(first))) = auth else {
+        send_on(&mut socket, wire, &[ServerMessage::Error { code: 404, msg: "auth timeout".into() }]).await?;
         return Ok(());
     };
-    let key = match serde_json::from_str::<ClientMessage>(&text) {
+    let Some(parsed) = client_message(&first) else {
+        send_on(&mut socket, wire, &[ServerMessage::Error { code: 404, msg: "auth timeout".into() }]).await?;
+        return Ok(());
+    };
+    let key = match parsed {
         Ok(ClientMessage::Auth { key, secret }) if key == s.key && secret == s.secret => key,
         Ok(ClientMessage::Auth { .. }) => {
-            send(&mut socket, &[ServerMessage::Error { code: 402, msg: "auth failed".into() }]).await?;
+            send_on(&mut socket, wire, &[ServerMessage::Error { code: 402, msg: "auth failed".into() }]).await?;
             return Ok(());
         }
         _ => {
-            send(&mut socket, &[ServerMessage::Error { code: 401, msg: "not authenticated".into() }]).await?;
+            send_on(&mut socket, wire, &[ServerMessage::Error { code: 401, msg: "not authenticated".into() }]).await?;
             return Ok(());
         }
     };
     let inserted = s.stream_keys.lock().map(|mut keys| keys.insert(key.clone())).unwrap_or(false);
     if !inserted {
-        send(&mut socket, &[ServerMessage::Error { code: 406, msg: "connection limit exceeded".into() }]).await?;
+        send_on(&mut socket, wire, &[ServerMessage::Error { code: 406, msg: "connection limit exceeded".into() }])
+            .await?;
         return Ok(());
     }
-    let result = stream_loop(&s, &mut socket).await;
+    let result = stream_loop(&s, &mut socket, wire).await;
     if let Ok(mut keys) = s.stream_keys.lock() {
         keys.remove(&key);
     }
     result
 }
 
-async fn stream_loop(s: &Shared, socket: &mut WebSocket) -> Result<(), axum::Error> {
-    send(socket, &[ServerMessage::Success { msg: "authenticated".into() }]).await?;
+async fn stream_loop(s: &Shared, socket: &mut WebSocket, wire: Wire) -> Result<(), axum::Error> {
+    send_on(socket, wire, &[ServerMessage::Success { msg: "authenticated".into() }]).await?;
     let mut subs = Channels::default();
     let mut cursor = s.now_ms().min(i64::MAX - 1);
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
     loop {
         tokio::select! {
             msg = socket.recv() => match msg {
-                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(&text) {
+                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => match client_message(&m).unwrap_or_else(|| Err("no message".into())) {
                     Ok(ClientMessage::Subscribe(c)) => {
                         let add = |a: &mut Vec<String>, b: Vec<String>| { for x in b { let x = x.to_ascii_uppercase(); if !a.contains(&x) { a.push(x); } } };
                         add(&mut subs.trades, c.trades);
@@ -479,7 +567,7 @@ async fn stream_loop(s: &Shared, socket: &mut WebSocket) -> Result<(), axum::Err
                         add(&mut subs.bars, c.bars);
                         add(&mut subs.updated_bars, c.updated_bars);
                         add(&mut subs.daily_bars, c.daily_bars);
-                        send(socket, &[ServerMessage::Subscription(subs.clone())]).await?;
+                        send_on(socket, wire, &[ServerMessage::Subscription(subs.clone())]).await?;
                     }
                     Ok(ClientMessage::Unsubscribe(c)) => {
                         subs.trades.retain(|x| !c.trades.contains(x));
@@ -487,9 +575,9 @@ async fn stream_loop(s: &Shared, socket: &mut WebSocket) -> Result<(), axum::Err
                         subs.bars.retain(|x| !c.bars.contains(x));
                         subs.updated_bars.retain(|x| !c.updated_bars.contains(x));
                         subs.daily_bars.retain(|x| !c.daily_bars.contains(x));
-                        send(socket, &[ServerMessage::Subscription(subs.clone())]).await?;
+                        send_on(socket, wire, &[ServerMessage::Subscription(subs.clone())]).await?;
                     }
-                    _ => send(socket, &[ServerMessage::Error { code: 400, msg: "invalid syntax".into() }]).await?,
+                    _ => send_on(socket, wire, &[ServerMessage::Error { code: 400, msg: "invalid syntax".into() }]).await?,
                 },
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
                 Some(Ok(_)) => {}
@@ -501,7 +589,7 @@ async fn stream_loop(s: &Shared, socket: &mut WebSocket) -> Result<(), axum::Err
                 let frame = replay_frame(&s.store, &subs, cursor, now);
                 cursor = now;
                 if !frame.is_empty() {
-                    send(socket, &frame).await?;
+                    send_on(socket, wire, &frame).await?;
                 }
             }
         }
