@@ -252,9 +252,12 @@ pub fn train(
     bar.finish_and_clear();
     let out = output.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("models").join(&cfg.name));
     let mut header = outcome.header;
-    header.training_data = store
-        .as_ref()
-        .map(|s| mtf_model::artifact::TrainingData { snapshot: s.snapshot.clone(), symbols: s.symbols.clone() });
+    let held: Vec<String> = cfg.eval.holdout_symbols.iter().map(|s| s.to_uppercase()).collect();
+    header.training_data = store.as_ref().map(|s| mtf_model::artifact::TrainingData {
+        snapshot: s.snapshot.clone(),
+        symbols: s.symbols.iter().filter(|x| !held.contains(x)).cloned().collect(),
+        holdout_symbols: held.clone(),
+    });
     let bytes = artifact::to_bytes(&outcome.model, header, cfg.weights_dtype)?;
     write(&out.join("model.mtf"), &bytes)?;
     write(&out.join("report.json"), serde_json::to_string_pretty(&outcome.report)?.as_bytes())?;
@@ -428,6 +431,22 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
         c.cfg.eval.folds, c.cfg.eval.embargo, c.cfg.eval.valid_len
     )?;
     writeln!(s, "{}", experiment::markdown(c.report))?;
+    if let Some(h) = &c.report.holdout {
+        writeln!(s, "### Held-out symbols: {}\n", h.symbols.join(", "))?;
+        writeln!(
+            s,
+            "Never trained on and outside the normalisation statistics; scored in the same evaluation blocks, the \
+             baselines fit on the training symbols only.\n"
+        )?;
+        let as_report = experiment::Report {
+            model: h.model.clone(),
+            baselines: h.baselines.clone(),
+            holdout: None,
+            folds: Vec::new(),
+            ..c.report.clone()
+        };
+        writeln!(s, "{}", experiment::markdown(&as_report))?;
+    }
     writeln!(s, "### Per fold (model)\n")?;
     writeln!(s, "| fold | training samples | evaluated | dir. acc. | MAE / persistence | coverage |")?;
     writeln!(s, "|---|---:|---|---:|---:|---:|")?;
@@ -499,6 +518,7 @@ pub fn evaluate(a: &EvaluateArgs<'_>) -> anyhow::Result<()> {
         inner_valid_frac: 0.0,
         min_train: a.min_train,
         clip: 5.0,
+        holdout_symbols: Vec::new(),
     };
     let report = experiment::evaluate(&predictor, &prepared, &eval)?;
     write(a.output, serde_json::to_string_pretty(&report)?.as_bytes())?;

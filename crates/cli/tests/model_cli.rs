@@ -262,6 +262,21 @@ fn training_over_a_store_snapshot_pools_symbols_from_15_minute_bars_and_records_
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert!(report["samples_total"].as_u64().unwrap() > 1_000, "{}", report["samples_total"]);
 
+    // QQQ held out: trained on SPY alone, QQQ scored in the same blocks.
+    std::fs::write(&config, config_for(&snapshot).replace("clip = 5.0", "clip = 5.0\nholdout_symbols = [\"qqq\"]"))
+        .unwrap();
+    let held = work.join("held");
+    ok(&mtf(&["train", "--config", config.to_str().unwrap(), "--output", held.to_str().unwrap()]));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(held.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["holdout"]["symbols"], serde_json::json!(["QQQ"]));
+    assert!(report["holdout"]["n_predictions"].as_u64().unwrap() > 50, "{}", report["holdout"]);
+    assert!(report["holdout"]["baselines"]["persistence"].is_object());
+    let (header, _) = mtf_model::artifact::parse(&std::fs::read(held.join("model.mtf")).unwrap()).unwrap();
+    let td = header.training_data.unwrap();
+    assert_eq!((td.symbols, td.holdout_symbols), (vec!["SPY".to_string()], vec!["QQQ".to_string()]));
+    assert!(std::fs::read_to_string(held.join("MODEL_CARD.md")).unwrap().contains("### Held-out symbols: QQQ"));
+
     // A snapshot that is not in the store, and one whose objects no longer verify, are errors.
     std::fs::write(&config, config_for(&"0".repeat(64))).unwrap();
     let o = mtf(&["train", "--config", config.to_str().unwrap(), "--output", out.to_str().unwrap()]);

@@ -77,6 +77,9 @@ pub struct TrainingData {
     pub snapshot: String,
     /// The symbols pooled into the training set.
     pub symbols: Vec<String>,
+    /// Symbols of the data held out of training (scored only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holdout_symbols: Vec<String>,
 }
 
 /// An artifact that cannot be written or loaded.

@@ -170,7 +170,21 @@ impl Prepared {
     /// # Errors
     /// As [`NormStats::fit`].
     pub fn fit_norm(&self, train_end: chrono::DateTime<chrono::Utc>, clip: f64) -> Result<NormStats, NormError> {
-        let mtfs: Vec<&MultiTimeframe> = self.parts.iter().map(|p| &p.mtf).collect();
+        let all: Vec<usize> = (0..self.parts.len()).collect();
+        self.fit_norm_parts(&all, train_end, clip)
+    }
+
+    /// [`Prepared::fit_norm`] over some parts only (held-out symbols stay out of the statistics).
+    ///
+    /// # Errors
+    /// As [`NormStats::fit`].
+    pub fn fit_norm_parts(
+        &self,
+        parts: &[usize],
+        train_end: chrono::DateTime<chrono::Utc>,
+        clip: f64,
+    ) -> Result<NormStats, NormError> {
+        let mtfs: Vec<&MultiTimeframe> = parts.iter().filter_map(|&k| self.parts.get(k)).map(|p| &p.mtf).collect();
         NormStats::fit_pooled(&mtfs, train_end, clip)
     }
 }

@@ -59,6 +59,10 @@ pub struct EvalConfig {
     pub min_train: usize,
     /// Clip of normalised features.
     pub clip: f64,
+    /// Symbols held out of training altogether (pooled data): never trained on, not in the normalisation
+    /// statistics, scored on every evaluation block as [`Report::holdout`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holdout_symbols: Vec<String>,
 }
 
 /// A training run (`mtf train --config FILE.toml`).
@@ -165,6 +169,22 @@ pub struct Report {
     pub folds: Vec<FoldReport>,
     /// Samples scored out of all samples.
     pub samples_total: usize,
+    /// The held-out symbols' samples in the same evaluation blocks (pooled training with
+    /// `holdout_symbols`): the model and the baselines, both fit without those symbols.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<HoldoutReport>,
+}
+
+/// Metrics on symbols the model never saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HoldoutReport {
+    /// The held-out symbols.
+    pub symbols: Vec<String>,
+    /// The model on their samples.
+    #[serde(flatten)]
+    pub model: Metrics,
+    /// Baselines on the same samples.
+    pub baselines: std::collections::BTreeMap<String, Metrics>,
 }
 
 /// Progress events for the CLI.
@@ -248,6 +268,16 @@ fn calibrate(raw: &RawOutput, set: &SampleSet) -> Calibration {
     Calibration { temperature: fit_temperature(&logits, &classes), interval_delta: fit_interval_delta(&quantiles, &y) }
 }
 
+/// Appends each baseline's scores to its pooled list.
+fn merge_scores(into: &mut Vec<(&'static str, Vec<Scored>)>, by_name: Vec<(&'static str, Vec<Scored>)>) {
+    for (name, s) in by_name {
+        match into.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => v.extend(s),
+            None => into.push((name, s)),
+        }
+    }
+}
+
 /// Everything a training run produces.
 pub struct TrainOutcome {
     /// The report.
@@ -288,15 +318,33 @@ pub fn train_walk_forward(
 ) -> Result<TrainOutcome, ExperimentError> {
     let h = cfg.data.labels.horizon;
     let e = &cfg.eval;
+    let held: Vec<usize> = e
+        .holdout_symbols
+        .iter()
+        .map(|s| {
+            p.parts.iter().position(|x| x.symbol.eq_ignore_ascii_case(s)).ok_or_else(|| {
+                ExperimentError::Other(format!("holdout symbol {s} is not in the data ({:?})", p.symbols()))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    if !held.is_empty() && held.len() == p.parts.len() {
+        return Err(ExperimentError::Other("every symbol is held out: nothing is left to train on".into()));
+    }
+    let is_held = |i: &usize| held.contains(&p.samples[*i].part);
+    let train_parts: Vec<usize> = (0..p.parts.len()).filter(|k| !held.contains(k)).collect();
     let folds = walk_forward(&p.samples, h, e.folds, e.valid_len, e.embargo, e.min_train)?;
     let model_cfg = cfg.model_config();
     let (step, ppy) = periods_per_year(&cfg.data);
     let mut pooled: Vec<Scored> = Vec::new();
     let mut pooled_base: Vec<(&'static str, Vec<Scored>)> = Vec::new();
+    let mut held_scores: Vec<Scored> = Vec::new();
+    let mut held_base: Vec<(&'static str, Vec<Scored>)> = Vec::new();
     let mut fold_reports = Vec::new();
     let mut curves = Vec::new();
     let mut last = None;
     for (fi, fold) in folds.iter().enumerate() {
+        let fold =
+            &Fold { train: fold.train.iter().copied().filter(|i| !is_held(i)).collect(), valid: fold.valid.clone() };
         progress(Progress::Fold { fold: fi + 1, of: folds.len(), train: fold.train.len() });
         let (inner_train, inner_valid) = inner_split(p, fold, e.inner_valid_frac, e.embargo);
         if inner_train.is_empty() || inner_valid.is_empty() {
@@ -306,7 +354,7 @@ pub fn train_walk_forward(
             )));
         }
         let last_train = *fold.train.last().unwrap_or(&0);
-        let norm = p.fit_norm(p.samples[last_train].at, e.clip)?;
+        let norm = p.fit_norm_parts(&train_parts, p.samples[last_train].at, e.clip)?;
         let train_labels: Vec<f64> = fold.train.iter().map(|&i| p.samples[i].label).collect();
         let targets = Targets::fit(&train_labels);
         let tr = sample_set(p, &inner_train, &norm, &targets)?;
@@ -317,7 +365,7 @@ pub fn train_walk_forward(
             progress(Progress::Epoch(*r))
         })?;
         let cal = calibrate(&raw_outputs(&model, &va)?, &va);
-        let eval_idx: Vec<usize> = fold.valid.clone().collect();
+        let (held_idx, eval_idx): (Vec<usize>, Vec<usize>) = fold.valid.clone().partition(is_held);
         let ev = sample_set(p, &eval_idx, &norm, &targets)?;
         let scored = score(p, &eval_idx, &raw_outputs(&model, &ev)?, &targets, &cal)?;
         // Baselines on the same training part and evaluation block.
@@ -327,17 +375,21 @@ pub fn train_walk_forward(
         let eval_y: Vec<f64> = eval_idx.iter().map(|&i| p.samples[i].label).collect();
         let eval_close: Vec<f64> = eval_idx.iter().map(|&i| p.samples[i].last_close).collect();
         let base = baselines::run(&bx, &train_labels, &targets, &ex, &eval_y, &eval_close);
-        for (name, s) in base.by_name {
-            match pooled_base.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, v)) => v.extend(s),
-                None => pooled_base.push((name, s)),
-            }
+        merge_scores(&mut pooled_base, base.by_name);
+        if !held_idx.is_empty() {
+            let hs = sample_set(p, &held_idx, &norm, &targets)?;
+            held_scores.extend(score(p, &held_idx, &raw_outputs(&model, &hs)?, &targets, &cal)?);
+            let hx = last_step_features(&hs.x, hs.shape, hs.len());
+            let hy: Vec<f64> = held_idx.iter().map(|&i| p.samples[i].label).collect();
+            let hc: Vec<f64> = held_idx.iter().map(|&i| p.samples[i].last_close).collect();
+            merge_scores(&mut held_base, baselines::run(&bx, &train_labels, &targets, &hx, &hy, &hc).by_name);
         }
         fold_reports.push(FoldReport {
             fold: fi + 1,
             train_samples: fold.train.len(),
             inner_valid_samples: inner_valid.len(),
             eval_range: [p.samples[fold.valid.start].at, p.samples[fold.valid.end - 1].at],
+            // (the range spans the held-out symbols' samples too; the metrics are the training symbols')
             best_epoch: curve.best_epoch,
             temperature: cal.temperature,
             metrics: compute(&scored, step, ppy),
@@ -356,6 +408,11 @@ pub fn train_walk_forward(
         baselines: pooled_base.into_iter().map(|(n, s)| (n.to_string(), compute(&s, step, ppy))).collect(),
         folds: fold_reports,
         samples_total: p.samples.len(),
+        holdout: (!held.is_empty()).then(|| HoldoutReport {
+            symbols: held.iter().map(|&k| p.parts[k].symbol.clone()).collect(),
+            model: compute(&held_scores, step, ppy),
+            baselines: held_base.into_iter().map(|(n, s)| (n.to_string(), compute(&s, step, ppy))).collect(),
+        }),
     };
     let header = ArtifactHeader {
         name: cfg.name.clone(),
@@ -439,6 +496,7 @@ pub fn evaluate(predictor: &Predictor, p: &Prepared, eval: &EvalConfig) -> Resul
         baselines: base_scores.into_iter().map(|(n, s)| (n.to_string(), compute(&s, step, ppy))).collect(),
         folds: Vec::new(),
         samples_total: p.samples.len(),
+        holdout: None,
     })
 }
 
@@ -467,7 +525,7 @@ pub fn markdown(report: &Report) -> String {
         report.horizon, report.base_timeframe, report.model.n_predictions, report.samples_total
     );
     s.push_str("| | MAE / persistence | RMSE / persistence | dir. acc. | base rate | acc. top 20 % | IC | Brier | ECE | q10–q90 coverage | backtest return | Sharpe | max DD | buy & hold |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (name, m) in rows {
         s.push_str(&format!(
             "| {name} | {:.4} | {:.4} | {:.3} | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.3} | {:+.2} % | {:.2} | {:.2} % | {:+.2} % |\n",

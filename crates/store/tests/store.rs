@@ -1,5 +1,6 @@
 //! The store's guarantees: bit-identical round trip, idempotent writes, corrections that keep the old snapshot,
-//! interrupted writes, corrupt files named, one writer, and last-write-wins merging (property test).
+//! interrupted writes, corrupt files named, one writer, readers during writes, and last-write-wins merging
+//! (property test).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -129,6 +130,37 @@ fn corrupt_or_truncated_files_and_a_held_lock_are_named() {
         matches!(store.write(&[series(vec![bar(9, 1.0)])]), Err(StoreError::Corrupt { .. })),
         "the manifest edited above"
     );
+}
+
+#[test]
+fn a_reader_during_writes_sees_one_whole_snapshot_never_a_mix() {
+    // Each write sets every bar (two months, so two partitions) to the same close k; a read must never mix two k.
+    let d = dir();
+    let store = Store::open(d.path());
+    let all = |k: f64| series((0..40).map(|i| bar(i, k)).collect());
+    store.write(&[all(1.0)]).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let (mut reads, mut seen) = (0, std::collections::BTreeSet::new());
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || reads < 20 {
+                let rows = Store::open(d.path()).read("SPY", Timeframe::M1, None, None, None).unwrap();
+                assert_eq!(rows.len(), 40);
+                let closes: std::collections::BTreeSet<u64> = rows.iter().map(|r| r.bar.close().to_bits()).collect();
+                assert_eq!(closes.len(), 1, "one read mixed snapshots: {closes:?}");
+                seen.extend(closes);
+                reads += 1;
+            }
+            (reads, seen.len())
+        });
+        for k in 2..=30 {
+            store.write(&[all(f64::from(k))]).unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (reads, distinct) = reader.join().unwrap();
+        assert!(reads >= 20 && distinct >= 1, "{reads} reads");
+    });
+    assert_eq!(store.read("SPY", Timeframe::M1, None, None, None).unwrap()[0].bar.close(), 30.0);
 }
 
 #[test]
