@@ -132,9 +132,12 @@ enum Command {
         /// Model artifact or its directory.
         #[arg(long)]
         model: PathBuf,
-        /// 1-minute bars CSV.
+        /// Bars CSV: 1-minute by default; another bar size with --timeframe or a name like `spy_15min_….csv`.
         #[arg(long)]
         input: PathBuf,
+        /// Bar size of --input (default: from its file name, else 1Min).
+        #[arg(long)]
+        timeframe: Option<Timeframe>,
         /// Daily bars CSV for 1d.
         #[arg(long)]
         daily: Option<PathBuf>,
@@ -158,9 +161,12 @@ enum Command {
         /// Model artifact or its directory.
         #[arg(long)]
         model: PathBuf,
-        /// 1-minute bars CSV.
+        /// Bars CSV: 1-minute by default; another bar size with --timeframe or a name like `spy_15min_….csv`.
         #[arg(long)]
         input: PathBuf,
+        /// Bar size of --input (default: from its file name, else 1Min).
+        #[arg(long)]
+        timeframe: Option<Timeframe>,
         /// Daily bars CSV for 1d.
         #[arg(long)]
         daily: Option<PathBuf>,
@@ -304,10 +310,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search { config, trials, seed, data_dir, output } => {
             model_commands::search(&config, trials, seed, data_dir.as_deref(), output.as_deref())
         }
-        Command::Evaluate { model, input, daily, output, markdown, block, min_train, read } => {
+        Command::Evaluate { model, input, timeframe, daily, output, markdown, block, min_train, read } => {
             model_commands::evaluate(&model_commands::EvaluateArgs {
                 model: &model,
                 input: &input,
+                timeframe,
                 daily: daily.as_deref(),
                 repair: read.repair,
                 output: &output,
@@ -316,9 +323,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 min_train,
             })
         }
-        Command::Predict { model, input, daily, at, symbol, read } => model_commands::predict(
+        Command::Predict { model, input, timeframe, daily, at, symbol, read } => model_commands::predict(
             &model,
             &input,
+            timeframe,
             daily.as_deref(),
             read.repair,
             at.with_timezone(&chrono::Utc),

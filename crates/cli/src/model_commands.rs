@@ -71,6 +71,32 @@ fn load_bars(minutes: &Path, daily: Option<&Path>, repair: bool) -> anyhow::Resu
     Ok((m.bars, d))
 }
 
+/// The bars of `--input` (bar size from the flag, else the file name, else 1 minute) and `--daily`, keyed by
+/// timeframe: any bar size the model's coarser timeframes can be resampled from.
+fn input_bars(
+    input: &Path,
+    timeframe: Option<Timeframe>,
+    daily: Option<&Path>,
+    repair: bool,
+) -> anyhow::Result<std::collections::BTreeMap<Timeframe, Vec<Bar>>> {
+    let tf = timeframe.or(mtf_market::io::file_name_parts(input).1).unwrap_or(Timeframe::M1);
+    let f = input::read(input, repair)?;
+    let is_daily = matches!(f.layout, mtf_market::io::CsvLayout::Daily { .. });
+    if is_daily == tf.is_intraday() {
+        bail!(
+            "{}: the file has the {} layout but --timeframe/the name says {}",
+            input.display(),
+            if is_daily { "daily" } else { "intraday" },
+            tf.alpaca()
+        );
+    }
+    let mut given = std::collections::BTreeMap::from([(tf, f.bars)]);
+    if let Some(d) = daily {
+        given.insert(Timeframe::D1, input::read(d, repair)?.bars);
+    }
+    Ok(given)
+}
+
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -497,6 +523,7 @@ fn load_predictor(model: &Path) -> anyhow::Result<Predictor> {
 pub struct EvaluateArgs<'a> {
     pub model: &'a Path,
     pub input: &'a Path,
+    pub timeframe: Option<Timeframe>,
     pub daily: Option<&'a Path>,
     pub repair: bool,
     pub output: &'a Path,
@@ -508,8 +535,9 @@ pub struct EvaluateArgs<'a> {
 /// `mtf evaluate`.
 pub fn evaluate(a: &EvaluateArgs<'_>) -> anyhow::Result<()> {
     let predictor = load_predictor(a.model)?;
-    let (minutes, daily) = load_bars(a.input, a.daily, a.repair)?;
-    let prepared = Prepared::new(&minutes, daily.as_deref(), &predictor.header.data).context("preparing samples")?;
+    let given = input_bars(a.input, a.timeframe, a.daily, a.repair)?;
+    let symbol = mtf_market::io::file_name_parts(a.input).0.unwrap_or_default();
+    let prepared = Prepared::pooled(&[(symbol, given)], &predictor.header.data).context("preparing samples")?;
     let h = predictor.header.data.labels.horizon;
     let eval = EvalConfig {
         folds: 0,
@@ -534,18 +562,15 @@ pub fn evaluate(a: &EvaluateArgs<'_>) -> anyhow::Result<()> {
 pub fn predict(
     model: &Path,
     input: &Path,
+    timeframe: Option<Timeframe>,
     daily: Option<&Path>,
     repair: bool,
     at: DateTime<Utc>,
     symbol: &str,
 ) -> anyhow::Result<()> {
     let predictor = load_predictor(model)?;
-    let (minutes, daily) = load_bars(input, daily, repair)?;
     // Only bars that had closed by `at` are used; later rows in the files are never inputs.
-    let mut given = std::collections::BTreeMap::from([(mtf_market::Timeframe::M1, minutes)]);
-    if let Some(d) = daily {
-        given.insert(mtf_market::Timeframe::D1, d);
-    }
+    let given = input_bars(input, timeframe, daily, repair)?;
     let mtf = predictor.features_as_of(given, at)?;
     let p = predictor.predict(&[(symbol, &mtf, at)])?;
     println!("{}", serde_json::to_string_pretty(&p[0])?);

@@ -262,6 +262,49 @@ fn training_over_a_store_snapshot_pools_symbols_from_15_minute_bars_and_records_
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert!(report["samples_total"].as_u64().unwrap() > 1_000, "{}", report["samples_total"]);
 
+    // It predicts and evaluates from 15-minute bars (the bar size from the file name; no minutes anywhere).
+    let e = dir.join("eqker");
+    let (m15, d1) = (e.join("spy_15min_2019-01-04_2019-02-15.csv"), e.join("spy_1d_2018-01-02_2019-02-15.csv"));
+    let (m15, d1, o) = (m15.to_str().unwrap(), d1.to_str().unwrap(), out.to_str().unwrap());
+    let p: serde_json::Value = serde_json::from_str(&ok(&mtf(&[
+        "predict",
+        "--model",
+        o,
+        "--input",
+        m15,
+        "--daily",
+        d1,
+        "--at",
+        "2019-02-14T21:00:00Z",
+    ])))
+    .unwrap();
+    assert_eq!(
+        (p["horizon"]["timeframe"].as_str(), p["lastBarStart"].as_str()),
+        (Some("15m"), Some("2019-02-14T20:45:00Z")),
+        "{p}"
+    );
+    let r = work.join("eval15.json");
+    ok(&mtf(&[
+        "evaluate",
+        "--model",
+        o,
+        "--input",
+        m15,
+        "--daily",
+        d1,
+        "--output",
+        r.to_str().unwrap(),
+        "--block",
+        "40",
+        "--min-train",
+        "100",
+    ]));
+    // A daily file given as 15-minute bars is refused, naming the layout and the bar size.
+    let wrong = mtf(&["predict", "--model", o, "--input", d1, "--timeframe", "15Min", "--at", "2019-02-14T21:00:00Z"]);
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("has the daily layout but --timeframe/the name says 15Min")
+    );
+
     // QQQ held out: trained on SPY alone, QQQ scored in the same blocks.
     std::fs::write(&config, config_for(&snapshot).replace("clip = 5.0", "clip = 5.0\nholdout_symbols = [\"qqq\"]"))
         .unwrap();
