@@ -7,38 +7,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use mtf_market::io::{ReadOptions, read_bars_csv};
 
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(data: &std::path::Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mtf"))
-        .args(["replay", "--port", "0", "--data", data.to_str().unwrap()])
-        .args(extra)
-        .env("APCA_API_KEY_ID", "sdk-key")
-        .env("APCA_API_SECRET_KEY", "sdk-secret")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("replay exited before listening").unwrap();
-        if let Some(url) = line.split("listening on ").nth(1) {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server(child, base)
+fn start(data: &std::path::Path, extra: &[&str]) -> common::Replay {
+    let args: Vec<&str> = ["--data", data.to_str().unwrap()].into_iter().chain(extra.iter().copied()).collect();
+    common::replay(&args, "sdk-key", "sdk-secret")
 }
 
 #[test]
@@ -56,10 +31,10 @@ fn the_official_python_sdk_reads_rest_and_the_msgpack_stream() {
     let history = start(&data, &[]);
     let live = start(&data, &["--start-at", "2011-01-03T15:00:00Z", "--speed", "600"]);
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/alpaca_sdk.py");
-    let stream_url = format!("{}/v2/iex", live.1.replace("http://", "ws://"));
+    let stream_url = format!("{}/v2/iex", live.base.replace("http://", "ws://"));
     let out = Command::new(&python)
         .arg(&script)
-        .args([history.1.as_str(), stream_url.as_str(), "sdk-key", "sdk-secret"])
+        .args([history.base.as_str(), stream_url.as_str(), "sdk-key", "sdk-secret"])
         .output()
         .unwrap();
     assert!(out.status.success(), "alpaca-py failed:\n{}", String::from_utf8_lossy(&out.stderr));

@@ -5,48 +5,30 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use mtf_market::Timeframe;
 use mtf_market::io::{ReadOptions, read_bars_csv};
 use mtf_store::Store;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::Replay as Server;
 
 fn start(data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mtf"))
-        .args(["replay", "--port", "0", "--data", data.to_str().unwrap()])
-        .env("APCA_API_KEY_ID", "k")
-        .env("APCA_API_SECRET_KEY", "s")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("replay exited before listening").unwrap();
-        if let Some(url) = line.split("listening on ").nth(1) {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
+    common::replay(&["--data", data.to_str().unwrap()], "k", "s")
 }
 
-impl Server {
+/// Test helpers on the stand-in.
+trait Standin {
+    fn fail(&self, query: &str);
+    fn backfill_cmd(&self, store: &Path, symbols: &str, extra: &[&str]) -> Command;
+    fn backfill(&self, store: &Path, symbols: &str, extra: &[&str]) -> Output;
+}
+
+impl Standin for Server {
     /// Arms an injected failure (`/_standin/fail?…`).
     fn fail(&self, query: &str) {
         let host = self.base.trim_start_matches("http://");

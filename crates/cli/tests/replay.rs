@@ -4,45 +4,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `mtf replay` with `args` on port 0 and waits for its "listening on" line.
-fn start(args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mtf"))
-        .args(["replay", "--port", "0"])
-        .args(args)
-        .env("APCA_API_KEY_ID", "test-key")
-        .env("APCA_API_SECRET_KEY", "test-secret")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("replay exited before listening").unwrap();
-        if let Some(url) = line.split("listening on ").nth(1) {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {}); // keep draining stderr
-    Server { child, base }
+/// Starts `mtf replay` with `args` on port 0 (keys `test-key` / `test-secret`).
+fn start(args: &[&str]) -> common::Replay {
+    common::replay(args, "test-key", "test-secret")
 }
 
 /// A GET (or POST with an empty body) over a plain socket: (status, headers, body).

@@ -45,3 +45,39 @@ pub fn tempdir() -> TempDir {
     std::fs::create_dir_all(&p).unwrap();
     TempDir(p)
 }
+
+/// A running `mtf replay` (killed when dropped) and its base URL (`http://127.0.0.1:PORT`).
+pub struct Replay {
+    child: std::process::Child,
+    /// Base URL.
+    pub base: String,
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `mtf replay --port 0 ARGS` accepting the key pair, and waits for its "listening on" line.
+pub fn replay(args: &[&str], key: &str, secret: &str) -> Replay {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mtf"))
+        .args(["replay", "--port", "0"])
+        .args(args)
+        .env("APCA_API_KEY_ID", key)
+        .env("APCA_API_SECRET_KEY", secret)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("replay exited before listening").unwrap();
+        if let Some(url) = line.split("listening on ").nth(1) {
+            break url.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {}); // keep draining stderr
+    Replay { child, base }
+}
