@@ -23,7 +23,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(20).measurement_time(Duration::from_secs(5));
     g.bench_function("year_98280_minutes_8_timeframes", |b| {
         b.iter(|| {
-            MultiTimeframe::from_minutes(black_box(&minutes), None, &Timeframe::UP_TO_DAY, SessionFilter::Regular)
+            MultiTimeframe::from_minutes(black_box(&minutes), None, Timeframe::UP_TO_DAY, SessionFilter::Regular)
                 .unwrap()
         })
     });

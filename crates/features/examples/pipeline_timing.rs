@@ -22,7 +22,7 @@ fn main() {
     let mut times = Vec::new();
     for i in 0..18 {
         let t = Instant::now();
-        let mtf = MultiTimeframe::from_minutes(&minutes, None, &Timeframe::UP_TO_DAY, SessionFilter::Regular).unwrap();
+        let mtf = MultiTimeframe::from_minutes(&minutes, None, Timeframe::UP_TO_DAY, SessionFilter::Regular).unwrap();
         let dt = t.elapsed().as_secs_f64() * 1e3;
         std::hint::black_box(&mtf);
         if i >= 3 {
@@ -30,7 +30,7 @@ fn main() {
         }
     }
     times.sort_by(f64::total_cmp);
-    let bars: usize = MultiTimeframe::from_minutes(&minutes, None, &Timeframe::UP_TO_DAY, SessionFilter::Regular)
+    let bars: usize = MultiTimeframe::from_minutes(&minutes, None, Timeframe::UP_TO_DAY, SessionFilter::Regular)
         .unwrap()
         .frames
         .iter()

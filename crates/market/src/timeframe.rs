@@ -66,16 +66,7 @@ impl Timeframe {
     ];
 
     /// The sizes up to a day (the ones one-minute bars are commonly resampled to), finest first.
-    pub const UP_TO_DAY: [Timeframe; 8] = [
-        Timeframe::M1,
-        Timeframe::M5,
-        Timeframe::M10,
-        Timeframe::M15,
-        Timeframe::M30,
-        Timeframe::H1,
-        Timeframe::H4,
-        Timeframe::D1,
-    ];
+    pub const UP_TO_DAY: &'static [Timeframe] = Timeframe::ALL.split_at(8).0;
 
     /// Nominal length in minutes (1440 for `D1`, 7 days for `W1`, 30 days for `MN1`; the real span of a day,
     /// week or month depends on the session and the calendar). Only a label for coarse sizes: bucketing uses
@@ -324,6 +315,12 @@ mod tests {
             let e = s.parse::<Timeframe>().unwrap_err();
             assert!(e.to_string().contains("unknown timeframe"), "{e}");
         }
+    }
+
+    #[test]
+    fn up_to_day_ends_with_the_day() {
+        assert_eq!(Timeframe::UP_TO_DAY.last(), Some(&Timeframe::D1));
+        assert!(Timeframe::UP_TO_DAY.iter().all(|t| t.minutes() <= 1440));
     }
 
     #[test]
