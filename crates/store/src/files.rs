@@ -59,12 +59,18 @@ pub(crate) fn encode(bars: &[StoredBar]) -> Result<Vec<u8>, String> {
 
 /// Bars of a Parquet file's bytes; `path` names the file in errors.
 pub(crate) fn decode(bytes: Vec<u8>, path: &Path) -> Result<Vec<StoredBar>, StoreError> {
+    let mut out = Vec::new();
+    decode_into(bytes, path, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode`], appending to `out` (one allocation for several partitions); on error `out` may hold some rows.
+pub(crate) fn decode_into(bytes: Vec<u8>, path: &Path, out: &mut Vec<StoredBar>) -> Result<(), StoreError> {
     let err = |m: String| StoreError::Parquet { path: path.display().to_string(), message: m };
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .map_err(|e| err(e.to_string()))?
         .build()
         .map_err(|e| err(e.to_string()))?;
-    let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| err(e.to_string()))?;
         let get = |name: &str| batch.column_by_name(name).ok_or_else(|| err(format!("no column `{name}`")));
@@ -109,7 +115,7 @@ pub(crate) fn decode(bytes: Vec<u8>, path: &Path) -> Result<Vec<StoredBar>, Stor
             out.push(StoredBar { bar, source: src });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then renamed.

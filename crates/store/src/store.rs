@@ -9,7 +9,7 @@ use mtf_market::{Bar, Timeframe};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
-use crate::files::{decode, encode, write_atomic};
+use crate::files::{decode, decode_into, encode, write_atomic};
 use crate::manifest::{Manifest, Partition, PartitionKey, SnapshotId};
 
 /// A bar with where it came from.
@@ -214,16 +214,21 @@ impl Store {
         to: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoredBar>, StoreError> {
         let (sym, tf) = (symbol.to_uppercase(), timeframe.alpaca().to_string());
-        let mut out = Vec::new();
-        for p in m.partitions.iter().filter(|p| p.key.symbol == sym && p.key.timeframe == tf) {
-            if from.is_some_and(|f| p.last < f) || to.is_some_and(|t| p.first >= t) {
-                continue;
-            }
-            out.extend(
-                self.read_object(p)?
-                    .into_iter()
-                    .filter(|b| from.is_none_or(|f| b.bar.start() >= f) && to.is_none_or(|t| b.bar.start() < t)),
-            );
+        let parts: Vec<&Partition> = m
+            .partitions
+            .iter()
+            .filter(|p| p.key.symbol == sym && p.key.timeframe == tf)
+            .filter(|p| !(from.is_some_and(|f| p.last < f) || to.is_some_and(|t| p.first >= t)))
+            .collect();
+        // One allocation for every partition (the manifest knows the rows), decoded in place.
+        let mut out = Vec::with_capacity(parts.iter().map(|p| p.rows).sum());
+        for p in parts {
+            let path = self.object_path(&p.object);
+            let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+            decode_into(bytes, &path, &mut out)?;
+        }
+        if from.is_some() || to.is_some() {
+            out.retain(|b| from.is_none_or(|f| b.bar.start() >= f) && to.is_none_or(|t| b.bar.start() < t));
         }
         Ok(out)
     }
