@@ -128,13 +128,25 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Evaluate a trained model walk-forward on data after its training range, with baselines.
+    ///
+    /// Bars from a CSV file (`--input`), or from a store snapshot (`--store`, `--snapshot`, `--symbols`, pooled as
+    /// in training; e.g. the symbols a model never saw).
     Evaluate {
         /// Model artifact or its directory.
         #[arg(long)]
         model: PathBuf,
         /// Bars CSV: 1-minute by default; another bar size with --timeframe or a name like `spy_15min_….csv`.
+        #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+        input: Option<PathBuf>,
+        /// A bar store (instead of --input).
+        #[arg(long, requires_all = ["snapshot", "symbols"])]
+        store: Option<PathBuf>,
+        /// The store snapshot (it must verify).
         #[arg(long)]
-        input: PathBuf,
+        snapshot: Option<String>,
+        /// Comma-separated symbols from the store.
+        #[arg(long, value_delimiter = ',')]
+        symbols: Vec<String>,
         /// Bar size of --input (default: from its file name, else 1Min).
         #[arg(long)]
         timeframe: Option<Timeframe>,
@@ -310,10 +322,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search { config, trials, seed, data_dir, output } => {
             model_commands::search(&config, trials, seed, data_dir.as_deref(), output.as_deref())
         }
-        Command::Evaluate { model, input, timeframe, daily, output, markdown, block, min_train, read } => {
+        Command::Evaluate {
+            model,
+            input,
+            store,
+            snapshot,
+            symbols,
+            timeframe,
+            daily,
+            output,
+            markdown,
+            block,
+            min_train,
+            read,
+        } => {
+            let source = match (input, store) {
+                (Some(i), _) => model_commands::EvalSource::File(i),
+                (None, Some(s)) => {
+                    model_commands::EvalSource::Store { dir: s, snapshot: snapshot.unwrap_or_default(), symbols }
+                }
+                (None, None) => anyhow::bail!("--input or --store is required"),
+            };
             model_commands::evaluate(&model_commands::EvaluateArgs {
                 model: &model,
-                input: &input,
+                source,
                 timeframe,
                 daily: daily.as_deref(),
                 repair: read.repair,

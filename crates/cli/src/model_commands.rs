@@ -520,9 +520,24 @@ fn load_predictor(model: &Path) -> anyhow::Result<Predictor> {
 }
 
 /// Arguments of `mtf evaluate`.
+/// Where `mtf evaluate` reads bars.
+pub enum EvalSource {
+    /// A CSV file.
+    File(PathBuf),
+    /// A store snapshot and symbols.
+    Store {
+        /// The store directory.
+        dir: PathBuf,
+        /// The snapshot id.
+        snapshot: String,
+        /// The symbols.
+        symbols: Vec<String>,
+    },
+}
+
 pub struct EvaluateArgs<'a> {
     pub model: &'a Path,
-    pub input: &'a Path,
+    pub source: EvalSource,
     pub timeframe: Option<Timeframe>,
     pub daily: Option<&'a Path>,
     pub repair: bool,
@@ -535,9 +550,26 @@ pub struct EvaluateArgs<'a> {
 /// `mtf evaluate`.
 pub fn evaluate(a: &EvaluateArgs<'_>) -> anyhow::Result<()> {
     let predictor = load_predictor(a.model)?;
-    let given = input_bars(a.input, a.timeframe, a.daily, a.repair)?;
-    let symbol = mtf_market::io::file_name_parts(a.input).0.unwrap_or_default();
-    let prepared = Prepared::pooled(&[(symbol, given)], &predictor.header.data).context("preparing samples")?;
+    let prepared = match &a.source {
+        EvalSource::File(input) => {
+            let given = input_bars(input, a.timeframe, a.daily, a.repair)?;
+            let symbol = mtf_market::io::file_name_parts(input).0.unwrap_or_default();
+            Prepared::pooled(&[(symbol, given)], &predictor.header.data).context("preparing samples")?
+        }
+        EvalSource::Store { dir, snapshot, symbols } => {
+            let inputs = Inputs {
+                minutes: None,
+                daily: None,
+                repair: false,
+                store: None,
+                snapshot: Some(snapshot.clone()),
+                symbols: symbols.clone(),
+                start: None,
+                end: None,
+            };
+            load_store(&inputs, dir, &predictor.header.data, Path::new("--store"))?.1
+        }
+    };
     let h = predictor.header.data.labels.horizon;
     let eval = EvalConfig {
         folds: 0,

@@ -319,6 +319,27 @@ fn training_over_a_store_snapshot_pools_symbols_from_15_minute_bars_and_records_
     let td = header.training_data.unwrap();
     assert_eq!((td.symbols, td.holdout_symbols), (vec!["SPY".to_string()], vec!["QQQ".to_string()]));
     assert!(std::fs::read_to_string(held.join("MODEL_CARD.md")).unwrap().contains("### Held-out symbols: QQQ"));
+    // `mtf evaluate` reads the held-out symbol from the same store snapshot.
+    let r = work.join("eval-qqq.json");
+    ok(&mtf(&[
+        "evaluate",
+        "--model",
+        held.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--snapshot",
+        &snapshot,
+        "--symbols",
+        "QQQ",
+        "--output",
+        r.to_str().unwrap(),
+        "--block",
+        "40",
+        "--min-train",
+        "100",
+    ]));
+    let er: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&r).unwrap()).unwrap();
+    assert!(er["n_predictions"].as_u64().unwrap() > 0 && er["baselines"]["persistence"].is_object(), "{er}");
 
     // A snapshot that is not in the store, and one whose objects no longer verify, are errors.
     std::fs::write(&config, config_for(&"0".repeat(64))).unwrap();
