@@ -198,7 +198,7 @@ fn load_store(
         }
         let mut given = std::collections::BTreeMap::new();
         for tf in stored {
-            let bars: Vec<Bar> = store.read_in(&manifest, &sym, tf, from, to)?.into_iter().map(|b| b.bar).collect();
+            let bars = store.read_bars_in(&manifest, &sym, tf, from, to)?;
             if !bars.is_empty() {
                 given.insert(tf, bars);
             }

@@ -85,6 +85,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("read 1M minute bars (one snapshot, all partitions)", |b| {
         b.iter(|| black_box(store.read("SYN", Timeframe::M1, None, None, None).unwrap().len()));
     });
+    g.bench_function("read 1M minute bars without sources (read_bars_in: no source column)", |b| {
+        let m = store.manifest(None).unwrap();
+        b.iter(|| black_box(store.read_bars_in(&m, "SYN", Timeframe::M1, None, None).unwrap().len()));
+    });
     g.bench_function("rewrite 1M identical bars (idempotent: no new snapshot)", |b| {
         b.iter(|| assert!(!store.write(std::slice::from_ref(&series)).unwrap().changed));
     });

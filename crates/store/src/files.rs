@@ -66,11 +66,44 @@ pub(crate) fn decode(bytes: Vec<u8>, path: &Path) -> Result<Vec<StoredBar>, Stor
 
 /// [`decode`], appending to `out` (one allocation for several partitions); on error `out` may hold some rows.
 pub(crate) fn decode_into(bytes: Vec<u8>, path: &Path, out: &mut Vec<StoredBar>) -> Result<(), StoreError> {
+    let mut last: Option<Arc<str>> = None;
+    for_each_row(bytes, path, true, |bar, source| {
+        let source = source.unwrap_or_default();
+        let src = match &last {
+            Some(a) if &**a == source => a.clone(),
+            _ => {
+                let a: Arc<str> = source.into();
+                last = Some(a.clone());
+                a
+            }
+        };
+        out.push(StoredBar { bar, source: src });
+    })
+}
+
+/// The bars alone, appended to `out`: the `source` column is not even decoded (a projection).
+pub(crate) fn decode_bars_into(bytes: Vec<u8>, path: &Path, out: &mut Vec<Bar>) -> Result<(), StoreError> {
+    for_each_row(bytes, path, false, |bar, _| out.push(bar))
+}
+
+/// Calls `f` with each row's validated bar (and its source when `with_source`), in file order.
+fn for_each_row(
+    bytes: Vec<u8>,
+    path: &Path,
+    with_source: bool,
+    mut f: impl FnMut(Bar, Option<&str>),
+) -> Result<(), StoreError> {
     let err = |m: String| StoreError::Parquet { path: path.display().to_string(), message: m };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .map_err(|e| err(e.to_string()))?
-        .build()
-        .map_err(|e| err(e.to_string()))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).map_err(|e| err(e.to_string()))?;
+    let builder = if with_source {
+        builder
+    } else {
+        let names = ["t", "o", "h", "l", "c", "v", "n", "vw"];
+        let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), names);
+        builder.with_projection(mask)
+    };
+    let reader = builder.build().map_err(|e| err(e.to_string()))?;
     for batch in reader {
         let batch = batch.map_err(|e| err(e.to_string()))?;
         let get = |name: &str| batch.column_by_name(name).ok_or_else(|| err(format!("no column `{name}`")));
@@ -92,27 +125,24 @@ pub(crate) fn decode_into(bytes: Vec<u8>, path: &Path, out: &mut Vec<StoredBar>)
             .downcast_ref::<Int64Array>()
             .cloned()
             .ok_or_else(|| err("column `n` is not int64".into()))?;
-        let source = get("source")?
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .cloned()
-            .ok_or_else(|| err("column `source` is not utf8".into()))?;
-        let mut last: Option<Arc<str>> = None;
+        let source = if with_source {
+            Some(
+                get("source")?
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .cloned()
+                    .ok_or_else(|| err("column `source` is not utf8".into()))?,
+            )
+        } else {
+            None
+        };
         for i in 0..batch.num_rows() {
             let start = DateTime::from_timestamp_micros(t.value(i)).ok_or_else(|| err(format!("row {i}: bad `t`")))?;
             let bar = Bar::new(start, o.value(i), h.value(i), l.value(i), c.value(i), v.value(i))
                 .and_then(|b| b.with_vwap(vw.is_valid(i).then(|| vw.value(i))))
                 .map_err(|e| err(format!("row {i}: {e}")))?
                 .with_trade_count(n.is_valid(i).then(|| n.value(i) as u64));
-            let src = match &last {
-                Some(a) if &**a == source.value(i) => a.clone(),
-                _ => {
-                    let a: Arc<str> = source.value(i).into();
-                    last = Some(a.clone());
-                    a
-                }
-            };
-            out.push(StoredBar { bar, source: src });
+            f(bar, source.as_ref().map(|s| s.value(i)));
         }
     }
     Ok(())

@@ -54,6 +54,17 @@ fn round_trip_is_bit_identical_across_months_and_idempotent() {
         .read("SPY", Timeframe::M1, Some(t0() + Duration::minutes(5)), Some(t0() + Duration::minutes(12)), None)
         .unwrap();
     assert_eq!(part.len(), 7);
+    // The bars-only read (no source column decoded) gives the same bars, whole and in a range.
+    let m = store.manifest(None).unwrap();
+    assert_eq!(store.read_bars_in(&m, "spy", Timeframe::M1, None, None).unwrap(), bars);
+    let range = store.read_bars_in(
+        &m,
+        "SPY",
+        Timeframe::M1,
+        Some(t0() + Duration::minutes(5)),
+        Some(t0() + Duration::minutes(12)),
+    );
+    assert_eq!(range.unwrap(), part.iter().map(|b| b.bar).collect::<Vec<_>>());
     assert!(store.verify(None).unwrap().ok());
 }
 
