@@ -112,7 +112,16 @@ impl Bar {
         close: f64,
         volume: f64,
     ) -> Result<Self, BarError> {
-        let bar = Self::checked_fields(start, open, high, low, close, volume)?;
+        Self::new_ms(start.timestamp_millis(), open, high, low, close, volume)
+    }
+
+    /// [`Bar::new`] with the start in milliseconds since the Unix epoch (UTC): no calendar conversion, for
+    /// readers of columnar files.
+    ///
+    /// # Errors
+    /// As [`Bar::new`].
+    pub fn new_ms(start_ms: i64, open: f64, high: f64, low: f64, close: f64, volume: f64) -> Result<Self, BarError> {
+        let bar = Self::checked_fields(start_ms, open, high, low, close, volume)?;
         if high < low {
             return Err(BarError::HighBelowLow { high, low });
         }
@@ -138,7 +147,7 @@ impl Bar {
         close: f64,
         volume: f64,
     ) -> Result<(Self, Option<Repair>), BarError> {
-        let mut bar = Self::checked_fields(start, open, high, low, close, volume)?;
+        let mut bar = Self::checked_fields(start.timestamp_millis(), open, high, low, close, volume)?;
         let new_high = high.max(open).max(close).max(low);
         let new_low = low.min(open).min(close).min(high);
         let mut changes = Vec::new();
@@ -160,7 +169,7 @@ impl Bar {
     }
 
     fn checked_fields(
-        start: DateTime<Utc>,
+        start_ms: i64,
         open: f64,
         high: f64,
         low: f64,
@@ -168,7 +177,7 @@ impl Bar {
         volume: f64,
     ) -> Result<Self, BarError> {
         Ok(Self {
-            start_ms: start.timestamp_millis(),
+            start_ms,
             open: check_price("open", open)?,
             high: check_price("high", high)?,
             low: check_price("low", low)?,

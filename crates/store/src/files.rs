@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use chrono::DateTime;
 use mtf_market::Bar;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -137,8 +136,9 @@ fn for_each_row(
             None
         };
         for i in 0..batch.num_rows() {
-            let start = DateTime::from_timestamp_micros(t.value(i)).ok_or_else(|| err(format!("row {i}: bad `t`")))?;
-            let bar = Bar::new(start, o.value(i), h.value(i), l.value(i), c.value(i), v.value(i))
+            // Microseconds to the bar's milliseconds without a calendar conversion (the store writes whole ms).
+            let start_ms = t.value(i).div_euclid(1000);
+            let bar = Bar::new_ms(start_ms, o.value(i), h.value(i), l.value(i), c.value(i), v.value(i))
                 .and_then(|b| b.with_vwap(vw.is_valid(i).then(|| vw.value(i))))
                 .map_err(|e| err(format!("row {i}: {e}")))?
                 .with_trade_count(n.is_valid(i).then(|| n.value(i) as u64));
