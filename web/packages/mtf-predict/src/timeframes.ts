@@ -44,9 +44,7 @@ export const CONVERGENCE_BARS = 100;
  * monthly inputs are resampled from the daily bars, so they raise the daily limit (5 and 23 trading days a bar).
  */
 export function planFetch(timeframes: Timeframe[], lookback: number, warmup: number = WARMUP_BARS): FetchPlan {
-  const intraday = timeframes
-    .filter((t) => timeframeMinutes(t) < 1440)
-    .sort((a, b) => timeframeMinutes(a) - timeframeMinutes(b));
+  const intraday = timeframes.filter((t) => timeframeMinutes(t) < 1440).sort((a, b) => timeframeMinutes(a) - timeframeMinutes(b));
   const plan: FetchPlan = {};
   if (intraday.length > 0) {
     const finest = intraday[0]!;
