@@ -524,11 +524,11 @@ pub fn markdown(report: &Report) -> String {
         "Horizon: {} × {} bars; {} predictions scored (of {} samples).\n\n",
         report.horizon, report.base_timeframe, report.model.n_predictions, report.samples_total
     );
-    s.push_str("| | MAE / persistence | RMSE / persistence | dir. acc. | base rate | acc. top 20 % | IC | Brier | ECE | q10–q90 coverage | backtest return | Sharpe | max DD | buy & hold |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("| | MAE / persistence | RMSE / persistence | dir. acc. | base rate | acc. top 20 % | IC | Brier | ECE | q10–q90 coverage | interval score (α 0.2) | pinball | band width | backtest return | Sharpe | max DD | buy & hold |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (name, m) in rows {
         s.push_str(&format!(
-            "| {name} | {:.4} | {:.4} | {:.3} | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.3} | {:+.2} % | {:.2} | {:.2} % | {:+.2} % |\n",
+            "| {name} | {:.4} | {:.4} | {:.3} | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.3} | {:.5} | {:.5} | {:.5} | {:+.2} % | {:.2} | {:.2} % | {:+.2} % |\n",
             m.mae_ratio_vs_persistence,
             m.rmse_ratio_vs_persistence,
             m.directional_accuracy,
@@ -538,6 +538,9 @@ pub fn markdown(report: &Report) -> String {
             m.brier,
             m.ece,
             m.coverage_q10_q90,
+            m.interval_score,
+            m.pinball_loss,
+            m.band_width,
             m.backtest.total_return * 100.0,
             m.backtest.sharpe,
             m.backtest.max_drawdown * 100.0,

@@ -41,6 +41,22 @@ pub struct Backtest {
     pub buy_and_hold_return: f64,
 }
 
+/// The miscoverage of the [q10, q90] band (α of the interval score).
+pub const INTERVAL_ALPHA: f64 = 0.2;
+
+/// Interval score of one band `[l, u]` for outcome `y` at miscoverage `alpha` (Gneiting & Raftery 2007, §6.2).
+#[must_use]
+pub fn interval_score(l: f64, u: f64, y: f64, alpha: f64) -> f64 {
+    (u - l) + 2.0 / alpha * ((l - y).max(0.0) + (y - u).max(0.0))
+}
+
+/// Pinball loss of quantile `q` at level `tau` for outcome `y`: `tau·(y − q)` above, `(1 − tau)·(q − y)` below.
+#[must_use]
+pub fn pinball(q: f64, tau: f64, y: f64) -> f64 {
+    let d = y - q;
+    if d >= 0.0 { tau * d } else { (tau - 1.0) * d }
+}
+
 /// Cost charged per side of every position change in the backtest (fraction of the position: 1 bp).
 pub const COST_PER_SIDE: f64 = 1e-4;
 
@@ -71,6 +87,17 @@ pub struct Metrics {
     pub ece: f64,
     /// Share of realised returns inside [q10, q90] (nominal 0.8).
     pub coverage_q10_q90: f64,
+    /// Mean interval score (Winkler) of the [q10, q90] band at α = 0.2, log-return units: width plus
+    /// `2/α` times the distance by which the outcome falls outside. Lower is better; it rewards sharp bands
+    /// only when they also cover.
+    #[serde(default)]
+    pub interval_score: f64,
+    /// Mean pinball (quantile) loss over q10, q50 and q90, log-return units. Lower is better.
+    #[serde(default)]
+    pub pinball_loss: f64,
+    /// Mean width of the [q10, q90] band (sharpness), log-return units.
+    #[serde(default)]
+    pub band_width: f64,
     /// Backtest of the positions.
     pub backtest: Backtest,
 }
@@ -171,6 +198,7 @@ pub fn compute(s: &[Scored], step: usize, periods_per_year: f64) -> Metrics {
     let nf = n.max(1) as f64;
     let (mut ae, mut ae_p, mut se, mut se_p) = (0.0, 0.0, 0.0, 0.0);
     let (mut correct, mut brier, mut covered) = (0usize, 0.0, 0usize);
+    let (mut is, mut pin, mut width) = (0.0, 0.0, 0.0);
     let mut counts = [0usize; 3];
     for p in s {
         let actual = p.last_close * p.label.exp();
@@ -187,6 +215,10 @@ pub fn compute(s: &[Scored], step: usize, periods_per_year: f64) -> Metrics {
         if p.label >= p.quantiles[0] && p.label <= p.quantiles[2] {
             covered += 1;
         }
+        let [l, m, u] = p.quantiles;
+        is += interval_score(l, u, p.label, INTERVAL_ALPHA);
+        pin += (pinball(l, 0.1, p.label) + pinball(m, 0.5, p.label) + pinball(u, 0.9, p.label)) / 3.0;
+        width += u - l;
     }
     // Most confident fifth (ties broken by order).
     let mut by_conf: Vec<&Scored> = s.iter().collect();
@@ -225,6 +257,9 @@ pub fn compute(s: &[Scored], step: usize, periods_per_year: f64) -> Metrics {
         brier: brier / nf,
         ece,
         coverage_q10_q90: covered as f64 / nf,
+        interval_score: is / nf,
+        pinball_loss: pin / nf,
+        band_width: width / nf,
         backtest: backtest(s, step, periods_per_year),
     }
 }
@@ -260,6 +295,17 @@ mod tests {
         assert!((m.brier - 0.44).abs() < 1e-12);
         // ECE: bin 7 conf 0.7 acc 1 → 0.3; bin 4 conf 0.4 acc 0 → 0.4; weighted mean 0.35.
         assert!((m.ece - 0.35).abs() < 1e-12);
+        // Interval score at α = 0.2: the first outcome is inside (score = width); the second is 0.00505 below
+        // q10, so its score is the width 0.01 plus 10 × 0.00505.
+        let (w1, below) = (ln(1.03) - ln(0.99), -0.005 - ln(0.99));
+        assert!((m.interval_score - (w1 + (0.01 + 10.0 * below)) / 2.0).abs() < 1e-12, "{}", m.interval_score);
+        assert!((m.band_width - (w1 + 0.01) / 2.0).abs() < 1e-12);
+        // Pinball: sample 1 is above q10 and q50 and below q90; sample 2 is below all three.
+        let y1 = ln(1.02);
+        let p1 = (0.1 * (y1 - ln(0.99)) + 0.5 * (y1 - ln(1.01)) + 0.1 * (ln(1.03) - y1)) / 3.0;
+        let y2 = ln(0.99);
+        let p2 = (0.9 * (-0.005 - y2) + 0.5 * (0.0 - y2) + 0.1 * (0.005 - y2)) / 3.0;
+        assert!((m.pinball_loss - (p1 + p2) / 2.0).abs() < 1e-12, "{} vs {}", m.pinball_loss, (p1 + p2) / 2.0);
         // Backtest: +2 % minus 1 bp entry, then flat minus 1 bp exit.
         let b = m.backtest;
         assert!((b.total_return - ((1.0 + 0.02 - 1e-4) * (1.0 - 1e-4) - 1.0)).abs() < 1e-12);
@@ -267,6 +313,20 @@ mod tests {
         assert_eq!(b.hit_rate, 1.0);
         assert_eq!(b.turnover, 1.0);
         assert!((b.max_drawdown - (1.0 - (1.0 - 1e-4))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn interval_score_and_pinball_on_the_textbook_cases() {
+        // Inside: the width. Outside by d: width + 2d/α.
+        assert_eq!(interval_score(-1.0, 1.0, 0.5, 0.2), 2.0);
+        assert!((interval_score(-1.0, 1.0, 1.5, 0.2) - 7.0).abs() < 1e-12);
+        assert!((interval_score(-1.0, 1.0, -3.0, 0.1) - 42.0).abs() < 1e-12);
+        // Pinball: the median's loss is half the absolute error; q90 pays 0.9 above and 0.1 below.
+        assert_eq!(pinball(0.0, 0.5, -2.0), 1.0);
+        assert!((pinball(0.0, 0.9, 1.0) - 0.9).abs() < 1e-12);
+        assert!((pinball(0.0, 0.9, -1.0) - 0.1).abs() < 1e-12);
+        // A band that always covers but is twice as wide scores worse than a sharp one that covers.
+        assert!(interval_score(-2.0, 2.0, 0.0, 0.2) > interval_score(-1.0, 1.0, 0.0, 0.2));
     }
 
     #[test]

@@ -101,6 +101,9 @@ mod tests {
             brier: 0.6,
             ece: 0.0,
             coverage_q10_q90: cov,
+            interval_score: 0.0,
+            pinball_loss: 0.0,
+            band_width: 0.0,
             backtest: Backtest {
                 total_return: 0.0,
                 sharpe: 0.0,
