@@ -87,6 +87,9 @@ pub struct LogLine {
     pub rows: usize,
 }
 
+/// Decodes one object's bytes (the path names it in errors), appending rows.
+type DecodeInto<T> = fn(Vec<u8>, &Path, &mut Vec<T>) -> Result<(), StoreError>;
+
 /// A bar store rooted at a directory (see the crate docs for the layout).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -213,15 +216,7 @@ impl Store {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoredBar>, StoreError> {
-        let mut out = Vec::with_capacity(self.rows_of(m, symbol, timeframe, from, to));
-        for path in self.objects_of(m, symbol, timeframe, from, to) {
-            let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-            decode_into(bytes, &path, &mut out)?;
-        }
-        if from.is_some() || to.is_some() {
-            out.retain(|b| from.is_none_or(|f| b.bar.start() >= f) && to.is_none_or(|t| b.bar.start() < t));
-        }
-        Ok(out)
+        self.read_with(m, symbol, timeframe, from, to, decode_into, |b| b.bar.start())
     }
 
     /// [`Store::read_in`] without the sources: the bars alone, oldest first. Faster (the `source` column is not
@@ -237,52 +232,39 @@ impl Store {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<Vec<Bar>, StoreError> {
-        let mut out = Vec::with_capacity(self.rows_of(m, symbol, timeframe, from, to));
-        for path in self.objects_of(m, symbol, timeframe, from, to) {
+        self.read_with(m, symbol, timeframe, from, to, decode_bars_into, Bar::start)
+    }
+
+    /// The rows of a series' partitions overlapping `[from, to)`, decoded by `decode` into one allocation sized
+    /// from the manifest, then cut to the range.
+    #[allow(clippy::too_many_arguments)]
+    fn read_with<T>(
+        &self,
+        m: &Manifest,
+        symbol: &str,
+        timeframe: Timeframe,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        decode: DecodeInto<T>,
+        start: fn(&T) -> DateTime<Utc>,
+    ) -> Result<Vec<T>, StoreError> {
+        let (sym, tf) = (symbol.to_uppercase(), timeframe.alpaca().to_string());
+        let parts: Vec<&Partition> = m
+            .partitions
+            .iter()
+            .filter(|p| p.key.symbol == sym && p.key.timeframe == tf)
+            .filter(|p| !(from.is_some_and(|f| p.last < f) || to.is_some_and(|t| p.first >= t)))
+            .collect();
+        let mut out = Vec::with_capacity(parts.iter().map(|p| p.rows).sum());
+        for p in parts {
+            let path = self.object_path(&p.object);
             let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-            decode_bars_into(bytes, &path, &mut out)?;
+            decode(bytes, &path, &mut out)?;
         }
         if from.is_some() || to.is_some() {
-            out.retain(|b| from.is_none_or(|f| b.start() >= f) && to.is_none_or(|t| b.start() < t));
+            out.retain(|b| from.is_none_or(|f| start(b) >= f) && to.is_none_or(|t| start(b) < t));
         }
         Ok(out)
-    }
-
-    /// The partitions of a series that overlap `[from, to)`.
-    fn parts_of<'m>(
-        m: &'m Manifest,
-        symbol: &str,
-        timeframe: Timeframe,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> impl Iterator<Item = &'m Partition> {
-        let (sym, tf) = (symbol.to_uppercase(), timeframe.alpaca().to_string());
-        m.partitions
-            .iter()
-            .filter(move |p| p.key.symbol == sym && p.key.timeframe == tf)
-            .filter(move |p| !(from.is_some_and(|f| p.last < f) || to.is_some_and(|t| p.first >= t)))
-    }
-
-    fn rows_of(
-        &self,
-        m: &Manifest,
-        symbol: &str,
-        timeframe: Timeframe,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> usize {
-        Self::parts_of(m, symbol, timeframe, from, to).map(|p| p.rows).sum()
-    }
-
-    fn objects_of(
-        &self,
-        m: &Manifest,
-        symbol: &str,
-        timeframe: Timeframe,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Vec<PathBuf> {
-        Self::parts_of(m, symbol, timeframe, from, to).map(|p| self.object_path(&p.object)).collect()
     }
 
     /// The last stored bar start of a series in the current snapshot (for incremental backfills).
