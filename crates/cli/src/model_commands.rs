@@ -293,10 +293,11 @@ pub fn train(
     let latency = measure_latency(&bytes, example)?;
     let data_text = match (&store, &file.inputs.minutes) {
         (Some(s), _) => format!(
-            "store `{}`, snapshot `{}` (verified before training), symbols {} pooled{}",
+            "store `{}`, snapshot `{}` (verified before training), symbols {} pooled{}{}",
             s.dir.display(),
             s.snapshot,
-            s.symbols.join(", "),
+            s.symbols.iter().filter(|x| !held.contains(x)).cloned().collect::<Vec<_>>().join(", "),
+            if held.is_empty() { String::new() } else { format!(" ({} held out)", held.join(", ")) },
             match s.range {
                 (None, None) => String::new(),
                 (a, b) => format!(

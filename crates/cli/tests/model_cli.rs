@@ -318,7 +318,8 @@ fn training_over_a_store_snapshot_pools_symbols_from_15_minute_bars_and_records_
     let (header, _) = mtf_model::artifact::parse(&std::fs::read(held.join("model.mtf")).unwrap()).unwrap();
     let td = header.training_data.unwrap();
     assert_eq!((td.symbols, td.holdout_symbols), (vec!["SPY".to_string()], vec!["QQQ".to_string()]));
-    assert!(std::fs::read_to_string(held.join("MODEL_CARD.md")).unwrap().contains("### Held-out symbols: QQQ"));
+    let card = std::fs::read_to_string(held.join("MODEL_CARD.md")).unwrap();
+    assert!(card.contains("### Held-out symbols: QQQ") && card.contains("symbols SPY pooled (QQQ held out)"), "{card}");
     // `mtf evaluate` reads the held-out symbol from the same store snapshot.
     let r = work.join("eval-qqq.json");
     ok(&mtf(&[
