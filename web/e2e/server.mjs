@@ -1,6 +1,7 @@
 // A static file server plus a fixture edge API for the package's browser tests and bench page. It serves the
-// committed parity fixture's bars (only bars complete at the fixture's instant) and the default model through
-// the same routes and shapes as edge-worker (GET /api/v1/bars, /api/v1/models/active, the artifact).
+// committed parity fixture's bars (only bars complete at the fixture's instant, decided by the package's
+// completeBars) and the default model through the same routes and shapes as edge-worker (GET /api/v1/bars,
+// /api/v1/models/active, the artifact).
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
@@ -17,19 +18,23 @@ const TYPES = {
   ".map": "application/json",
 };
 
-export function fixture() {
+/**
+ * The fixture's request and expected prediction, and the bars an edge would serve at the fixture's instant: those
+ * complete by then, decided by the package's `completeBars` (the model's own rule, from the wasm module).
+ */
+export async function fixture() {
+  const { completeBars, loadWasm } = await import("../packages/mtf-predict/dist/index.js");
+  await loadWasm("cpu", readFileSync(join(root, "web/packages/mtf-predict/wasm/cpu/mtf_wasm_bg.wasm")));
   const request = JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_request.json"), "utf8"));
   const expected = JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_expected.json"), "utf8"));
-  const at = Date.parse(request.at);
-  const minute = request.bars["1m"].filter((b) => Date.parse(b.t) + 60_000 <= at);
-  // A daily bar is complete at 16:00 New York = 21:00 UTC in January.
-  const daily = request.bars["1d"].filter((b) => Date.parse(`${b.t.slice(0, 10)}T21:00:00Z`) <= at);
-  return { request, expected, bars: { "1m": minute, "1d": daily } };
+  const bars = {};
+  for (const tf of ["1m", "1d"]) bars[tf] = await completeBars(request.bars[tf], tf, request.at);
+  return { request, expected, bars };
 }
 
 /** Starts the server on 127.0.0.1 (port 0 = any). `statics` maps URL prefixes to directories. */
-export function serve(statics, port = 0) {
-  const fx = fixture();
+export async function serve(statics, port = 0) {
+  const fx = await fixture();
   const artifact = readFileSync(join(root, "models/spy-15m-h4/model.mtf"));
   const sha256 = createHash("sha256").update(artifact).digest("hex");
   const version = "spy-15m-h4@0.1.0";

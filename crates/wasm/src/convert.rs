@@ -77,6 +77,32 @@ pub fn features(value: &serde_json::Value, timeframe: &str) -> Result<FeatureTab
     })
 }
 
+/// The bars of `value` that are complete at `at` (RFC 3339): those whose end ([`Timeframe::bar_end_ms`], session
+/// closes and early closes included) is at or before `at`, returned as given (every field kept). A bar still
+/// forming at `at` and every later bar are left out.
+///
+/// # Errors
+/// Bad timeframe, bars or instant.
+pub fn complete_bars(
+    value: &serde_json::Value,
+    timeframe: &str,
+    at: &str,
+    filter: SessionFilter,
+) -> Result<Vec<serde_json::Value>, WasmError> {
+    let tf = parse_timeframe(timeframe)?;
+    let bars = bars_from_js(value, "bars")?;
+    let at_ms = chrono::DateTime::parse_from_rfc3339(at)
+        .map_err(|e| WasmError::shape("at", format!("`{at}` is not an RFC 3339 instant: {e}")))?
+        .timestamp_millis();
+    let given = value.as_array().map_or(&[][..], Vec::as_slice);
+    Ok(bars
+        .iter()
+        .zip(given)
+        .filter(|(b, _)| tf.bar_end_ms(b.start_ms(), filter) <= at_ms)
+        .map(|(_, v)| v.clone())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +128,24 @@ mod tests {
         assert_eq!(out["obv"][0], Some(1000.0));
         let e = indicators(&bars(5), &["rsi_15".into()]).unwrap_err().to_string();
         assert!(e.contains("unknown indicator `rsi_15`"), "{e}");
+    }
+
+    #[test]
+    fn complete_bars_follow_the_session_calendar() {
+        // Minutes: the bar starting at 14:31 ends 14:32, so at 14:32 two bars are complete.
+        let done = complete_bars(&bars(5), "1m", "2011-01-03T14:32:00Z", SessionFilter::Regular).unwrap();
+        assert_eq!(done.len(), 2);
+        assert_eq!(done[1], bars(5)[1]);
+        // A January day is complete at its 16:00 New York close (21:00 UTC), not at midnight.
+        let day = serde_json::json!([
+            {"t": "2011-01-03T05:00:00Z", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1},
+            {"t": "2011-01-04T05:00:00Z", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1, "n": 3}
+        ]);
+        assert_eq!(complete_bars(&day, "1d", "2011-01-04T20:59:59Z", SessionFilter::Regular).unwrap().len(), 1);
+        let both = complete_bars(&day, "1d", "2011-01-04T21:00:00Z", SessionFilter::Regular).unwrap();
+        assert_eq!(both[1]["n"], 3);
+        let e = complete_bars(&day, "1d", "yesterday", SessionFilter::Regular).unwrap_err().to_string();
+        assert!(e.contains("`yesterday` is not an RFC 3339 instant"), "{e}");
     }
 
     #[test]

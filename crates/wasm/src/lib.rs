@@ -303,6 +303,27 @@ pub fn features(
     Ok(to_js(&convert::features(&value, &timeframe)?)?)
 }
 
+/// The bars of one timeframe that are complete at `at` (an RFC 3339 instant): the same rule the model uses (a bar
+/// counts from its end; days end at the session close, early closes included). Bars are returned unchanged.
+#[wasm_bindgen(js_name = completeBars, unchecked_return_type = "Bar[]")]
+pub fn complete_bars(
+    #[wasm_bindgen(unchecked_param_type = "Bar[]")] bars: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Timeframe")] timeframe: String,
+    at: String,
+    #[wasm_bindgen(unchecked_param_type = "\"regular\" | \"extended\" | undefined")] session: Option<String>,
+) -> Result<JsValue, JsError> {
+    let value: serde_json::Value = from_js(bars, "bars")?;
+    Ok(to_js(&convert::complete_bars(&value, &timeframe, &at, session_filter(session.as_deref())?)?)?)
+}
+
+fn session_filter(session: Option<&str>) -> Result<mtf_market::session::SessionFilter, WasmError> {
+    match session {
+        None | Some("regular") => Ok(mtf_market::session::SessionFilter::Regular),
+        Some("extended") => Ok(mtf_market::session::SessionFilter::Extended),
+        Some(other) => Err(WasmError::shape("session", format!("`{other}`: use `regular` or `extended`"))),
+    }
+}
+
 /// Streaming: feed it the edge stream's messages; it keeps the bars current and re-predicts when a bar of the
 /// model's base timeframe closes. Trades (`t`), minute bars (`b`) and corrected bars (`u`) are used (see
 /// `mtf_market::live` for the ordering and correction policies); daily bars come from the seed.
@@ -402,13 +423,7 @@ impl JsLiveBars {
     ) -> Result<JsLiveBars, JsError> {
         let names: Vec<String> = from_js(timeframes, "timeframes")?;
         let tfs = names.iter().map(|n| parse_timeframe(n)).collect::<Result<Vec<_>, _>>()?;
-        let filter = match session.as_deref() {
-            None | Some("regular") => mtf_market::session::SessionFilter::Regular,
-            Some("extended") => mtf_market::session::SessionFilter::Extended,
-            Some(other) => {
-                return Err(WasmError::shape("session", format!("`{other}`: use `regular` or `extended`")).into());
-            }
-        };
+        let filter = session_filter(session.as_deref())?;
         Ok(JsLiveBars { symbol, inner: mtf_market::live::LiveBars::new(&tfs, filter, history.unwrap_or(2000)) })
     }
 

@@ -26,7 +26,7 @@ export { MtfError } from "./errors.js";
 export { ALPACA_TIMEFRAME, INTERVAL_LEVEL, TIMEFRAME_MINUTES, TIMEFRAMES } from "./generated/contract.js";
 export { LiveBars } from "./live.js";
 export type { LoadPredictorOptions, WasmVariant } from "./predictor.js";
-export { features, indicators, LiveSession, loadPredictor, loadWasm, Predictor, probeWebGpu } from "./predictor.js";
+export { completeBars, features, indicators, LiveSession, loadPredictor, loadWasm, Predictor, probeWebGpu } from "./predictor.js";
 export type { StreamStatus } from "./stream.js";
 export { StreamHub } from "./stream.js";
 export type { FetchPlan } from "./timeframes.js";

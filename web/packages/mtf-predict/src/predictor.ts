@@ -10,7 +10,10 @@ import type { BackendRequest, Bar, FeatureTable, ModelInfo, Prediction, PredictR
 
 // The wasm-bindgen module's surface, typed by its generated .d.ts. Both builds export the same API; their
 // low-level `InitOutput` differs, so the type is the API part plus an untyped init.
-type WasmModule = Pick<typeof import("../wasm/cpu/mtf_wasm.js"), "Predictor" | "LiveBars" | "LiveSession" | "indicators" | "features"> & {
+type WasmModule = Pick<
+  typeof import("../wasm/cpu/mtf_wasm.js"),
+  "Predictor" | "LiveBars" | "LiveSession" | "indicators" | "features" | "completeBars"
+> & {
   default: (init?: { module_or_path?: unknown }) => Promise<unknown>;
 };
 type WasmPredictor = import("../wasm/cpu/mtf_wasm.js").Predictor;
@@ -202,6 +205,16 @@ export async function indicators(bars: Bar[], names?: string[]): Promise<Record<
 export async function features(bars: Bar[], timeframe: Timeframe): Promise<FeatureTable> {
   const mod = await loadWasm("cpu");
   return callInput(() => mod.features(bars, timeframe));
+}
+
+/**
+ * The bars complete at `at` (ISO-8601): a bar counts from its end, days end at the session close (early closes
+ * included) — the rule the model applies, from the same Rust code. Use it to show only final bars or to serve
+ * what a model would have seen at an instant. Bars are returned unchanged (loads the CPU module once).
+ */
+export async function completeBars(bars: Bar[], timeframe: Timeframe, at: string, session?: "regular" | "extended"): Promise<Bar[]> {
+  const mod = await loadWasm("cpu");
+  return callInput(() => mod.completeBars(bars, timeframe, at, session));
 }
 
 /**

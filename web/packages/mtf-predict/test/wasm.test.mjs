@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
-import { LiveBars, loadPredictor, loadWasm, MtfError } from "../dist/index.js";
+import { completeBars, LiveBars, loadPredictor, loadWasm, MtfError } from "../dist/index.js";
 import { close } from "./compare.mjs";
 
 const root = new URL("../../../../", import.meta.url);
@@ -115,4 +115,20 @@ test("LiveBars folds stream bars and corrections into 15-minute bars like the RE
   await assert.rejects(LiveBars.create("SPY", ["7m"]), /unknown timeframe/);
   assert.equal(live.bars("15m").length, 3);
   live.free();
+});
+
+test("completeBars keeps the bars complete at an instant by the model's rule; a bad instant rejects and the module keeps working", { skip: !have }, async () => {
+  await load();
+  const r = request();
+  const minutes = await completeBars(r.bars["1m"], "1m", r.at);
+  // A minute bar is complete one minute after it starts; the fixture's minutes run past its instant.
+  assert.ok(minutes.length > 0 && minutes.length < r.bars["1m"].length);
+  assert.ok(minutes.every((b) => Date.parse(b.t) + 60_000 <= Date.parse(r.at)));
+  assert.deepEqual(minutes, r.bars["1m"].slice(0, minutes.length));
+  // A January day ends at the 16:00 New York close (21:00 UTC): at 20:00 UTC that day's bar is not complete.
+  const days = await completeBars(r.bars["1d"], "1d", r.at);
+  assert.equal(days.at(-1).t.slice(0, 10) < r.at.slice(0, 10), true);
+  assert.equal((await completeBars(r.bars["1d"], "1d", "2011-01-31T21:00:00Z")).at(-1).t.slice(0, 10), "2011-01-31");
+  await assert.rejects(completeBars(r.bars["1d"], "1d", "not a time"), (e) => e instanceof MtfError && /RFC 3339/.test(e.message));
+  assert.equal((await completeBars(r.bars["1d"], "1d", r.at)).length, days.length);
 });
