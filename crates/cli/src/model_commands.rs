@@ -469,6 +469,8 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
             model: h.model.clone(),
             baselines: h.baselines.clone(),
             holdout: None,
+            adaptive: h.adaptive.clone(),
+            by_symbol: h.by_symbol.clone(),
             folds: Vec::new(),
             ..c.report.clone()
         };

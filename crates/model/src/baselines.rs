@@ -1,13 +1,17 @@
 //! Baselines evaluated in the same run as the model, on the same samples and features:
 //! persistence (no change), the training majority class, ridge regression and multinomial logistic regression
-//! on the last complete bar's normalised features of every timeframe (K·F inputs).
+//! on the last complete bar's normalised features of every timeframe (K·F inputs), and two volatility bands
+//! ([`crate::volatility`]): `realised_vol` (trailing realised volatility of the last session) and `har_vol`
+//! (a HAR-style log-linear volatility model). Those two predict the band only: their median is the standardised
+//! training median, their direction probabilities the training class frequencies (climatology).
 //!
-//! Hyperparameters are fixed (ridge λ = 1.0, logistic L2 = 1e-3, 300 full-batch gradient steps): nothing is
-//! tuned on evaluation data.
+//! Hyperparameters are fixed (ridge λ = 1.0, logistic L2 = 1e-3, 300 full-batch gradient steps, HAR ridge
+//! λ = 1.0): nothing is tuned on evaluation data.
 
 use crate::calibration::signal;
 use crate::data::Targets;
 use crate::metrics::Scored;
+use crate::volatility::{Context, VolBand};
 
 /// z for the 10 % / 90 % quantiles of a normal distribution.
 const Z90: f64 = 1.281_551_565_544_600_5;
@@ -40,21 +44,28 @@ fn normal_cdf(x: f64) -> f64 {
 
 /// Scored predictions of every baseline, in a fixed order of names.
 pub struct BaselineScores {
-    /// `(name, predictions)`: persistence, majority, ridge, logistic.
+    /// `(name, predictions)`: persistence, majority, ridge, logistic, realised_vol, har_vol.
     pub by_name: Vec<(&'static str, Vec<Scored>)>,
 }
 
-/// Fits every baseline on the training rows and scores the evaluation rows.
-///
-/// `train_x`/`eval_x`: last-step features; labels in log-return units; `targets` from the training labels.
-pub fn run(
-    train_x: &[Vec<f64>],
-    train_y: &[f64],
-    targets: &Targets,
-    eval_x: &[Vec<f64>],
-    eval_y: &[f64],
-    eval_close: &[f64],
-) -> BaselineScores {
+/// One side (training or evaluation) of a baseline fit: rows in the same order in every field.
+pub struct Rows<'a> {
+    /// Last-step features ([`last_step_features`]).
+    pub x: &'a [Vec<f64>],
+    /// Labels (log returns).
+    pub y: &'a [f64],
+    /// Volatility context of each row ([`crate::volatility::contexts`]).
+    pub ctx: &'a [Context],
+    /// Close at each row's instant (evaluation rows; may be empty for training rows).
+    pub close: &'a [f64],
+    /// Symbol of each row (index into the prepared parts; may be empty for training rows).
+    pub part: &'a [usize],
+}
+
+/// Fits every baseline on the `train` rows and scores the `eval` rows; `targets` from the training labels,
+/// `horizon` in base bars.
+pub fn run(train: &Rows<'_>, targets: &Targets, eval: &Rows<'_>, horizon: usize) -> BaselineScores {
+    let (train_x, train_y, eval_x, eval_y) = (train.x, train.y, eval.x, eval.y);
     let classes: Vec<usize> = train_y.iter().map(|&r| targets.class_of(r)).collect();
     let mut freq = [0.0; 3];
     for &c in &classes {
@@ -66,13 +77,12 @@ pub fn run(
     let majority = (0..3).max_by(|&a, &b| freq[a].total_cmp(&freq[b])).unwrap_or(1);
     let scored = |q: [f64; 3], probs: [f64; 3], i: usize| {
         let (s, conf) = signal(probs);
+        let c = eval.ctx.get(i);
         Scored {
-            quantiles: q,
-            probs,
-            position: s.direction() * conf,
-            label: eval_y[i],
-            class: targets.class_of(eval_y[i]),
-            last_close: eval_close[i],
+            part: eval.part.get(i).copied().unwrap_or(0),
+            bucket: c.map_or(crate::volatility::NO_BUCKET, |c| c.bucket),
+            trailing_vol: c.map_or(f64::NAN, |c| c.trailing[1]),
+            ..Scored::plain(q, probs, s.direction() * conf, eval_y[i], targets.class_of(eval_y[i]), eval.close[i])
         }
     };
     let persistence = (0..eval_y.len()).map(|i| scored([q10, 0.0, q90], freq, i)).collect();
@@ -96,17 +106,26 @@ pub fn run(
     let logistic = Logistic::fit(train_x, &classes, 1e-3, 300);
     let logistic_scores = (0..eval_y.len()).map(|i| scored([q10, 0.0, q90], logistic.probs(&eval_x[i]), i)).collect();
 
+    let vol = |band: VolBand| -> Vec<Scored> {
+        (0..eval_y.len()).map(|i| scored(band.quantiles(&eval.ctx[i]), freq, i)).collect()
+    };
+    let realised = vol(VolBand::trailing(train.ctx, train_y, horizon));
+    let har = vol(VolBand::har(train.ctx, train_y, horizon));
+
     BaselineScores {
         by_name: vec![
             ("persistence", persistence),
             ("majority", majority_scores),
             ("ridge", ridge_scores),
             ("logistic", logistic_scores),
+            ("realised_vol", realised),
+            ("har_vol", har),
         ],
     }
 }
 
 /// Ridge regression with an unpenalised intercept.
+#[derive(Debug, Clone)]
 pub struct Ridge {
     w: Vec<f64>,
     b: f64,

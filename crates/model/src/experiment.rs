@@ -17,7 +17,7 @@ use mtf_features::normalize::NormStats;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{ArtifactHeader, WeightDtype};
-use crate::baselines::{self, last_step_features};
+use crate::baselines::{self, Rows, last_step_features};
 use crate::calibration::{Calibration, fit_interval_delta, fit_temperature};
 use crate::data::{DataError, DataSpec, Prepared, Targets};
 use crate::decode::decode;
@@ -25,7 +25,9 @@ use crate::labels::{Fold, FoldError, walk_forward};
 use crate::metrics::{Metrics, Scored, compute};
 use crate::model::{ModelConfig, MtfModel};
 use crate::predict::{PredictError, Predictor, RawOutput};
+use crate::recalibration::{self, Timing};
 use crate::training::{Checkpointing, EpochReport, SampleSet, TrainConfig, TrainReport, train_with_checkpoints};
+use crate::volatility::{self, Context};
 
 /// The model's shape; inputs (K, T, F) come from the data spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,6 +175,26 @@ pub struct Report {
     /// `holdout_symbols`): the model and the baselines, both fit without those symbols.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout: Option<HoldoutReport>,
+    /// The model's predictions with the band recalibrated live ([`crate::recalibration`], γ =
+    /// [`recalibration::DEFAULT_GAMMA`]), each from the outcomes known at its instant: what a live session shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<Metrics>,
+    /// The same numbers per symbol (pooled data with more than one symbol).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub by_symbol: std::collections::BTreeMap<String, SymbolReport>,
+}
+
+/// One symbol's share of a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SymbolReport {
+    /// The model on the symbol's samples.
+    #[serde(flatten)]
+    pub model: Metrics,
+    /// With live recalibration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<Metrics>,
+    /// Baselines on the same samples.
+    pub baselines: std::collections::BTreeMap<String, Metrics>,
 }
 
 /// Metrics on symbols the model never saw.
@@ -185,6 +207,12 @@ pub struct HoldoutReport {
     pub model: Metrics,
     /// Baselines on the same samples.
     pub baselines: std::collections::BTreeMap<String, Metrics>,
+    /// With live recalibration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<Metrics>,
+    /// Per held-out symbol.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub by_symbol: std::collections::BTreeMap<String, SymbolReport>,
 }
 
 /// Progress events for the CLI.
@@ -231,6 +259,7 @@ fn raw_outputs(model: &MtfModel, set: &SampleSet) -> Result<RawOutput, Experimen
 /// is what `predict` would have shown at each sample's instant.
 fn score(
     p: &Prepared,
+    ctx: &[Context],
     idx: &[usize],
     raw: &RawOutput,
     targets: &Targets,
@@ -242,15 +271,103 @@ fn score(
             let s = &p.samples[i];
             let d = decode(raw, j, targets, cal)?;
             Ok(Scored {
-                quantiles: d.quantiles,
-                probs: d.probs,
-                position: d.position(),
-                label: s.label,
-                class: targets.class_of(s.label),
-                last_close: s.last_close,
+                part: s.part,
+                bucket: ctx[i].bucket,
+                trailing_vol: ctx[i].trailing[1],
+                ..Scored::plain(d.quantiles, d.probs, d.position(), s.label, targets.class_of(s.label), s.last_close)
             })
         })
         .collect()
+}
+
+/// The baselines fit on samples `train` (features `train_x`) and scored on `eval` (features `eval_x`).
+#[allow(clippy::too_many_arguments)]
+fn run_baselines(
+    p: &Prepared,
+    ctx: &[Context],
+    train: &[usize],
+    train_x: &[Vec<f64>],
+    targets: &Targets,
+    eval: &[usize],
+    eval_x: &[Vec<f64>],
+) -> Vec<(&'static str, Vec<Scored>)> {
+    let pick = |idx: &[usize]| -> (Vec<f64>, Vec<Context>, Vec<f64>, Vec<usize>) {
+        (
+            idx.iter().map(|&i| p.samples[i].label).collect(),
+            idx.iter().map(|&i| ctx[i]).collect(),
+            idx.iter().map(|&i| p.samples[i].last_close).collect(),
+            idx.iter().map(|&i| p.samples[i].part).collect(),
+        )
+    };
+    let (ty, tc, tclose, tpart) = pick(train);
+    let (ey, ec, eclose, epart) = pick(eval);
+    let train_rows = Rows { x: train_x, y: &ty, ctx: &tc, close: &tclose, part: &tpart };
+    let eval_rows = Rows { x: eval_x, y: &ey, ctx: &ec, close: &eclose, part: &epart };
+    baselines::run(&train_rows, targets, &eval_rows, p.spec.labels.horizon).by_name
+}
+
+/// Everything scored for one set of samples: the model (sample indices `idx`), the baselines on the same
+/// samples, pooled and per symbol, and the model with live recalibration.
+struct Scores {
+    idx: Vec<usize>,
+    model: Vec<Scored>,
+    baselines: Vec<(&'static str, Vec<Scored>)>,
+}
+
+impl Scores {
+    fn new() -> Self {
+        Self { idx: Vec::new(), model: Vec::new(), baselines: Vec::new() }
+    }
+
+    fn extend(&mut self, idx: &[usize], model: Vec<Scored>, baselines: Vec<(&'static str, Vec<Scored>)>) {
+        self.idx.extend_from_slice(idx);
+        self.model.extend(model);
+        merge_scores(&mut self.baselines, baselines);
+    }
+
+    /// (model, baselines, adaptive, by symbol).
+    fn summarise(
+        &self,
+        p: &Prepared,
+        step: usize,
+        ppy: f64,
+    ) -> (
+        Metrics,
+        std::collections::BTreeMap<String, Metrics>,
+        Option<Metrics>,
+        std::collections::BTreeMap<String, SymbolReport>,
+    ) {
+        let timing: Vec<Timing> = self
+            .idx
+            .iter()
+            .map(|&i| Timing {
+                at_ms: p.samples[i].at.timestamp_millis(),
+                label_at_ms: p.samples[i].label_at.timestamp_millis(),
+            })
+            .collect();
+        let adaptive = recalibration::replay(&self.model, &timing, recalibration::DEFAULT_GAMMA);
+        let table = |keep: &dyn Fn(&Scored) -> bool| {
+            let sub = |v: &[Scored]| -> Vec<Scored> { v.iter().filter(|s| keep(s)).copied().collect() };
+            let base = self.baselines.iter().map(|(n, s)| (n.to_string(), compute(&sub(s), step, ppy))).collect();
+            (compute(&sub(&self.model), step, ppy), base, compute(&sub(&adaptive), step, ppy))
+        };
+        let (model, baselines, adaptive_metrics) = table(&|_| true);
+        let mut parts: Vec<usize> = self.model.iter().map(|s| s.part).collect();
+        parts.sort_unstable();
+        parts.dedup();
+        let by_symbol = if p.parts.len() > 1 {
+            parts
+                .iter()
+                .map(|&k| {
+                    let (model, baselines, adaptive) = table(&|s: &Scored| s.part == k);
+                    (p.parts[k].symbol.clone(), SymbolReport { model, adaptive: Some(adaptive), baselines })
+                })
+                .collect()
+        } else {
+            std::collections::BTreeMap::new()
+        };
+        (model, baselines, (!self.model.is_empty()).then_some(adaptive_metrics), by_symbol)
+    }
 }
 
 fn periods_per_year(spec: &DataSpec) -> (usize, f64) {
@@ -335,10 +452,9 @@ pub fn train_walk_forward(
     let folds = walk_forward(&p.samples, h, e.folds, e.valid_len, e.embargo, e.min_train)?;
     let model_cfg = cfg.model_config();
     let (step, ppy) = periods_per_year(&cfg.data);
-    let mut pooled: Vec<Scored> = Vec::new();
-    let mut pooled_base: Vec<(&'static str, Vec<Scored>)> = Vec::new();
-    let mut held_scores: Vec<Scored> = Vec::new();
-    let mut held_base: Vec<(&'static str, Vec<Scored>)> = Vec::new();
+    let ctx = volatility::contexts(p);
+    let mut pooled = Scores::new();
+    let mut held_out = Scores::new();
     let mut fold_reports = Vec::new();
     let mut curves = Vec::new();
     let mut last = None;
@@ -367,22 +483,17 @@ pub fn train_walk_forward(
         let cal = calibrate(&raw_outputs(&model, &va)?, &va);
         let (held_idx, eval_idx): (Vec<usize>, Vec<usize>) = fold.valid.clone().partition(is_held);
         let ev = sample_set(p, &eval_idx, &norm, &targets)?;
-        let scored = score(p, &eval_idx, &raw_outputs(&model, &ev)?, &targets, &cal)?;
+        let scored = score(p, &ctx, &eval_idx, &raw_outputs(&model, &ev)?, &targets, &cal)?;
         // Baselines on the same training part and evaluation block.
         let full_train = sample_set(p, &fold.train, &norm, &targets)?;
         let bx = last_step_features(&full_train.x, full_train.shape, full_train.len());
         let ex = last_step_features(&ev.x, ev.shape, ev.len());
-        let eval_y: Vec<f64> = eval_idx.iter().map(|&i| p.samples[i].label).collect();
-        let eval_close: Vec<f64> = eval_idx.iter().map(|&i| p.samples[i].last_close).collect();
-        let base = baselines::run(&bx, &train_labels, &targets, &ex, &eval_y, &eval_close);
-        merge_scores(&mut pooled_base, base.by_name);
+        let base = run_baselines(p, &ctx, &fold.train, &bx, &targets, &eval_idx, &ex);
         if !held_idx.is_empty() {
             let hs = sample_set(p, &held_idx, &norm, &targets)?;
-            held_scores.extend(score(p, &held_idx, &raw_outputs(&model, &hs)?, &targets, &cal)?);
+            let held_scored = score(p, &ctx, &held_idx, &raw_outputs(&model, &hs)?, &targets, &cal)?;
             let hx = last_step_features(&hs.x, hs.shape, hs.len());
-            let hy: Vec<f64> = held_idx.iter().map(|&i| p.samples[i].label).collect();
-            let hc: Vec<f64> = held_idx.iter().map(|&i| p.samples[i].last_close).collect();
-            merge_scores(&mut held_base, baselines::run(&bx, &train_labels, &targets, &hx, &hy, &hc).by_name);
+            held_out.extend(&held_idx, held_scored, run_baselines(p, &ctx, &fold.train, &bx, &targets, &held_idx, &hx));
         }
         fold_reports.push(FoldReport {
             fold: fi + 1,
@@ -394,25 +505,33 @@ pub fn train_walk_forward(
             temperature: cal.temperature,
             metrics: compute(&scored, step, ppy),
         });
-        pooled.extend(scored);
+        pooled.extend(&eval_idx, scored, base);
         curves.push(curve);
         let range = [p.samples[fold.train[0]].at, p.samples[last_train].at];
         last = Some((model, norm, targets, cal, range));
     }
     let (model, norm, targets, calibration, training_range) =
         last.ok_or_else(|| ExperimentError::Other("no folds were run".into()))?;
+    let (model_metrics, baseline_metrics, adaptive, by_symbol) = pooled.summarise(p, step, ppy);
     let report = Report {
-        model: compute(&pooled, step, ppy),
+        model: model_metrics,
         horizon: h,
         base_timeframe: cfg.data.base.short().to_string(),
-        baselines: pooled_base.into_iter().map(|(n, s)| (n.to_string(), compute(&s, step, ppy))).collect(),
+        baselines: baseline_metrics,
         folds: fold_reports,
         samples_total: p.samples.len(),
-        holdout: (!held.is_empty()).then(|| HoldoutReport {
-            symbols: held.iter().map(|&k| p.parts[k].symbol.clone()).collect(),
-            model: compute(&held_scores, step, ppy),
-            baselines: held_base.into_iter().map(|(n, s)| (n.to_string(), compute(&s, step, ppy))).collect(),
+        holdout: (!held.is_empty()).then(|| {
+            let (model, baselines, adaptive, by_symbol) = held_out.summarise(p, step, ppy);
+            HoldoutReport {
+                symbols: held.iter().map(|&k| p.parts[k].symbol.clone()).collect(),
+                model,
+                baselines,
+                adaptive,
+                by_symbol,
+            }
         }),
+        adaptive,
+        by_symbol,
     };
     let header = ArtifactHeader {
         name: cfg.name.clone(),
@@ -457,10 +576,10 @@ pub fn evaluate(predictor: &Predictor, p: &Prepared, eval: &EvalConfig) -> Resul
     let all: Vec<usize> = (0..p.samples.len()).collect();
     let set = sample_set(p, &all, &h.norm, &h.targets)?;
     let raw = raw_outputs(predictor.model(), &set)?;
-    let scored_all = score(p, &all, &raw, &h.targets, &h.calibration)?;
+    let ctx = volatility::contexts(p);
+    let scored_all = score(p, &ctx, &all, &raw, &h.targets, &h.calibration)?;
     let features = last_step_features(&set.x, set.shape, set.len());
-    let mut model_scores = Vec::new();
-    let mut base_scores: Vec<(&'static str, Vec<Scored>)> = Vec::new();
+    let mut scores = Scores::new();
     // Blocks of `valid_len` over the scorable samples; baselines fit on everything before each block (embargoed).
     for block in scorable.chunks(eval.valid_len.max(1)) {
         let first = p.samples[block[0]].base_index;
@@ -472,31 +591,27 @@ pub fn evaluate(predictor: &Predictor, p: &Prepared, eval: &EvalConfig) -> Resul
         let tx: Vec<Vec<f64>> = train.iter().map(|&i| features[i].clone()).collect();
         let ty: Vec<f64> = train.iter().map(|&i| p.samples[i].label).collect();
         let ex: Vec<Vec<f64>> = block.iter().map(|&i| features[i].clone()).collect();
-        let ey: Vec<f64> = block.iter().map(|&i| p.samples[i].label).collect();
-        let ec: Vec<f64> = block.iter().map(|&i| p.samples[i].last_close).collect();
         let targets = Targets::fit(&ty);
-        for (name, s) in baselines::run(&tx, &ty, &targets, &ex, &ey, &ec).by_name {
-            match base_scores.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, v)) => v.extend(s),
-                None => base_scores.push((name, s)),
-            }
-        }
-        model_scores.extend(block.iter().map(|&i| scored_all[i]));
+        let base = run_baselines(p, &ctx, &train, &tx, &targets, block, &ex);
+        scores.extend(block, block.iter().map(|&i| scored_all[i]).collect(), base);
     }
-    if model_scores.is_empty() {
+    if scores.model.is_empty() {
         return Err(ExperimentError::Other(format!(
             "every evaluation block has fewer than {} earlier samples to fit the baselines on",
             eval.min_train
         )));
     }
+    let (model, baselines, adaptive, by_symbol) = scores.summarise(p, step, ppy);
     Ok(Report {
-        model: compute(&model_scores, step, ppy),
+        model,
         horizon,
         base_timeframe: h.data.base.short().to_string(),
-        baselines: base_scores.into_iter().map(|(n, s)| (n.to_string(), compute(&s, step, ppy))).collect(),
+        baselines,
         folds: Vec::new(),
         samples_total: p.samples.len(),
         holdout: None,
+        adaptive,
+        by_symbol,
     })
 }
 
@@ -516,19 +631,23 @@ pub fn decode_samples(
     (0..idx.len()).map(|j| Ok(decode(&raw, j, &h.targets, &h.calibration)?)).collect()
 }
 
-/// Markdown table of a report: the model next to each baseline.
+/// Markdown tables of a report: the model (and with live recalibration) next to each baseline; coverage by
+/// time of day and by volatility tercile; the reliability of the direction probabilities; per symbol.
 pub fn markdown(report: &Report) -> String {
     let mut rows = vec![("model".to_string(), &report.model)];
+    if let Some(a) = &report.adaptive {
+        rows.push(("model + live recalibration".to_string(), a));
+    }
     rows.extend(report.baselines.iter().map(|(n, m)| (n.clone(), m)));
     let mut s = format!(
         "Horizon: {} × {} bars; {} predictions scored (of {} samples).\n\n",
         report.horizon, report.base_timeframe, report.model.n_predictions, report.samples_total
     );
-    s.push_str("| | MAE / persistence | RMSE / persistence | dir. acc. | base rate | acc. top 20 % | IC | Brier | ECE | q10–q90 coverage | interval score (α 0.2) | pinball | band width | backtest return | Sharpe | max DD | buy & hold |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (name, m) in rows {
+    s.push_str("| | MAE / persistence | RMSE / persistence | dir. acc. | base rate | acc. top 20 % | IC | Brier | ECE | q10–q90 coverage | worst 100-run gap | interval score (α 0.2) | pinball | band width | backtest return | Sharpe | max DD | buy & hold |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (name, m) in &rows {
         s.push_str(&format!(
-            "| {name} | {:.4} | {:.4} | {:.3} | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.3} | {:.5} | {:.5} | {:.5} | {:+.2} % | {:.2} | {:.2} % | {:+.2} % |\n",
+            "| {name} | {:.4} | {:.4} | {:.3} | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.3} | {} | {:.5} | {:.5} | {:.5} | {:+.2} % | {:.2} | {:.2} % | {:+.2} % |\n",
             m.mae_ratio_vs_persistence,
             m.rmse_ratio_vs_persistence,
             m.directional_accuracy,
@@ -538,6 +657,7 @@ pub fn markdown(report: &Report) -> String {
             m.brier,
             m.ece,
             m.coverage_q10_q90,
+            m.max_coverage_gap_100.map_or("–".to_string(), |g| format!("{g:.3}")),
             m.interval_score,
             m.pinball_loss,
             m.band_width,
@@ -546,6 +666,67 @@ pub fn markdown(report: &Report) -> String {
             m.backtest.max_drawdown * 100.0,
             m.backtest.buy_and_hold_return * 100.0,
         ));
+    }
+    // Conditional coverage: the model, recalibrated, and the band baselines.
+    let band_rows: Vec<&(String, &Metrics)> =
+        rows.iter().filter(|(n, _)| !matches!(n.as_str(), "majority" | "logistic" | "persistence")).collect();
+    for (title, pick) in [
+        (
+            "time of day (New York, hour starting)",
+            (|m: &Metrics| &m.by_time_of_day) as fn(&Metrics) -> &Vec<crate::metrics::Conditional>,
+        ),
+        ("trailing realised volatility (terciles)", |m: &Metrics| &m.by_volatility),
+    ] {
+        let groups = pick(&report.model);
+        if groups.is_empty() {
+            continue;
+        }
+        s.push_str(&format!("\nq10–q90 coverage (interval score) by {title}:\n\n|"));
+        for g in groups {
+            s.push_str(&format!(" | {} (n {})", g.group, g.n));
+        }
+        s.push_str(" |\n|---|");
+        s.push_str(&"---:|".repeat(groups.len()));
+        s.push('\n');
+        for (name, m) in &band_rows {
+            s.push_str(&format!("| {name}"));
+            for g in pick(m) {
+                s.push_str(&format!(" | {:.3} ({:.5})", g.coverage, g.interval_score));
+            }
+            s.push_str(" |\n");
+        }
+    }
+    if !report.model.reliability.is_empty() {
+        s.push_str("\nReliability of the model's top-class probability:\n\n| probability | predictions | mean probability | realised accuracy |\n|---|---:|---:|---:|\n");
+        for b in &report.model.reliability {
+            s.push_str(&format!(
+                "| {:.1}–{:.1} | {} | {:.3} | {:.3} |\n",
+                b.lower,
+                b.lower + 0.1,
+                b.n,
+                b.mean_confidence,
+                b.accuracy
+            ));
+        }
+    }
+    if !report.by_symbol.is_empty() {
+        s.push_str("\nPer symbol (the best band baseline by interval score on that symbol's samples):\n\n| symbol | predictions | coverage | recalibrated coverage | interval score | best baseline | its interval score | pinball | its pinball | dir. acc. | base rate |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
+        for (sym, r) in &report.by_symbol {
+            let best = r.baselines.iter().min_by(|a, b| a.1.interval_score.total_cmp(&b.1.interval_score));
+            s.push_str(&format!(
+                "| {sym} | {} | {:.3} | {} | {:.5} | {} | {} | {:.5} | {} | {:.3} | {:.3} |\n",
+                r.model.n_predictions,
+                r.model.coverage_q10_q90,
+                r.adaptive.as_ref().map_or("–".to_string(), |a| format!("{:.3}", a.coverage_q10_q90)),
+                r.model.interval_score,
+                best.map_or("–", |b| b.0.as_str()),
+                best.map_or("–".to_string(), |b| format!("{:.5}", b.1.interval_score)),
+                r.model.pinball_loss,
+                best.map_or("–".to_string(), |b| format!("{:.5}", b.1.pinball_loss)),
+                r.model.directional_accuracy,
+                r.model.directional_base_rate,
+            ));
+        }
     }
     s
 }

@@ -20,8 +20,10 @@ pub mod metrics;
 pub mod model;
 pub mod predict;
 pub mod reading;
+pub mod recalibration;
 #[cfg(feature = "train")]
 pub mod training;
+pub mod volatility;
 
 /// Number of trainable parameters of a model.
 pub fn num_params(model: &model::MtfModel) -> usize {

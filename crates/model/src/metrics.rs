@@ -22,7 +22,70 @@ pub struct Scored {
     pub class: usize,
     /// Price at the prediction instant.
     pub last_close: f64,
+    /// Which symbol (index into the prepared data's parts; 0 for one symbol).
+    pub part: usize,
+    /// Time-of-day bucket of the instant ([`crate::volatility::Context::bucket`]).
+    pub bucket: u8,
+    /// Trailing realised variance per base bar over the last session at the instant (NaN when unknown): the key
+    /// of the volatility terciles.
+    pub trailing_vol: f64,
 }
+
+impl Scored {
+    /// A scored prediction with no context (one symbol, no time-of-day bucket, unknown volatility).
+    #[must_use]
+    pub fn plain(
+        quantiles: [f64; 3],
+        probs: [f64; 3],
+        position: f64,
+        label: f64,
+        class: usize,
+        last_close: f64,
+    ) -> Self {
+        Self {
+            quantiles,
+            probs,
+            position,
+            label,
+            class,
+            last_close,
+            part: 0,
+            bucket: crate::volatility::NO_BUCKET,
+            trailing_vol: f64::NAN,
+        }
+    }
+}
+
+/// Coverage and interval quality of one group of predictions (a time-of-day bucket or a volatility tercile).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conditional {
+    /// The group: `09:30`, `10:30`, … (New York start of the hour) or `low`/`mid`/`high` volatility.
+    pub group: String,
+    /// Predictions in the group.
+    pub n: usize,
+    /// Share of outcomes inside [q10, q90].
+    pub coverage: f64,
+    /// Mean interval score (α = 0.2).
+    pub interval_score: f64,
+    /// Mean band width.
+    pub band_width: f64,
+}
+
+/// One bin of the reliability table of the top-class probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    /// Lower edge of the bin (probability; bins are 0.1 wide, the last includes 1).
+    pub lower: f64,
+    /// Predictions whose top-class probability falls in the bin.
+    pub n: usize,
+    /// Their mean top-class probability.
+    pub mean_confidence: f64,
+    /// Share of them whose top class was the realised class.
+    pub accuracy: f64,
+}
+
+/// Predictions per window of [`Metrics::max_coverage_gap_100`].
+pub const COVERAGE_WINDOW: usize = 100;
 
 /// Backtest summary.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -98,6 +161,22 @@ pub struct Metrics {
     /// Mean width of the [q10, q90] band (sharpness), log-return units.
     #[serde(default)]
     pub band_width: f64,
+    /// Coverage and interval score by time-of-day bucket of the instant (New York hours from 09:30); empty for
+    /// daily bases. Conditional calibration: a band can cover 80 % overall by over-covering midday and
+    /// under-covering the open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_time_of_day: Vec<Conditional>,
+    /// The same by tercile of trailing realised volatility (`low`, `mid`, `high`; thresholds are the terciles of
+    /// the scored predictions themselves, so every row of one report uses the same groups).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_volatility: Vec<Conditional>,
+    /// Reliability table of the top-class probability (non-empty bins of width 0.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reliability: Vec<ReliabilityBin>,
+    /// Largest |coverage − 0.8| over any [`COVERAGE_WINDOW`] consecutive predictions of one symbol (in time
+    /// order); `None` when no symbol has that many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_coverage_gap_100: Option<f64>,
     /// Backtest of the positions.
     pub backtest: Backtest,
 }
@@ -241,6 +320,17 @@ pub fn compute(s: &[Scored], step: usize, periods_per_year: f64) -> Metrics {
         .map(|b| (b.2 as f64 / b.0 as f64 - b.1 / b.0 as f64).abs() * b.0 as f64)
         .sum::<f64>()
         / nf;
+    let reliability = bins
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.0 > 0)
+        .map(|(i, b)| ReliabilityBin {
+            lower: i as f64 / 10.0,
+            n: b.0,
+            mean_confidence: b.1 / b.0 as f64,
+            accuracy: b.2 as f64 / b.0 as f64,
+        })
+        .collect();
     let q50: Vec<f64> = s.iter().map(|p| p.quantiles[1]).collect();
     let labels: Vec<f64> = s.iter().map(|p| p.label).collect();
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
@@ -260,8 +350,81 @@ pub fn compute(s: &[Scored], step: usize, periods_per_year: f64) -> Metrics {
         interval_score: is / nf,
         pinball_loss: pin / nf,
         band_width: width / nf,
+        by_time_of_day: by_time_of_day(s),
+        by_volatility: by_volatility(s),
+        reliability,
+        max_coverage_gap_100: max_coverage_gap(s, COVERAGE_WINDOW),
         backtest: backtest(s, step, periods_per_year),
     }
+}
+
+fn covers(p: &Scored) -> bool {
+    p.label >= p.quantiles[0] && p.label <= p.quantiles[2]
+}
+
+fn conditional(group: String, members: &[&Scored]) -> Conditional {
+    let n = members.len().max(1) as f64;
+    Conditional {
+        group,
+        n: members.len(),
+        coverage: members.iter().filter(|p| covers(p)).count() as f64 / n,
+        interval_score: members
+            .iter()
+            .map(|p| interval_score(p.quantiles[0], p.quantiles[2], p.label, INTERVAL_ALPHA))
+            .sum::<f64>()
+            / n,
+        band_width: members.iter().map(|p| p.quantiles[2] - p.quantiles[0]).sum::<f64>() / n,
+    }
+}
+
+/// Groups by time-of-day bucket, in bucket order; empty when no prediction has a bucket.
+pub fn by_time_of_day(s: &[Scored]) -> Vec<Conditional> {
+    let mut buckets: std::collections::BTreeMap<u8, Vec<&Scored>> = std::collections::BTreeMap::new();
+    for p in s.iter().filter(|p| p.bucket != crate::volatility::NO_BUCKET) {
+        buckets.entry(p.bucket).or_default().push(p);
+    }
+    buckets.into_iter().map(|(b, m)| conditional(crate::volatility::bucket_label(b), &m)).collect()
+}
+
+/// Groups by tercile of [`Scored::trailing_vol`] (predictions without one are left out); empty when fewer
+/// than three predictions have one.
+pub fn by_volatility(s: &[Scored]) -> Vec<Conditional> {
+    let mut vols: Vec<f64> = s.iter().map(|p| p.trailing_vol).filter(|v| v.is_finite()).collect();
+    if vols.len() < 3 {
+        return Vec::new();
+    }
+    vols.sort_by(f64::total_cmp);
+    let (t1, t2) = (vols[vols.len() / 3], vols[2 * vols.len() / 3]);
+    let group = |v: f64| usize::from(v >= t1) + usize::from(v >= t2);
+    ["low", "mid", "high"]
+        .iter()
+        .enumerate()
+        .map(|(g, name)| {
+            let m: Vec<&Scored> =
+                s.iter().filter(|p| p.trailing_vol.is_finite() && group(p.trailing_vol) == g).collect();
+            conditional((*name).to_string(), &m)
+        })
+        .collect()
+}
+
+/// Largest |coverage − nominal| over any `window` consecutive predictions of one symbol, in the order given.
+pub fn max_coverage_gap(s: &[Scored], window: usize) -> Option<f64> {
+    let parts = s.iter().map(|p| p.part + 1).max().unwrap_or(0);
+    let mut worst: Option<f64> = None;
+    for part in 0..parts {
+        let hits: Vec<u32> = s.iter().filter(|p| p.part == part).map(|p| u32::from(covers(p))).collect();
+        if window == 0 || hits.len() < window {
+            continue;
+        }
+        let mut inside: u32 = hits[..window].iter().sum();
+        let mut gap = (f64::from(inside) / window as f64 - crate::calibration::INTERVAL_LEVEL).abs();
+        for j in window..hits.len() {
+            inside = inside + hits[j] - hits[j - window];
+            gap = gap.max((f64::from(inside) / window as f64 - crate::calibration::INTERVAL_LEVEL).abs());
+        }
+        worst = Some(worst.map_or(gap, |w: f64| w.max(gap)));
+    }
+    worst
 }
 
 #[cfg(test)]
@@ -269,7 +432,7 @@ mod tests {
     use super::*;
 
     fn p(q: [f64; 3], probs: [f64; 3], position: f64, label: f64, class: usize) -> Scored {
-        Scored { quantiles: q, probs, position, label, class, last_close: 100.0 }
+        Scored::plain(q, probs, position, label, class, 100.0)
     }
 
     #[test]
@@ -327,6 +490,42 @@ mod tests {
         assert!((pinball(0.0, 0.9, -1.0) - 0.1).abs() < 1e-12);
         // A band that always covers but is twice as wide scores worse than a sharp one that covers.
         assert!(interval_score(-2.0, 2.0, 0.0, 0.2) > interval_score(-1.0, 1.0, 0.0, 0.2));
+    }
+
+    #[test]
+    fn conditional_coverage_reliability_and_rolling_gap_by_hand() {
+        // Six predictions, band [−1, 1]; buckets 0, 0, 1, 1, 1 and none; volatilities 1…6.
+        let ys = [0.0, 2.0, 0.5, -3.0, 0.0, 0.0];
+        let buckets = [0, 0, 1, 1, 1, crate::volatility::NO_BUCKET];
+        let s: Vec<Scored> = (0..6)
+            .map(|i| Scored {
+                bucket: buckets[i],
+                trailing_vol: (i + 1) as f64,
+                ..p([-1.0, 0.0, 1.0], [0.05, 0.9, 0.05], 0.0, ys[i], 1)
+            })
+            .collect();
+        let tod = by_time_of_day(&s);
+        assert_eq!(tod.iter().map(|c| (c.group.as_str(), c.n)).collect::<Vec<_>>(), [("09:30", 2), ("10:30", 3)]);
+        assert_eq!(tod[0].coverage, 0.5);
+        assert!((tod[1].coverage - 2.0 / 3.0).abs() < 1e-12);
+        // 10:30: widths 2, plus 10 × 2 for the outcome at −3 → (2 + 22 + 2) / 3.
+        assert!((tod[1].interval_score - 26.0 / 3.0).abs() < 1e-12);
+        // Terciles of 1…6: thresholds 3 and 5 → low {1, 2}, mid {3, 4}, high {5, 6}.
+        let vol = by_volatility(&s);
+        assert_eq!(vol.iter().map(|c| c.n).collect::<Vec<_>>(), [2, 2, 2]);
+        assert_eq!(vol.iter().map(|c| c.coverage).collect::<Vec<_>>(), [0.5, 0.5, 1.0]);
+        let m = compute(&s, 1, 252.0);
+        assert_eq!(m.reliability.len(), 1);
+        assert_eq!((m.reliability[0].lower, m.reliability[0].n), (0.9, 6));
+        assert!((m.reliability[0].accuracy - 1.0).abs() < 1e-12, "the flat class was realised every time");
+        assert_eq!(m.max_coverage_gap_100, None, "fewer than 100 predictions");
+        // Rolling window of 4 over hits 1 0 1 0 1 1: coverages 0.5, 0.5, 0.75 → worst gap 0.3.
+        assert!((max_coverage_gap(&s, 4).unwrap() - 0.3).abs() < 1e-12);
+        // Per symbol: the other symbol's predictions do not enter a window.
+        let mut two = s.clone();
+        two.extend(s.iter().map(|x| Scored { part: 1, label: 0.0, ..*x }));
+        assert!((max_coverage_gap(&two, 4).unwrap() - 0.3).abs() < 1e-12);
+        assert!((max_coverage_gap(&two[6..], 4).unwrap() - 0.2).abs() < 1e-12, "all covered: |1 − 0.8|");
     }
 
     #[test]

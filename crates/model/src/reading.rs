@@ -78,6 +78,64 @@ pub fn reading(m: &Metrics, baselines: &BTreeMap<String, Metrics>) -> Vec<String
             b.mae_ratio_vs_persistence
         ));
     }
+    out.extend(band_reading(m, baselines));
+    out
+}
+
+/// Interval ratio below which the band is called clearly better than a baseline's (the goal of issue 13).
+pub const INTERVAL_GOAL: f64 = 0.90;
+
+/// Readings of the band: interval score against the best baseline band, pinball against every baseline, and
+/// the spread of coverage over the time of day.
+fn band_reading(m: &Metrics, baselines: &BTreeMap<String, Metrics>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some((name, b)) = baselines
+        .iter()
+        .filter(|(_, b)| b.interval_score > 0.0)
+        .min_by(|a, b| a.1.interval_score.total_cmp(&b.1.interval_score))
+        && m.interval_score > 0.0
+    {
+        let ratio = m.interval_score / b.interval_score;
+        out.push(format!(
+            "Its band's interval score is {ratio:.3}× the best baseline band's ({name}, {:.5} vs {:.5}): {}.",
+            m.interval_score,
+            b.interval_score,
+            if ratio <= INTERVAL_GOAL {
+                format!("better by {:.1} %, meeting the ≤ {INTERVAL_GOAL:.2}× goal", (1.0 - ratio) * 100.0)
+            } else if ratio < 1.0 {
+                format!("better by {:.1} %, short of the ≤ {INTERVAL_GOAL:.2}× goal", (1.0 - ratio) * 100.0)
+            } else {
+                format!("worse by {:.1} %: the {name} band is the better one to show", (ratio - 1.0) * 100.0)
+            }
+        ));
+    }
+    let lower: Vec<&str> = baselines
+        .iter()
+        .filter(|(_, b)| b.pinball_loss > 0.0 && b.pinball_loss <= m.pinball_loss)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if m.pinball_loss > 0.0 && baselines.values().any(|b| b.pinball_loss > 0.0) {
+        out.push(if lower.is_empty() {
+            format!("Its pinball loss {:.5} is below every baseline's.", m.pinball_loss)
+        } else {
+            format!("Its pinball loss {:.5} is not below {}'s.", m.pinball_loss, lower.join(", "))
+        });
+    }
+    let tod = &m.by_time_of_day;
+    if let (Some(lo), Some(hi)) = (
+        tod.iter().min_by(|a, b| a.coverage.total_cmp(&b.coverage)),
+        tod.iter().max_by(|a, b| a.coverage.total_cmp(&b.coverage)),
+    ) {
+        out.push(format!(
+            "By time of day its coverage runs from {:.1} % ({}, {} predictions) to {:.1} % ({}, {}).",
+            lo.coverage * 100.0,
+            lo.group,
+            lo.n,
+            hi.coverage * 100.0,
+            hi.group,
+            hi.n
+        ));
+    }
     out
 }
 
@@ -104,6 +162,10 @@ mod tests {
             interval_score: 0.0,
             pinball_loss: 0.0,
             band_width: 0.0,
+            by_time_of_day: Vec::new(),
+            by_volatility: Vec::new(),
+            reliability: Vec::new(),
+            max_coverage_gap_100: None,
             backtest: Backtest {
                 total_return: 0.0,
                 sharpe: 0.0,
@@ -134,5 +196,39 @@ mod tests {
         b.insert("ridge".to_string(), metrics(400, 0.9, 0.5, 0.4, 0.8));
         let r = reading(&metrics(400, 0.95, 0.60, 0.40, 0.80), &b);
         assert!(r[3].contains("ridge baseline has lower price error"), "{}", r[3]);
+    }
+
+    #[test]
+    fn band_readings_follow_the_numbers() {
+        let mut m = metrics(500, 1.0, 0.4, 0.4, 0.8);
+        (m.interval_score, m.pinball_loss) = (0.0085, 0.0011);
+        let mut vol = metrics(500, 1.0, 0.4, 0.4, 0.8);
+        (vol.interval_score, vol.pinball_loss) = (0.0100, 0.0012);
+        let mut cst = metrics(500, 1.0, 0.4, 0.4, 0.8);
+        (cst.interval_score, cst.pinball_loss) = (0.0120, 0.0010);
+        let b = BTreeMap::from([("har_vol".to_string(), vol), ("persistence".to_string(), cst)]);
+        let r = band_reading(&m, &b);
+        assert!(r[0].contains("0.850× the best baseline band's (har_vol") && r[0].contains("meeting"), "{}", r[0]);
+        assert!(r[1].contains("is not below persistence's"), "{}", r[1]);
+        m.interval_score = 0.0110;
+        m.by_time_of_day = vec![
+            crate::metrics::Conditional {
+                group: "09:30".into(),
+                n: 70,
+                coverage: 0.7,
+                interval_score: 0.0,
+                band_width: 0.0,
+            },
+            crate::metrics::Conditional {
+                group: "12:30".into(),
+                n: 71,
+                coverage: 0.86,
+                interval_score: 0.0,
+                band_width: 0.0,
+            },
+        ];
+        let r = band_reading(&m, &b);
+        assert!(r[0].contains("1.100×") && r[0].contains("worse by 10.0 %"), "{}", r[0]);
+        assert!(r[2].contains("from 70.0 % (09:30, 70 predictions) to 86.0 % (12:30, 71)"), "{}", r[2]);
     }
 }
