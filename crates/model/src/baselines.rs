@@ -44,7 +44,8 @@ fn normal_cdf(x: f64) -> f64 {
 
 /// Scored predictions of every baseline, in a fixed order of names.
 pub struct BaselineScores {
-    /// `(name, predictions)`: persistence, majority, ridge, logistic, realised_vol, har_vol.
+    /// `(name, predictions)`: persistence, majority, ridge, logistic, realised_vol, har_vol, and (with at least
+    /// [`crate::gbdt::MIN_ROWS`] training rows) gbdt_quantile.
     pub by_name: Vec<(&'static str, Vec<Scored>)>,
 }
 
@@ -110,18 +111,50 @@ pub fn run(train: &Rows<'_>, targets: &Targets, eval: &Rows<'_>, horizon: usize)
         (0..eval_y.len()).map(|i| scored(band.quantiles(&eval.ctx[i]), freq, i)).collect()
     };
     let realised = vol(VolBand::trailing(train.ctx, train_y, horizon));
-    let har = vol(VolBand::har(train.ctx, train_y, horizon));
+    let har_band = VolBand::har(train.ctx, train_y, horizon);
+    let gbdt = gbdt_quantiles(train, eval, &har_band, targets.label_scale)
+        .map(|q| (0..eval_y.len()).map(|i| scored(q[i], freq, i)).collect::<Vec<_>>());
+    let har = vol(har_band);
 
-    BaselineScores {
-        by_name: vec![
-            ("persistence", persistence),
-            ("majority", majority_scores),
-            ("ridge", ridge_scores),
-            ("logistic", logistic_scores),
-            ("realised_vol", realised),
-            ("har_vol", har),
-        ],
+    let mut by_name = vec![
+        ("persistence", persistence),
+        ("majority", majority_scores),
+        ("ridge", ridge_scores),
+        ("logistic", logistic_scores),
+        ("realised_vol", realised),
+        ("har_vol", har),
+    ];
+    if let Some(g) = gbdt {
+        by_name.push(("gbdt_quantile", g));
     }
+    BaselineScores { by_name }
+}
+
+/// The `gbdt_quantile` baseline's q10/q50/q90 for every evaluation row ([`crate::gbdt`]): inputs are the same
+/// last-step features as ridge plus the four HAR regressors, so the trees see what the volatility baselines
+/// see; labels are divided by the training label scale for fitting and multiplied back; the three predictions
+/// are sorted so the quantiles never cross. `None` with too few training rows.
+fn gbdt_quantiles(train: &Rows<'_>, eval: &Rows<'_>, har: &VolBand, scale: f64) -> Option<Vec<[f64; 3]>> {
+    if train.x.len() < crate::gbdt::MIN_ROWS || eval.x.is_empty() {
+        return None;
+    }
+    let scale = if scale > 0.0 { scale } else { 1.0 };
+    let rows = |r: &Rows<'_>| -> Vec<Vec<f64>> {
+        r.x.iter().zip(r.ctx).map(|(x, c)| x.iter().copied().chain(har.regressors(c)).collect()).collect()
+    };
+    let (tx, ex) = (rows(train), rows(eval));
+    let y: Vec<f64> = train.y.iter().map(|v| v / scale).collect();
+    let cfg = crate::gbdt::Config::default();
+    let models = [0.1, 0.5, 0.9].map(|tau| crate::gbdt::QuantileBoost::fit(&tx, &y, tau, &cfg));
+    Some(
+        ex.iter()
+            .map(|x| {
+                let mut q = [0, 1, 2].map(|k| models[k].predict(x) * scale);
+                q.sort_by(f64::total_cmp);
+                q
+            })
+            .collect(),
+    )
 }
 
 /// Ridge regression with an unpenalised intercept.

@@ -14,6 +14,7 @@ pub mod data;
 pub mod decode;
 #[cfg(feature = "train")]
 pub mod experiment;
+pub mod gbdt;
 pub mod info;
 pub mod labels;
 pub mod metrics;

@@ -214,7 +214,10 @@ impl VolBand {
         b
     }
 
-    fn regressors(&self, c: &Context) -> Vec<f64> {
+    /// The HAR regressors of a sample: logs of the three trailing variances (the training mean where missing)
+    /// and of the time-of-day profile of the horizon (1 for the trailing band).
+    #[must_use]
+    pub fn regressors(&self, c: &Context) -> Vec<f64> {
         let fill = |v: f64| if v.is_finite() { v } else { self.mean_future };
         let tod = match &self.kind {
             Kind::Har { profile, .. } => profile.get(usize::from(c.slot)).copied().unwrap_or(1.0),
