@@ -75,6 +75,7 @@ fn quantile(v: &mut [f64], tau: f64) -> f64 {
 impl QuantileBoost {
     /// Fits rows `x` (each of the same length; non-finite values read as 0) to labels `y` at quantile `tau`.
     #[must_use]
+    #[allow(clippy::needless_range_loop)] // column-wise passes over row-major data read clearer with indices
     pub fn fit(x: &[Vec<f64>], y: &[f64], tau: f64, cfg: &Config) -> Self {
         let n = x.len().min(y.len());
         let d = x.first().map_or(0, Vec::len);
