@@ -471,6 +471,7 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
             holdout: None,
             adaptive: h.adaptive.clone(),
             by_symbol: h.by_symbol.clone(),
+            attention: None,
             folds: Vec::new(),
             ..c.report.clone()
         };
@@ -502,6 +503,20 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
     )?;
     for sentence in mtf_model::reading::reading(&c.report.model, &c.report.baselines) {
         writeln!(s, "- {sentence}")?;
+    }
+    if let Some(att) = &c.report.attention {
+        let weights: Vec<String> = att.mean_weights.iter().map(|(t, w)| format!("{t} {w:.3}")).collect();
+        writeln!(
+            s,
+            "- Attention across timeframes: mean normalised entropy {:.3} (1 = uniform), mean weights {}{}",
+            att.mean_normalised_entropy,
+            weights.join(", "),
+            if att.mean_normalised_entropy >= experiment::NEAR_UNIFORM_ENTROPY {
+                ": near uniform, so the attention views show no preference and are not evidence of what the model uses."
+            } else {
+                "."
+            }
+        )?;
     }
     writeln!(
         s,

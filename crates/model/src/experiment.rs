@@ -182,6 +182,52 @@ pub struct Report {
     /// The same numbers per symbol (pooled data with more than one symbol).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub by_symbol: std::collections::BTreeMap<String, SymbolReport>,
+    /// Attention across timeframes on the model's scored predictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<AttentionSummary>,
+}
+
+/// How the model spread its attention across timeframes on the scored predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttentionSummary {
+    /// Mean over predictions of the across-timeframe attention's entropy divided by `ln K`: 1 is uniform (every
+    /// timeframe weighted equally, no preference to read), 0 all weight on one timeframe.
+    pub mean_normalised_entropy: f64,
+    /// Mean weight of each timeframe, in input order (sums to 1).
+    pub mean_weights: Vec<(String, f64)>,
+}
+
+/// Normalised entropy above which the card calls attention near uniform.
+pub const NEAR_UNIFORM_ENTROPY: f64 = 0.95;
+
+impl AttentionSummary {
+    /// From `[N·K]` attention weights (rows of `K = timeframes.len()`); `None` without rows or with one timeframe.
+    #[must_use]
+    pub fn of(attn: &[f32], timeframes: &[mtf_market::Timeframe]) -> Option<Self> {
+        let k = timeframes.len();
+        if k < 2 || attn.len() < k {
+            return None;
+        }
+        let rows = attn.len() / k;
+        let mut mean = vec![0.0; k];
+        let mut entropy = 0.0;
+        for row in attn.chunks_exact(k) {
+            let total: f64 = row.iter().map(|&w| f64::from(w).max(0.0)).sum();
+            let mut h = 0.0;
+            for (m, &w) in mean.iter_mut().zip(row) {
+                let q = if total > 0.0 { f64::from(w).max(0.0) / total } else { 1.0 / k as f64 };
+                *m += q / rows as f64;
+                if q > 0.0 {
+                    h -= q * q.ln();
+                }
+            }
+            entropy += h / (k as f64).ln() / rows as f64;
+        }
+        Some(Self {
+            mean_normalised_entropy: entropy,
+            mean_weights: timeframes.iter().map(|t| t.short().to_string()).zip(mean).collect(),
+        })
+    }
 }
 
 /// One symbol's share of a report.
@@ -251,6 +297,7 @@ fn raw_outputs(model: &MtfModel, set: &SampleSet) -> Result<RawOutput, Experimen
         let r = RawOutput::read(model.forward(input))?;
         all.quantiles.extend(r.quantiles);
         all.logits.extend(r.logits);
+        all.attn_timeframes.extend(r.attn_timeframes);
     }
     Ok(all)
 }
@@ -453,6 +500,7 @@ pub fn train_walk_forward(
     let model_cfg = cfg.model_config();
     let (step, ppy) = periods_per_year(&cfg.data);
     let ctx = volatility::contexts(p);
+    let mut attention: Vec<f32> = Vec::new();
     let mut pooled = Scores::new();
     let mut held_out = Scores::new();
     let mut fold_reports = Vec::new();
@@ -483,7 +531,9 @@ pub fn train_walk_forward(
         let cal = calibrate(&raw_outputs(&model, &va)?, &va);
         let (held_idx, eval_idx): (Vec<usize>, Vec<usize>) = fold.valid.clone().partition(is_held);
         let ev = sample_set(p, &eval_idx, &norm, &targets)?;
-        let scored = score(p, &ctx, &eval_idx, &raw_outputs(&model, &ev)?, &targets, &cal)?;
+        let raw = raw_outputs(&model, &ev)?;
+        attention.extend_from_slice(&raw.attn_timeframes);
+        let scored = score(p, &ctx, &eval_idx, &raw, &targets, &cal)?;
         // Baselines on the same training part and evaluation block.
         let full_train = sample_set(p, &fold.train, &norm, &targets)?;
         let bx = last_step_features(&full_train.x, full_train.shape, full_train.len());
@@ -532,6 +582,7 @@ pub fn train_walk_forward(
         }),
         adaptive,
         by_symbol,
+        attention: AttentionSummary::of(&attention, &cfg.data.timeframes),
     };
     let header = ArtifactHeader {
         name: cfg.name.clone(),
@@ -602,6 +653,12 @@ pub fn evaluate(predictor: &Predictor, p: &Prepared, eval: &EvalConfig) -> Resul
         )));
     }
     let (model, baselines, adaptive, by_symbol) = scores.summarise(p, step, ppy);
+    let k = h.data.timeframes.len();
+    let attn: Vec<f32> = scores
+        .idx
+        .iter()
+        .flat_map(|&i| raw.attn_timeframes.get(i * k..(i + 1) * k).unwrap_or(&[]).iter().copied())
+        .collect();
     Ok(Report {
         model,
         horizon,
@@ -612,6 +669,7 @@ pub fn evaluate(predictor: &Predictor, p: &Prepared, eval: &EvalConfig) -> Resul
         holdout: None,
         adaptive,
         by_symbol,
+        attention: AttentionSummary::of(&attn, &h.data.timeframes),
     })
 }
 
@@ -629,6 +687,27 @@ pub fn decode_samples(
     let set = sample_set(p, idx, &h.norm, &h.targets)?;
     let raw = raw_outputs(predictor.model(), &set)?;
     (0..idx.len()).map(|j| Ok(decode(&raw, j, &h.targets, &h.calibration)?)).collect()
+}
+
+#[cfg(test)]
+mod attention_tests {
+    use mtf_market::Timeframe;
+
+    use super::*;
+
+    #[test]
+    fn uniform_attention_has_entropy_one_and_one_hot_zero() {
+        let tfs = [Timeframe::M15, Timeframe::H1];
+        let u = AttentionSummary::of(&[0.5, 0.5, 0.5, 0.5], &tfs).unwrap();
+        assert!((u.mean_normalised_entropy - 1.0).abs() < 1e-12);
+        assert_eq!(u.mean_weights, vec![("15m".to_string(), 0.5), ("1h".to_string(), 0.5)]);
+        let one = AttentionSummary::of(&[1.0, 0.0, 0.0, 1.0], &tfs).unwrap();
+        assert!(one.mean_normalised_entropy.abs() < 1e-12);
+        // [0.9, 0.1]: −(0.9 ln 0.9 + 0.1 ln 0.1) / ln 2 = 0.468996.
+        let skew = AttentionSummary::of(&[0.9, 0.1], &tfs).unwrap();
+        assert!((skew.mean_normalised_entropy - 0.468_995_593_589_281_1).abs() < 1e-6);
+        assert!(AttentionSummary::of(&[], &tfs).is_none());
+    }
 }
 
 /// Markdown tables of a report: the model (and with live recalibration) next to each baseline; coverage by

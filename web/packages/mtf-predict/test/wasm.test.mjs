@@ -117,7 +117,7 @@ test("LiveBars folds stream bars and corrections into 15-minute bars like the RE
   live.free();
 });
 
-test("completeBars keeps the bars complete at an instant by the model's rule; a bad instant rejects and the module keeps working", { skip: !have }, async () => {
+test("completeBars keeps the bars complete at an instant; a bad instant rejects, the module keeps working", { skip: !have }, async () => {
   await load();
   const r = request();
   const minutes = await completeBars(r.bars["1m"], "1m", r.at);
