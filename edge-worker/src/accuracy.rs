@@ -1,11 +1,11 @@
-//! The cron: accuracy tracking. Scores stored predictions once their horizon has passed.
+//! Accuracy tracking (run by [`crate::cron`]): scores stored predictions once their horizon has passed.
 
 use chrono::{DateTime, TimeZone, Utc};
 use mtf_alpaca::request::{BarsRequest, Sort};
 use mtf_alpaca::rest::BarsResponse;
 use mtf_market::Timeframe;
 use serde_json::json;
-use worker::{Env, ScheduleContext, ScheduledEvent, event};
+use worker::Env;
 
 use crate::config::Config;
 use crate::db::{self, PendingRow};
@@ -13,15 +13,6 @@ use crate::http::{iso, log_error, now_ms};
 use crate::logic::{self, ApiError};
 use crate::routes::predictions::bump_generation;
 use crate::upstream::alpaca_get_as;
-
-#[event(scheduled)]
-async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let cfg = Config::from_env(&env);
-    match track_accuracy(&env, &cfg).await {
-        Ok(n) => worker::console_log!("accuracy tracking: {n} prediction(s) scored"),
-        Err(e) => log_error("accuracy tracking failed", &e, &cfg),
-    }
-}
 
 /// Scores stored predictions whose horizon has passed: the realised price is the close of the 1-minute bar
 /// that ends at the horizon (or the latest one ending within 15 minutes before it, for illiquid minutes).

@@ -8,7 +8,7 @@ use crate::accuracy::track_accuracy;
 use crate::config::Config;
 use crate::http::{self, Res, decode_segment as seg, json_response, log_error};
 use crate::logic::{self, ApiError};
-use crate::routes::{market, models, predictions, training};
+use crate::routes::{market, models, predict, predictions, training};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -60,6 +60,8 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
             http::rate_limit(&req, cfg)?;
             market::news(&req, env, cfg).await
         }
+        (Method::Post, ["api", "v1", "predict"]) => predict::post(req, env, cfg).await,
+        (Method::Get, ["api", "v1", "predict"]) => predict::get(&req, env, cfg).await,
         (Method::Post, ["api", "v1", "predictions"]) => predictions::post(req, env, cfg).await,
         (Method::Get, ["api", "v1", "predictions"]) => predictions::get(&req, env).await,
         (Method::Get, ["api", "v1", "models"]) => models::list(env).await,
@@ -75,6 +77,12 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
             http::require(&req, &cfg.admin_token, "admin token")?;
             let scored = track_accuracy(env, cfg).await?;
             json_response(200, &json!({ "scored": scored }))
+        }
+        (Method::Post, ["api", "v1", "admin", "predict-watchlist"]) => {
+            // The cron's scheduled predictions on demand (admin), optionally `?at=` (a replay clock).
+            http::require(&req, &cfg.admin_token, "admin token")?;
+            let at = logic::parse_time(http::query(&req).get("at").map(String::as_str), "at")?;
+            json_response(200, &crate::cron::predict_watchlist(env, cfg, at).await?)
         }
         (Method::Get, ["api", "v1", "stream"]) | (Method::Get, ["api", "v1", "stream", "status"]) => {
             if segs.len() == 3 {

@@ -18,6 +18,8 @@ pub struct Config {
     pub rate_per_min: u32,
     pub max_body: usize,
     pub retry_cap_ms: u64,
+    /// `WATCHLIST`: comma-separated symbols the cron predicts at every base-bar close.
+    pub watchlist: String,
 }
 
 fn text(env: &Env, name: &str) -> Option<String> {
@@ -47,6 +49,7 @@ impl Config {
             rate_per_min: num("RATE_LIMIT_PER_MIN", 300) as u32,
             max_body: num("MAX_BODY_BYTES", 1 << 20) as usize,
             retry_cap_ms: num("RETRY_CAP_MS", 5000),
+            watchlist: text(env, "WATCHLIST").unwrap_or_default(),
         }
     }
 

@@ -15,6 +15,7 @@
 //! secrets and scrubbed from every message where it leaves the worker.
 
 pub mod logic;
+pub mod serving;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
@@ -24,9 +25,13 @@ mod api;
 #[cfg(target_arch = "wasm32")]
 mod config;
 #[cfg(target_arch = "wasm32")]
+mod cron;
+#[cfg(target_arch = "wasm32")]
 mod db;
 #[cfg(target_arch = "wasm32")]
 mod http;
+#[cfg(target_arch = "wasm32")]
+mod inference;
 #[cfg(target_arch = "wasm32")]
 mod routes;
 #[cfg(target_arch = "wasm32")]

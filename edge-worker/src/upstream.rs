@@ -75,9 +75,23 @@ pub async fn alpaca_get_as<T: serde::de::DeserializeOwned>(cfg: &Config, path_an
     serde_json::from_value(v).map_err(|e| ApiError::upstream(format!("unexpected Alpaca response: {e}")))
 }
 
-/// Serves `key` from the KV cache when fresh; otherwise calls `load`, caches its body, and falls back to the
-/// stale cached body (with `"stale": true`) when `load` fails.
-pub async fn cached<F, Fut>(env: &Env, key: &str, kind: CacheKind, load: F) -> Res
+/// Where a [`cached_body`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cached {
+    /// Fresh in the cache.
+    Hit,
+    /// Loaded now (and cached).
+    Miss,
+    /// The load failed; the stale cached body instead.
+    Stale,
+}
+
+/// The body under `key`: from the KV cache when fresh; otherwise from `load` (then cached), falling back to the
+/// stale cached body when `load` fails with a 5xx.
+///
+/// # Errors
+/// `load`'s error when it fails and nothing is cached (or it is a client error).
+pub async fn cached_body<F, Fut>(env: &Env, key: &str, kind: CacheKind, load: F) -> Result<(String, Cached), ApiError>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Value, ApiError>>,
@@ -89,7 +103,7 @@ where
     if let Some((stored_at, body)) = entry
         && logic::is_fresh(stored_at, now, kind)
     {
-        return respond(body, false, "HIT");
+        return Ok((body.to_string(), Cached::Hit));
     }
     match load().await {
         Ok(body) => {
@@ -97,13 +111,28 @@ where
             if let Ok(put) = kv.put(key, logic::encode_entry(now, &body)) {
                 let _ = put.expiration_ttl(logic::STALE_KEEP_SECS).execute().await;
             }
-            respond(&body, false, "MISS")
+            Ok((body, Cached::Miss))
         }
         Err(err) if err.status >= 500 => match entry {
-            Some((_, body)) => respond(body, true, "STALE"),
+            Some((_, body)) => Ok((body.to_string(), Cached::Stale)),
             None => Err(err),
         },
         Err(err) => Err(err),
+    }
+}
+
+/// Serves `key` from the KV cache when fresh; otherwise calls `load`, caches its body, and falls back to the
+/// stale cached body (with `"stale": true`) when `load` fails.
+pub async fn cached<F, Fut>(env: &Env, key: &str, kind: CacheKind, load: F) -> Res
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Value, ApiError>>,
+{
+    let (body, how) = cached_body(env, key, kind, load).await?;
+    match how {
+        Cached::Hit => respond(&body, false, "HIT"),
+        Cached::Miss => respond(&body, false, "MISS"),
+        Cached::Stale => respond(&body, true, "STALE"),
     }
 }
 

@@ -142,6 +142,87 @@ pub struct Upserted {
     pub upserted: usize,
 }
 
+/// The model that served a `/api/v1/predict` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ServedModel {
+    /// `name@version`.
+    pub version: String,
+    /// sha256 of the artifact file (hex) the predictions were computed with.
+    pub sha256: String,
+}
+
+/// Why one symbol of a `/api/v1/predict` batch has no prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct EntryError {
+    /// Machine-readable: `invalid_symbol`, `no_data`, `insufficient_history`, `upstream_unavailable`,
+    /// `model_unavailable`, `prediction_failed`.
+    pub code: String,
+    /// What is wrong, naming the symbol.
+    pub message: String,
+}
+
+/// The bars one input of a prediction was computed from (what a caller fetches to reproduce it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct InputRange {
+    /// Bar size fetched from Alpaca (`1m`, `15m`, `30m`, `1d`, …).
+    #[ts(type = "Timeframe")]
+    pub timeframe: String,
+    /// Bars used (complete at the prediction instant, in the model's session).
+    pub bars: usize,
+    /// Start of the oldest bar used (RFC 3339 UTC); empty when none.
+    pub first: String,
+    /// Start of the newest bar used (RFC 3339 UTC); empty when none.
+    pub last: String,
+}
+
+/// One symbol of a `/api/v1/predict` answer: a prediction or an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PredictEntry {
+    /// The symbol as requested (upper case).
+    pub symbol: String,
+    /// The prediction (`mtf predict`'s JSON), or `null` with `error` set.
+    #[ts(type = "Prediction | null")]
+    pub prediction: Option<Value>,
+    /// Why there is no prediction (`null` when there is one).
+    pub error: Option<EntryError>,
+    /// `true` when the model or Alpaca failed and this is the last valid prediction instead.
+    pub stale: bool,
+    /// Seconds since the prediction was computed, when it comes from the cache or is stale.
+    pub age_s: Option<f64>,
+    /// `true` when served from the prediction cache.
+    pub cached: bool,
+    /// The bars the prediction was computed from.
+    pub inputs: Vec<InputRange>,
+}
+
+/// `POST|GET /api/v1/predict`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PredictResponse {
+    /// The model that served (`null` when none could be loaded and every entry is stale or an error).
+    pub model: Option<ServedModel>,
+    /// The prediction instant (RFC 3339 UTC).
+    pub at: String,
+    /// One entry per distinct requested symbol, in request order.
+    pub predictions: Vec<PredictEntry>,
+    /// Conditions the caller should know of (e.g. the active model failed to load and the previous one served).
+    pub warnings: Vec<String>,
+}
+
+/// `POST /api/v1/admin/predict-watchlist` and the cron's scheduled predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ScheduledRun {
+    /// The instant predicted (the newest base-bar close), RFC 3339 UTC; empty when skipped.
+    pub at: String,
+    /// Predictions stored by this run (a second run for the same instant stores none).
+    pub stored: usize,
+    /// Symbols predicted.
+    pub predicted: usize,
+    /// Symbols that got no prediction, with why.
+    pub failed: Vec<PredictEntry>,
+    /// Why the run did nothing, when it did nothing (outside the session, no watchlist, …).
+    pub skipped: Option<String>,
+}
+
 /// Parses a JSON text column; text that does not parse is returned as a JSON string (never lost).
 #[must_use]
 pub fn json_column(text: Option<&str>) -> Value {
@@ -168,7 +249,7 @@ pub fn typescript() -> String {
     let mut s = String::from(
         "// Generated from edge-worker/src/wire.rs by ts-rs — do not edit.\n\
          // Regenerate: MTF_UPDATE_GENERATED=1 cargo test --manifest-path edge-worker/Cargo.toml --lib wire\n\n\
-         import type { Prediction } from \"./contract.js\";\n\n",
+         import type { Prediction, Timeframe } from \"./contract.js\";\n\n",
     );
     for d in [
         decl::<ModelVersion>(),
@@ -181,6 +262,12 @@ pub fn typescript() -> String {
         decl::<TrainingRow>(),
         decl::<TrainingRows>(),
         decl::<Upserted>(),
+        decl::<ServedModel>(),
+        decl::<EntryError>(),
+        decl::<InputRange>(),
+        decl::<PredictEntry>(),
+        decl::<PredictResponse>(),
+        decl::<ScheduledRun>(),
     ] {
         s.push_str(&d);
         s.push('\n');

@@ -174,18 +174,22 @@ enum Command {
         #[arg(long)]
         model: PathBuf,
         /// Bars CSV: 1-minute by default; another bar size with --timeframe or a name like `spy_15min_….csv`.
+        #[arg(long, required_unless_present = "request", conflicts_with = "request")]
+        input: Option<PathBuf>,
+        /// A prediction request as JSON instead of CSV files: `{ "symbol", "at"?, "bars": { "15m": [Alpaca
+        /// bars], "1d": […], … } }` — the npm package's `predict` input, and what the edge's `inputs` describe.
         #[arg(long)]
-        input: PathBuf,
+        request: Option<PathBuf>,
         /// Bar size of --input (default: from its file name, else 1Min).
         #[arg(long)]
         timeframe: Option<Timeframe>,
         /// Daily bars CSV for 1d.
         #[arg(long)]
         daily: Option<PathBuf>,
-        /// Prediction instant, RFC 3339.
-        #[arg(long)]
-        at: chrono::DateTime<chrono::FixedOffset>,
-        /// Symbol to label the prediction with.
+        /// Prediction instant, RFC 3339 (with --request: overrides its `at`).
+        #[arg(long, required_unless_present = "request")]
+        at: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Symbol to label the prediction with (with --request: its `symbol`).
         #[arg(long, default_value = "SPY")]
         symbol: String,
         #[command(flatten)]
@@ -355,15 +359,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 min_train,
             })
         }
-        Command::Predict { model, input, timeframe, daily, at, symbol, read } => model_commands::predict(
-            &model,
-            &input,
-            timeframe,
-            daily.as_deref(),
-            read.repair,
-            at.with_timezone(&chrono::Utc),
-            &symbol,
-        ),
+        Command::Predict { model, input, request, timeframe, daily, at, symbol, read } => {
+            let at = at.map(|t| t.with_timezone(&chrono::Utc));
+            match (request, input, at) {
+                (Some(r), _, at) => model_commands::predict_request(&model, &r, at),
+                (None, Some(input), Some(at)) => {
+                    model_commands::predict(&model, &input, timeframe, daily.as_deref(), read.repair, at, &symbol)
+                }
+                _ => Err(anyhow::anyhow!("`mtf predict` needs --input and --at, or --request")),
+            }
+        }
         Command::Export { model, output, f16 } => model_commands::export(&model, &output, f16),
         Command::Import { input, symbol, timeframe, store, read } => {
             store_commands::import(&input, symbol.as_deref(), timeframe, &store, read.repair)

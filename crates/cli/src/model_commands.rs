@@ -627,6 +627,37 @@ pub fn predict(
     Ok(())
 }
 
+/// `mtf predict --request`: the prediction for a JSON request (`{ symbol, at?, bars: { tf: [Alpaca bars] } }`),
+/// through the same path as the npm package's `predict`; `at` defaults to the newest bar's end.
+pub fn predict_request(model: &Path, request: &Path, at: Option<DateTime<Utc>>) -> anyhow::Result<()> {
+    #[derive(Deserialize)]
+    struct Request {
+        symbol: String,
+        #[serde(default)]
+        at: Option<DateTime<Utc>>,
+        bars: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    let predictor = load_predictor(model)?;
+    let text = std::fs::read_to_string(request).with_context(|| format!("reading {}", request.display()))?;
+    let r: Request =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a prediction request", request.display()))?;
+    let session = predictor.header.data.session;
+    let mut given = std::collections::BTreeMap::new();
+    for (key, bars) in &r.bars {
+        let tf: Timeframe = key.parse().with_context(|| format!("{}: bars[\"{key}\"]", request.display()))?;
+        let label = format!("{}: bars[\"{key}\"]", request.display());
+        given.insert(tf, mtf_market::io::parse_alpaca_bars_json(&bars.to_string(), &label)?);
+    }
+    let at = at
+        .or(r.at)
+        .or_else(|| given.iter().filter_map(|(tf, b)| b.last().map(|b| tf.bar_end(b.start(), session))).max())
+        .with_context(|| format!("{}: no bars", request.display()))?;
+    let mtf = predictor.features_as_of(given, at)?;
+    let p = predictor.predict(&[(r.symbol.as_str(), &mtf, at)])?;
+    println!("{}", serde_json::to_string_pretty(&p[0])?);
+    Ok(())
+}
+
 /// `mtf export`: rewrites an artifact (e.g. with f16 weights) after verifying it.
 pub fn export(model: &Path, output: &Path, f16: bool) -> anyhow::Result<()> {
     let predictor = load_predictor(model)?;

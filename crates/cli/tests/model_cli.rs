@@ -361,3 +361,38 @@ fn training_over_a_store_snapshot_pools_symbols_from_15_minute_bars_and_records_
     assert!(stderr.contains(&format!("snapshot {snapshot} does not verify")), "{stderr}");
     let _ = std::fs::remove_dir_all(&work);
 }
+
+#[test]
+fn predict_request_json_matches_the_committed_parity_fixture() {
+    // The JSON request the npm package's `predict` takes (and the edge's `inputs` describe), read by the CLI:
+    // the same prediction as the CSV path that produced the fixture.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let fixtures = root.join("crates/wasm/tests/fixtures");
+    let out = ok(&mtf(&[
+        "predict",
+        "--model",
+        root.join("models/spy-15m-h4").to_str().unwrap(),
+        "--request",
+        fixtures.join("parity_request.json").to_str().unwrap(),
+    ]));
+    let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("parity_expected.json")).unwrap()).unwrap();
+    assert_eq!(got["predictionTime"], want["predictionTime"]);
+    assert_eq!(got["signal"], want["signal"]);
+    let (a, b) = (got["predictedPrice"].as_f64().unwrap(), want["predictedPrice"].as_f64().unwrap());
+    assert!((a - b).abs() <= 1e-4 * b.abs(), "{a} vs {b}");
+    // A request that is not one names the file.
+    let bad = std::env::temp_dir().join(format!("mtf-bad-request-{}.json", std::process::id()));
+    std::fs::write(&bad, r#"{"symbol":"SPY","bars":{"7m":[]}}"#).unwrap();
+    let o = mtf(&[
+        "predict",
+        "--model",
+        root.join("models/spy-15m-h4").to_str().unwrap(),
+        "--request",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("7m"), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = std::fs::remove_file(bad);
+}

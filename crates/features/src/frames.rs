@@ -185,7 +185,9 @@ impl MultiTimeframe {
 
     /// Builds every requested timeframe from the bars the caller has, keyed by timeframe: a requested timeframe
     /// that is given is used as is (intraday bars restricted to the session filter); one that is not given is
-    /// resampled from the finest given timeframe that can produce it.
+    /// resampled from the coarsest given timeframe that can produce it (the one with the longest history for the
+    /// same number of bars: weeks from days rather than from minutes, hours from 30-minute bars rather than from
+    /// a short run of minutes).
     ///
     /// # Errors
     /// [`FeatureError::Timeframes`] when a requested timeframe can be neither found nor resampled, or the list is
@@ -198,9 +200,10 @@ impl MultiTimeframe {
         Self::build(timeframes, filter, |tf| match given.get(&tf) {
             Some(b) if tf.is_intraday() => Ok(filter_session(b, filter)),
             Some(b) => Ok(b.clone()),
-            // BTreeMap order is finest first.
+            // BTreeMap order is finest first: reversed, coarsest first.
             None => given
                 .iter()
+                .rev()
                 .filter(|(from, _)| **from < tf)
                 .find_map(|(from, bars)| resample(bars, *from, tf, filter).ok())
                 .ok_or_else(|| {

@@ -15,6 +15,7 @@ pub mod decode;
 #[cfg(feature = "train")]
 pub mod experiment;
 pub mod gbdt;
+pub mod history;
 pub mod info;
 pub mod labels;
 pub mod metrics;

@@ -223,7 +223,7 @@ impl Predictor {
     }
 
     /// Features as of `at` from the bars the caller has, keyed by timeframe: bars not complete at `at` are
-    /// dropped first (they are never inputs), then missing timeframes are resampled from the finest given
+    /// dropped first (they are never inputs), then missing timeframes are resampled from the coarsest given that can produce them
     /// ([`MultiTimeframe::from_bars`]). The one path from caller bars to model features, for the CLI and the
     /// browser alike.
     ///
@@ -348,6 +348,10 @@ impl Predictor {
         &self,
         items: &[(&str, &MultiTimeframe, DateTime<Utc>)],
     ) -> Result<Vec<Prediction>, PredictError> {
+        if items.is_empty() {
+            // An empty batch is no forward pass (burn panics on zero-sized reshapes, which kills a wasm module).
+            return Ok(Vec::new());
+        }
         let (input, contexts) = self.prepare(items)?;
         let raw = RawOutput::read_async(self.model.forward(input)).await?;
         self.finish(&contexts, &raw)
@@ -358,6 +362,10 @@ impl Predictor {
     /// # Errors
     /// As [`Predictor::prepare`].
     pub fn predict(&self, items: &[(&str, &MultiTimeframe, DateTime<Utc>)]) -> Result<Vec<Prediction>, PredictError> {
+        if items.is_empty() {
+            // An empty batch is no forward pass (burn panics on zero-sized reshapes, which kills a wasm module).
+            return Ok(Vec::new());
+        }
         let (input, contexts) = self.prepare(items)?;
         let raw = RawOutput::read(self.model.forward(input))?;
         self.finish(&contexts, &raw)

@@ -31,6 +31,15 @@ fn data_dir() -> Option<PathBuf> {
 }
 
 #[test]
+fn an_empty_batch_is_no_prediction_and_no_panic() {
+    // burn panics on a zero-sized batch (a wasm panic kills the module, e.g. the edge's isolate).
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bytes = std::fs::read(root.join("models/spy-15m-h4/model.mtf")).unwrap();
+    let predictor = Predictor::from_bytes(&bytes, Device::flex()).unwrap();
+    assert!(predictor.predict(&[]).unwrap().is_empty());
+}
+
+#[test]
 fn evaluation_decodes_what_predict_serves() {
     let Some(dir) = data_dir() else { return };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");

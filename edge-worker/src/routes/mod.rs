@@ -2,5 +2,6 @@
 
 pub mod market;
 pub mod models;
+pub mod predict;
 pub mod predictions;
 pub mod training;

@@ -1,6 +1,7 @@
 //! The model registry: `GET /api/v1/models`, `/models/active`, `/models/{v}/artifact` (ETag = sha256),
 //! `POST /models` (admin; verified with the shared artifact envelope), `/models/{v}/activate` (rollback) and
-//! `/models/{v}/performance`. Artifacts live in KV; the newest 5 versions and the active one are kept.
+//! `/models/{v}/performance`. Registration and activation load the artifact as the predict route will and
+//! refuse (422 `artifact_invalid`) one that does not load. Artifacts live in KV; the newest 5 versions and the active one are kept.
 
 use serde_json::{Value, json};
 use worker::{D1Database, Env, Headers, Request, Response};
@@ -61,6 +62,8 @@ pub async fn register(req: Request, env: &Env, cfg: &Config) -> Res {
     let activate_now = query(&req).get("activate").is_some_and(|v| v == "true" || v == "1");
     let bytes = http::body_bytes(req, 25 << 20).await?;
     let info = logic::parse_artifact(&bytes)?;
+    // The edge serves what it registers: an artifact `mtf-model` cannot load is refused here.
+    crate::inference::load(&bytes, &info.sha256, &info.id)?;
     let db = db::d1(env)?;
     match find(&db, &info.id).await {
         Ok(existing) if existing.sha256 == info.sha256 => return model_response(&db, &info.id, 200).await,
@@ -143,7 +146,9 @@ async fn model_response(db: &D1Database, version: &str, status: u16) -> Res {
 pub async fn activate(req: &Request, version: &str, env: &Env, cfg: &Config) -> Res {
     http::require(req, &cfg.admin_token, "admin token")?;
     let db = db::d1(env)?;
-    find(&db, version).await?;
+    let row = find(&db, version).await?;
+    // Activating (or rolling back to) bytes that no longer load is refused: the served model stays.
+    crate::inference::load_row(env, &row).await?;
     db.batch(vec![
         db.prepare("UPDATE ml_model_versions SET is_active = 0"),
         db::bind(db.prepare("UPDATE ml_model_versions SET is_active = 1 WHERE version = ?1"), &[json!(version)])?,

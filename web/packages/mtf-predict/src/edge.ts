@@ -3,7 +3,7 @@
  * Every method rejects with an `MtfError` (`edge` with the HTTP status and the server's message, or `network`).
  */
 import { MtfError, messageOf } from "./errors.js";
-import type { ModelResponse, ModelsResponse, Performance, PredictionsResponse } from "./generated/edge.js";
+import type { ModelResponse, ModelsResponse, Performance, PredictionsResponse, PredictResponse } from "./generated/edge.js";
 import type { Bar, Prediction, StreamMessage, Timeframe } from "./types.js";
 
 /** Bars as the edge returns them. `stale` is true when Alpaca failed and a cached copy was served. */
@@ -30,11 +30,16 @@ export interface NewsResponse {
 
 // Response bodies of the edge's registry and prediction routes: generated from edge-worker/src/wire.rs.
 export type {
+  EntryError,
+  InputRange,
   ModelResponse,
   ModelsResponse,
   ModelVersion,
   Performance as ModelPerformance,
+  PredictEntry,
   PredictionsResponse,
+  PredictResponse,
+  ServedModel,
   StoredPrediction,
   TrainingRow,
 } from "./generated/edge.js";
@@ -128,6 +133,17 @@ export class EdgeClient {
   /** Stores one prediction or a batch (≤ 100; all or nothing). Needs the client token. */
   savePredictions(p: Prediction | Prediction[]): Promise<{ stored: number }> {
     return this.request("POST", "/api/v1/predictions", { body: p, auth: "client" });
+  }
+
+  /**
+   * Predictions computed at the edge (`ml-predict`: the same Rust code as the browser build, on the worker's
+   * CPU) for 1–100 symbols at `at` (default now) with the active model (or `model`). One entry per symbol:
+   * a prediction, or an error naming the symbol; `stale: true` when the model or Alpaca failed and the last
+   * valid prediction was served. Needs the client token.
+   */
+  predict(symbols: string | string[], q: { horizon?: number; at?: string; model?: string } = {}): Promise<PredictResponse> {
+    const list = Array.isArray(symbols) ? symbols : [symbols];
+    return this.request("POST", "/api/v1/predict", { body: { symbols: list, ...q }, auth: "client" });
   }
 
   /** Stored predictions of a symbol, latest first. */

@@ -14,10 +14,15 @@ export { BarsCache, fetchArtifact, PredictionCache, sha256Hex } from "./cache.js
 export type {
   BarsResponse,
   EdgeClientOptions,
+  EntryError,
+  InputRange,
   ModelPerformance,
   ModelVersion,
   NewsResponse,
+  PredictEntry,
+  PredictResponse,
   QuoteResponse,
+  ServedModel,
   StoredPrediction,
   StreamHandle,
 } from "./edge.js";

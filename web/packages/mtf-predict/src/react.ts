@@ -231,6 +231,12 @@ export interface MLPredictionOptions {
   persist?: boolean;
   /** Refetch and re-predict every `refreshMs` when not live (default 60 s; 0 = never). */
   refreshMs?: number;
+  /**
+   * Where the prediction is computed: `"browser"` (the provider's wasm model), `"edge"` (`POST /api/v1/predict`
+   * on the worker: no wasm download, needs the client token), or `"auto"` (default): the browser, and the edge
+   * when the wasm module or the model cannot load there. `bars` and `realTimeData` apply to the browser only.
+   */
+  where?: "browser" | "edge" | "auto";
 }
 
 /** Result of {@link useMLPrediction}, in the roadmap's shape. */
@@ -240,7 +246,7 @@ export interface MLPredictionState {
   confidence: number | undefined;
   signal: Signal | undefined;
   attention: Prediction["attention"] | undefined;
-  /** `webgpu` or `cpu` (with the reason after a fallback). */
+  /** `webgpu` or `cpu` (with the reason after a fallback), or `edge` (with the reason when it is a fallback). */
   backend: string | undefined;
   status: Status;
   error: string | undefined;
@@ -308,9 +314,52 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
     }));
   };
 
+  // The edge path: one POST /api/v1/predict per refresh; the edge caches, and serves its last valid prediction
+  // (stale) when its model or Alpaca fails.
+  const predictAtEdge = (backend: string) => {
+    let cancelled = false;
+    const horizon = opts.horizon === undefined ? undefined : parseHorizonMinutes(opts.horizon);
+    setState((s) => ({ ...s, status: "loading", backend }));
+    const t0 = performance.now();
+    ctx.client
+      .predict(symbol, { horizon })
+      .then((r) => {
+        const e = r.predictions[0];
+        if (cancelled || !e) return;
+        if (!e.prediction) throw new MtfError("edge", e.error?.message ?? `${symbol}: no prediction`);
+        const p = e.prediction;
+        ctx.cache.set(symbol, `${p.horizon.minutes}m@${p.modelVersion}`, p);
+        setState((s) => ({
+          ...s,
+          prediction: p,
+          confidence: p.confidence,
+          signal: p.signal,
+          attention: p.attention,
+          backend,
+          status: "ready",
+          error: e.stale ? r.warnings.join("; ") || "the edge served its last valid prediction" : undefined,
+          stale: e.stale,
+          latencyMs: performance.now() - t0,
+          inputs: undefined,
+        }));
+      })
+      .catch((e) => !cancelled && fail(e, `${horizon ?? ""}m@edge`));
+    const refresh = opts.refreshMs ?? 60_000;
+    const timer = refresh > 0 ? setInterval(() => setTick((t) => t + 1), refresh) : undefined;
+    return () => {
+      cancelled = true;
+      if (timer) clearInterval(timer);
+    };
+  };
+
   // History → prediction (and the seed of the live session).
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-runs on the request's inputs and the refresh tick; ctx, publish and fail are stable for the provider's lifetime
   useEffect(() => {
+    const where = opts.where ?? "auto";
+    if (where === "edge" || (where === "auto" && loadError)) {
+      const backend = where === "edge" ? "edge" : `edge (browser model unavailable: ${loadError})`;
+      return predictAtEdge(backend);
+    }
     if (loadError) {
       setState((s) => ({ ...s, status: "error", error: loadError }));
       return;
@@ -383,7 +432,7 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
       cancelled = true;
       if (timer) clearInterval(timer);
     };
-  }, [predictor, loadError, symbol, tfKey, opts.horizon, opts.bars, live, tick]);
+  }, [predictor, loadError, symbol, tfKey, opts.horizon, opts.bars, opts.where, live, tick]);
 
   // Live frames → live session → prediction on base-bar close. Frames are applied one after the other (a
   // frame's push finishes before the next starts), every frame of the shared stream, none dropped between

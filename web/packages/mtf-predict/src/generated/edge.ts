@@ -1,7 +1,7 @@
 // Generated from edge-worker/src/wire.rs by ts-rs — do not edit.
 // Regenerate: MTF_UPDATE_GENERATED=1 cargo test --manifest-path edge-worker/Cargo.toml --lib wire
 
-import type { Prediction } from "./contract.js";
+import type { Prediction, Timeframe } from "./contract.js";
 
 /**
  * A registered model version (`GET /api/v1/models`, `/models/active`, `POST /models`, `/activate`).
@@ -156,4 +156,131 @@ export type TrainingRows = { rows: Array<TrainingRow>, };
  * `POST /api/v1/training-data`.
  */
 export type Upserted = { upserted: number, };
+
+/**
+ * The model that served a `/api/v1/predict` answer.
+ */
+export type ServedModel = { 
+/**
+ * `name@version`.
+ */
+version: string, 
+/**
+ * sha256 of the artifact file (hex) the predictions were computed with.
+ */
+sha256: string, };
+
+/**
+ * Why one symbol of a `/api/v1/predict` batch has no prediction.
+ */
+export type EntryError = { 
+/**
+ * Machine-readable: `invalid_symbol`, `no_data`, `insufficient_history`, `upstream_unavailable`,
+ * `model_unavailable`, `prediction_failed`.
+ */
+code: string, 
+/**
+ * What is wrong, naming the symbol.
+ */
+message: string, };
+
+/**
+ * The bars one input of a prediction was computed from (what a caller fetches to reproduce it).
+ */
+export type InputRange = { 
+/**
+ * Bar size fetched from Alpaca (`1m`, `15m`, `30m`, `1d`, …).
+ */
+timeframe: Timeframe, 
+/**
+ * Bars used (complete at the prediction instant, in the model's session).
+ */
+bars: number, 
+/**
+ * Start of the oldest bar used (RFC 3339 UTC); empty when none.
+ */
+first: string, 
+/**
+ * Start of the newest bar used (RFC 3339 UTC); empty when none.
+ */
+last: string, };
+
+/**
+ * One symbol of a `/api/v1/predict` answer: a prediction or an error.
+ */
+export type PredictEntry = { 
+/**
+ * The symbol as requested (upper case).
+ */
+symbol: string, 
+/**
+ * The prediction (`mtf predict`'s JSON), or `null` with `error` set.
+ */
+prediction: Prediction | null, 
+/**
+ * Why there is no prediction (`null` when there is one).
+ */
+error: EntryError | null, 
+/**
+ * `true` when the model or Alpaca failed and this is the last valid prediction instead.
+ */
+stale: boolean, 
+/**
+ * Seconds since the prediction was computed, when it comes from the cache or is stale.
+ */
+age_s: number | null, 
+/**
+ * `true` when served from the prediction cache.
+ */
+cached: boolean, 
+/**
+ * The bars the prediction was computed from.
+ */
+inputs: Array<InputRange>, };
+
+/**
+ * `POST|GET /api/v1/predict`.
+ */
+export type PredictResponse = { 
+/**
+ * The model that served (`null` when none could be loaded and every entry is stale or an error).
+ */
+model: ServedModel | null, 
+/**
+ * The prediction instant (RFC 3339 UTC).
+ */
+at: string, 
+/**
+ * One entry per distinct requested symbol, in request order.
+ */
+predictions: Array<PredictEntry>, 
+/**
+ * Conditions the caller should know of (e.g. the active model failed to load and the previous one served).
+ */
+warnings: Array<string>, };
+
+/**
+ * `POST /api/v1/admin/predict-watchlist` and the cron's scheduled predictions.
+ */
+export type ScheduledRun = { 
+/**
+ * The instant predicted (the newest base-bar close), RFC 3339 UTC; empty when skipped.
+ */
+at: string, 
+/**
+ * Predictions stored by this run (a second run for the same instant stores none).
+ */
+stored: number, 
+/**
+ * Symbols predicted.
+ */
+predicted: number, 
+/**
+ * Symbols that got no prediction, with why.
+ */
+failed: Array<PredictEntry>, 
+/**
+ * Why the run did nothing, when it did nothing (outside the session, no watchlist, …).
+ */
+skipped: string | null, };
 

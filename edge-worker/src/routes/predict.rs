@@ -1,0 +1,288 @@
+//! `ml-predict`: `POST /api/v1/predict` (1–100 symbols) and `GET /api/v1/predict?symbol=`. Predictions are
+//! computed inside the worker by the same crates as `mtf predict` and the browser (`mtf-features`,
+//! `mtf-model` on burn's CPU backend), in one batched forward pass; cached per (model version, symbol,
+//! horizon, base-bar bucket) for [`serving::PREDICTION_TTL_SECS`]; when the model or Alpaca fails, the last
+//! valid prediction is served with `stale: true` and its age.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use mtf_features::frames::MultiTimeframe;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use worker::{Env, Request};
+
+use crate::config::Config;
+use crate::http::{self, Res, iso, json_response, now_ms, query};
+use crate::inference::{self, Loaded};
+use crate::logic::{self, ApiError};
+use crate::serving::{self, PredictQuery};
+use crate::wire::{EntryError, InputRange, PredictEntry, PredictResponse, ServedModel};
+
+fn authorize(req: &Request, cfg: &Config) -> Result<bool, ApiError> {
+    if http::has_bearer(req, &cfg.admin_token) {
+        return Ok(true);
+    }
+    http::require(req, &cfg.client_token, "client token")?;
+    Ok(false)
+}
+
+/// `Cache-Control: no-cache` from an admin recomputes (the bars still come through their cache): how the
+/// benchmark measures the computation.
+fn bypass(req: &Request, admin: bool) -> bool {
+    admin && req.headers().get("Cache-Control").ok().flatten().is_some_and(|v| v.contains("no-cache"))
+}
+
+pub async fn post(req: Request, env: &Env, cfg: &Config) -> Res {
+    let admin = authorize(&req, cfg)?;
+    http::rate_limit(&req, cfg)?;
+    let fresh = bypass(&req, admin);
+    let body = http::body_json(req, cfg).await?;
+    let q = serving::parse_predict_body(&body)?;
+    json_response(200, &predict(env, cfg, &q, fresh).await?)
+}
+
+pub async fn get(req: &Request, env: &Env, cfg: &Config) -> Res {
+    let admin = authorize(req, cfg)?;
+    http::rate_limit(req, cfg)?;
+    let q = serving::parse_predict_query(&query(req))?;
+    json_response(200, &predict(env, cfg, &q, bypass(req, admin)).await?)
+}
+
+/// What the prediction cache holds per entry (behind [`logic::encode_entry`]'s timestamp).
+#[derive(Serialize, Deserialize)]
+struct CachedPrediction {
+    prediction: Value,
+    inputs: Vec<InputRange>,
+}
+
+fn entry_error(symbol: &str, code: &str, message: impl Into<String>) -> PredictEntry {
+    PredictEntry {
+        symbol: symbol.to_string(),
+        prediction: None,
+        error: Some(EntryError { code: code.to_string(), message: message.into() }),
+        stale: false,
+        age_s: None,
+        cached: false,
+        inputs: Vec::new(),
+    }
+}
+
+async fn kv_get(env: &Env, key: &str) -> Option<(i64, CachedPrediction)> {
+    let text = env.kv("CACHE").ok()?.get(key).text().await.ok().flatten()?;
+    let (at, body) = logic::decode_entry(&text)?;
+    Some((at, serde_json::from_str(body).ok()?))
+}
+
+async fn kv_put(env: &Env, key: &str, now: i64, c: &CachedPrediction, ttl: u64) {
+    let Ok(body) = serde_json::to_string(c) else { return };
+    if let Ok(kv) = env.kv("CACHE")
+        && let Ok(put) = kv.put(key, logic::encode_entry(now, &body))
+    {
+        let _ = put.expiration_ttl(ttl).execute().await;
+    }
+}
+
+/// The last valid prediction of `symbol` as a stale entry, or the error `code` naming why there is none.
+async fn stale_or(env: &Env, symbol: &str, horizon: Option<i64>, now: i64, code: &str, why: &str) -> PredictEntry {
+    if let Some(h) = horizon
+        && let Some((stored, c)) = kv_get(env, &serving::last_valid_key(symbol, h)).await
+    {
+        return PredictEntry {
+            symbol: symbol.to_string(),
+            prediction: Some(c.prediction),
+            error: None,
+            stale: true,
+            age_s: Some((now - stored) as f64 / 1000.0),
+            cached: true,
+            inputs: c.inputs,
+        };
+    }
+    entry_error(symbol, code, format!("{symbol}: {why}; no earlier prediction to fall back on"))
+}
+
+fn horizon_minutes(m: &Loaded) -> i64 {
+    let d = &m.predictor.header.data;
+    d.base.minutes() * d.labels.horizon as i64
+}
+
+/// Predictions for `q` (the route's and the cron's work). `fresh` skips the prediction cache.
+///
+/// # Errors
+/// 400 for a bad instant or horizon, 404 for an unknown model version, 503 when no model is active; per-symbol
+/// failures are entries, not errors.
+pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> Result<PredictResponse, ApiError> {
+    let now = now_ms();
+    let at = match q.at {
+        Some(t) if t.timestamp_millis() > now + 1000 => {
+            return Err(ApiError::bad_request(
+                "invalid_time",
+                format!("`at` ({}) is in the future", iso(t.timestamp_millis())),
+            ));
+        }
+        Some(t) => t,
+        None => Utc.timestamp_millis_opt(now).single().unwrap_or_default(),
+    };
+    let mut entries: Vec<Option<PredictEntry>> = vec![None; q.symbols.len()];
+    let mut valid: Vec<(usize, String)> = Vec::new();
+    for (i, s) in q.symbols.iter().enumerate() {
+        match s {
+            Ok(sym) => valid.push((i, sym.clone())),
+            Err((raw, e)) => entries[i] = Some(entry_error(raw, e.code, e.message.clone())),
+        }
+    }
+    let mut warnings = Vec::new();
+    let served = match inference::model(env, cfg, q.model.as_deref()).await {
+        Ok(s) => s,
+        Err(e) if e.code == "model_unavailable" => {
+            // The model cannot be loaded and none was before: the last valid predictions, else errors.
+            warnings.push(e.message.clone());
+            for (i, sym) in &valid {
+                entries[*i] = Some(stale_or(env, sym, q.horizon_minutes, now, "model_unavailable", &e.message).await);
+            }
+            return Ok(PredictResponse {
+                model: None,
+                at: iso(at.timestamp_millis()),
+                predictions: entries.into_iter().flatten().collect(),
+                warnings,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let model = served.model;
+    warnings.extend(served.warning);
+    let h = horizon_minutes(&model);
+    serving::check_horizon(q.horizon_minutes, h, &model.version)?;
+    let base = model.predictor.header.data.base;
+    let bucket = serving::bucket_ms(at.timestamp_millis(), base.minutes());
+    let mut misses: Vec<(usize, String)> = Vec::new();
+    for (i, sym) in valid {
+        let key = serving::prediction_key(&model.version, &sym, h, bucket);
+        match if fresh { None } else { kv_get(env, &key).await } {
+            Some((stored, c)) if now - stored < serving::PREDICTION_TTL_SECS as i64 * 1000 => {
+                entries[i] = Some(PredictEntry {
+                    symbol: sym,
+                    prediction: Some(c.prediction),
+                    error: None,
+                    stale: false,
+                    age_s: Some((now - stored) as f64 / 1000.0),
+                    cached: true,
+                    inputs: c.inputs,
+                });
+            }
+            _ => misses.push((i, sym)),
+        }
+    }
+    if !misses.is_empty() {
+        let symbols: Vec<String> = misses.iter().map(|(_, s)| s.clone()).collect();
+        match inference::fetch_bars(env, cfg, &model.plan, &symbols, at).await {
+            Err(e) if e.status >= 500 => {
+                http::log_error("predict: bars", &e, cfg);
+                warnings.push(format!("Alpaca failed: {}", e.message));
+                for (i, sym) in &misses {
+                    entries[*i] = Some(stale_or(env, sym, Some(h), now, "upstream_unavailable", &e.message).await);
+                }
+            }
+            Err(e) => return Err(e),
+            Ok(mut bars) => {
+                let computed = compute(&model, &misses, &mut bars, at);
+                for ((i, sym), result) in misses.iter().zip(computed) {
+                    let inputs = bars.get(sym).map(|b| b.inputs.clone()).unwrap_or_default();
+                    entries[*i] = Some(match result {
+                        Ok(prediction) => {
+                            let c = CachedPrediction { prediction, inputs };
+                            let key = serving::prediction_key(&model.version, sym, h, bucket);
+                            kv_put(env, &key, now, &c, serving::PREDICTION_TTL_SECS.max(60)).await;
+                            kv_put(env, &serving::last_valid_key(sym, h), now, &c, serving::LAST_VALID_KEEP_SECS).await;
+                            PredictEntry {
+                                symbol: sym.clone(),
+                                prediction: Some(c.prediction),
+                                error: None,
+                                stale: false,
+                                age_s: None,
+                                cached: false,
+                                inputs: c.inputs,
+                            }
+                        }
+                        Err(e) => PredictEntry { inputs, ..entry_error(sym, e.code, e.message) },
+                    });
+                }
+            }
+        }
+    }
+    Ok(PredictResponse {
+        model: Some(ServedModel { version: model.version.clone(), sha256: model.sha256.clone() }),
+        at: iso(at.timestamp_millis()),
+        predictions: entries.into_iter().flatten().collect(),
+        warnings,
+    })
+}
+
+/// Features and one batched forward pass for the symbols whose bars arrived; a symbol whose features or
+/// window fail gets its own error (the batch is then re-run without it).
+fn compute(
+    model: &Loaded,
+    symbols: &[(usize, String)],
+    bars: &mut BTreeMap<String, inference::SymbolBars>,
+    at: DateTime<Utc>,
+) -> Vec<Result<Value, ApiError>> {
+    let p = &model.predictor;
+    let mut out: Vec<Option<Result<Value, ApiError>>> = vec![None; symbols.len()];
+    let mut features: Vec<(usize, MultiTimeframe)> = Vec::new();
+    for (k, (_, sym)) in symbols.iter().enumerate() {
+        let Some(b) = bars.get_mut(sym) else {
+            out[k] = Some(Err(ApiError::new(502, "no_data", format!("{sym}: no bars from Alpaca"))));
+            continue;
+        };
+        if b.given.values().all(Vec::is_empty) {
+            out[k] = Some(Err(ApiError::new(
+                404,
+                "no_data",
+                format!(
+                    "{sym}: Alpaca has no bars before {} (unknown symbol, or no trading)",
+                    iso(at.timestamp_millis())
+                ),
+            )));
+            continue;
+        }
+        match p.features_as_of(std::mem::take(&mut b.given), at) {
+            Ok(m) => features.push((k, m)),
+            Err(e) => out[k] = Some(Err(history_error(sym, &e))),
+        }
+    }
+    let items: Vec<(&str, &MultiTimeframe, DateTime<Utc>)> =
+        features.iter().map(|(k, m)| (symbols[*k].1.as_str(), m, at)).collect();
+    if items.is_empty() {
+        return out.into_iter().map(|r| r.unwrap_or_else(|| Err(ApiError::internal("no result")))).collect();
+    }
+    match p.predict(&items) {
+        Ok(preds) => {
+            for ((k, _), pred) in features.iter().zip(preds) {
+                out[*k] = Some(inference::to_value(&pred));
+            }
+        }
+        Err(_) => {
+            // Find the culprits one by one; the rest still predict (rare: short or broken histories).
+            for (k, m) in &features {
+                let sym = symbols[*k].1.as_str();
+                out[*k] = Some(match p.predict(&[(sym, m, at)]) {
+                    Ok(mut v) => v.pop().map_or_else(
+                        || Err(ApiError::internal(format!("{sym}: the model returned nothing"))),
+                        |pred| inference::to_value(&pred),
+                    ),
+                    Err(e) => Err(history_error(sym, &e)),
+                });
+            }
+        }
+    }
+    out.into_iter().map(|r| r.unwrap_or_else(|| Err(ApiError::internal("no result")))).collect()
+}
+
+fn history_error(sym: &str, e: &mtf_model::predict::PredictError) -> ApiError {
+    use mtf_model::predict::PredictError as P;
+    let code = match e {
+        P::History { .. } => "insufficient_history",
+        _ => "prediction_failed",
+    };
+    ApiError::new(422, code, format!("{sym}: {e}"))
+}

@@ -1,0 +1,339 @@
+// `ml-predict` in the real workerd runtime (Miniflare: in-memory D1 and KV), with `mtf replay` as Alpaca:
+// parity with the browser build and `mtf predict` on the same bars, batches with
+// per-symbol errors, the prediction cache, stale fallback, model loading, the scheduled watchlist.
+// Run: scripts/build-worker && cargo build -p mtf-cli && scripts/build-wasm cpu && (cd web && npm run build:package)
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import {
+  ADMIN,
+  artifactWithVersion,
+  built,
+  CLIENT,
+  dataDir,
+  KEY,
+  mtfBin,
+  root,
+  SECRET,
+  startStandin,
+  startWorker,
+  workerDir,
+} from "./harness.mjs";
+import { loadSpec, responseSchema, validate } from "./openapi.mjs";
+
+const skip = !built();
+if (skip) console.log("SKIPPED: ml-predict tests need scripts/build-worker and `cargo build -p mtf-cli`");
+const pkgDist = join(root, "web/packages/mtf-predict/dist/index.js");
+const wasmPath = join(root, "web/packages/mtf-predict/wasm/cpu/mtf_wasm_bg.wasm");
+const haveBrowserBuild = existsSync(pkgDist) && existsSync(wasmPath);
+if (!haveBrowserBuild) {
+  if (process.env.MTF_REQUIRE_BROWSER === "1")
+    throw new Error("the npm package build is missing: scripts/build-wasm cpu && (cd web && npm run build:package)");
+  console.log("SKIPPED: edge vs browser parity — the npm package is not built (scripts/build-wasm cpu, npm run build:package)");
+}
+
+const AT = "2011-01-31T20:00:00Z"; // the instant of the committed parity fixture (crates/wasm/tests/fixtures)
+const bodies = [];
+const responses = [];
+const auth = (t) => ({ authorization: `Bearer ${t}` });
+const artifact = () => new Uint8Array(readFileSync(join(root, "models/spy-15m-h4/model.mtf")));
+const alpacaTf = { "1m": "1Min", "5m": "5Min", "15m": "15Min", "30m": "30Min", "1h": "1Hour", "4h": "4Hour", "1d": "1Day" };
+
+async function call(w, path, init = {}) {
+  const res = await w.mf.dispatchFetch(`${w.url}${path}`, init);
+  const text = await res.text();
+  bodies.push(text);
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  if (json !== undefined) responses.push({ method: init.method ?? "GET", path, status: res.status, json });
+  return { status: res.status, headers: res.headers, text, json };
+}
+const predictReq = (body, token = CLIENT, headers = {}) => ({
+  method: "POST",
+  headers: { "content-type": "application/json", ...(token ? auth(token) : {}), ...headers },
+  body: JSON.stringify(body),
+});
+const register = (w, bytes, activate = false) =>
+  call(w, `/api/v1/models${activate ? "?activate=true" : ""}`, { method: "POST", headers: auth(ADMIN), body: bytes });
+const activate = (w, v) => call(w, `/api/v1/models/${encodeURIComponent(v)}/activate`, { method: "POST", headers: auth(ADMIN) });
+
+/** Relative closeness of two predictions' numbers (structure must match); returns the largest difference. */
+function maxRelDiff(a, b, path = "$") {
+  if (typeof a === "number") {
+    assert.equal(typeof b, "number", path);
+    return Math.abs(a - b) <= 1e-12 ? 0 : Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
+  }
+  if (Array.isArray(a)) {
+    assert.equal(a.length, b.length, `${path} length`);
+    return Math.max(0, ...a.map((x, i) => maxRelDiff(x, b[i], `${path}[${i}]`)));
+  }
+  if (a && typeof a === "object") {
+    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${path} keys`);
+    return Math.max(0, ...Object.keys(a).map((k) => maxRelDiff(a[k], b[k], `${path}.${k}`)));
+  }
+  assert.equal(a, b, path);
+  return 0;
+}
+
+/** The bars an entry says it used, fetched from the stand-in directly (as a caller reproducing it would). */
+async function inputBars(standin, symbol, inputs) {
+  const bars = {};
+  for (const i of inputs) {
+    const q = `timeframe=${alpacaTf[i.timeframe]}&start=${i.first}&end=${i.last}&limit=10000`;
+    const r = await (
+      await fetch(`${standin.url}/v2/stocks/${symbol}/bars?${q}`, { headers: { "APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET } })
+    ).json();
+    assert.equal(r.next_page_token, null);
+    bars[i.timeframe] = r.bars;
+  }
+  return bars;
+}
+
+describe("ml-predict at the edge", { skip }, () => {
+  let standin, w;
+  before(async () => {
+    standin = await startStandin(["--data", dataDir()]);
+    w = await startWorker(standin, { WATCHLIST: "AAPL, MSFT, ZZZZ" });
+  });
+  after(async () => {
+    await w?.mf.dispose();
+    await standin?.stop();
+    const leaked = bodies.filter((b) => b.includes(SECRET) || b.includes(KEY) || b.includes(ADMIN) || b.includes(CLIENT));
+    assert.deepEqual(leaked, [], "a response body contained a key or token");
+  });
+
+  test("no model active: a clear 503; auth refusals", async () => {
+    const none = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: AT }));
+    assert.equal(none.status, 503, none.text);
+    assert.equal(none.json.error.code, "no_active_model");
+    assert.match(none.json.error.message, /POST \/api\/v1\/models/);
+    assert.equal((await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"] }, null))).status, 401);
+    assert.equal((await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"] }, "wrong"))).status, 401);
+    assert.equal((await call(w, `/api/v1/predict?symbol=SPY&at=${AT}`)).status, 401);
+  });
+
+  test("a corrupt artifact is refused at registration", async () => {
+    const bytes = artifact();
+    // A valid envelope around weights that do not fit the header: the shapes are checked when loading.
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const h = dv.getUint32(12, true);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + h)));
+    header.model.d_model *= 2;
+    header.version = "0.0.9";
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const bad = new Uint8Array(16 + json.length + bytes.length - 16 - h);
+    bad.set(bytes.subarray(0, 16));
+    new DataView(bad.buffer).setUint32(12, json.length, true);
+    bad.set(json, 16);
+    bad.set(bytes.subarray(16 + h), 16 + json.length);
+    const r = await register(w, bad);
+    assert.equal(r.status, 422, r.text);
+    assert.equal(r.json.error.code, "artifact_invalid");
+    assert.match(r.json.error.message, /spy-15m-h4@0\.0\.9/);
+    assert.equal((await call(w, "/api/v1/models")).json.models.length, 0, "nothing stored");
+  });
+
+  test("parity: the edge predicts what `mtf predict` (fixture) and the browser build (same bars) predict", async () => {
+    assert.equal((await register(w, artifact())).status, 201);
+    const r = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: AT }));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.model.version, "spy-15m-h4@0.1.0");
+    assert.equal(r.json.at, AT);
+    const [e] = r.json.predictions;
+    assert.equal(e.error, null, JSON.stringify(e.error));
+    assert.equal(e.cached, false);
+    assert.equal(e.stale, false);
+    // The history plan: 1m, 5m and 15m as they are, hours from 30-minute bars, days; 32 + 49 + 100 of each.
+    assert.deepEqual(
+      e.inputs.map((i) => i.timeframe),
+      ["1m", "5m", "15m", "30m", "1d"],
+    );
+    assert.deepEqual(
+      e.inputs.map((i) => i.bars),
+      [181, 181, 181, 362, 181].map((n, k) => Math.min(n, e.inputs[k].bars)),
+    );
+    assert.equal(e.inputs[0].bars, 181);
+    assert.equal(e.inputs[2].last, "2011-01-31T19:45:00Z", "the newest 15-minute bar complete at 20:00Z");
+    // The same bars, fetched from the stand-in by the ranges the edge reports, as one JSON request.
+    const request = { symbol: "SPY", at: AT, bars: await inputBars(standin, "SPY", e.inputs) };
+    const dir = mkdtempSync(join(tmpdir(), "mtf-edge-parity-"));
+    writeFileSync(join(dir, "request.json"), JSON.stringify(request));
+    const out = execFileSync(mtfBin(), ["predict", "--model", join(root, "models/spy-15m-h4"), "--request", join(dir, "request.json")]);
+    const cli = JSON.parse(String(out));
+    const d = maxRelDiff(e.prediction, cli);
+    console.log(`edge vs mtf predict (same bars): largest relative difference ${d.toExponential(2)}`);
+    assert.ok(d <= 1e-4, `edge vs mtf predict: ${d}`);
+    if (haveBrowserBuild) {
+      const { loadPredictor } = await import(pkgDist);
+      const p = await loadPredictor({ model: artifact(), backend: "cpu", wasmUrl: readFileSync(wasmPath) });
+      const browser = await p.predict(request);
+      const db = maxRelDiff(e.prediction, browser);
+      console.log(`edge vs browser build (same bars): largest relative difference ${db.toExponential(2)}`);
+      assert.ok(db <= 1e-4, `edge vs browser: ${db}`);
+    }
+    // Not the committed fixture: that request holds 2197 minutes and 105 days, too few for the hourly series to
+    // leave its warm-up, where the edge's plan fetches 181 hours (from 30-minute bars). More history, another
+    // (better-informed) prediction; the fixture stays the browser-vs-CLI parity check.
+    // GET for one symbol: the same prediction, now from the cache.
+    const g = await call(w, `/api/v1/predict?symbol=spy&at=${AT}`, { headers: auth(CLIENT) });
+    assert.equal(g.status, 200, g.text);
+    assert.equal(g.json.predictions[0].cached, true);
+    assert.ok(g.json.predictions[0].age_s >= 0);
+    assert.deepEqual(g.json.predictions[0].prediction, e.prediction);
+  });
+
+  test("a batch reports an unknown symbol, one without history and a malformed one per entry; the rest predict", async () => {
+    // AAPL and MSFT have minutes for 2016-04-15 – 2016-05-13; GOOG only days; ZZZZ nothing.
+    const at = "2016-05-12T20:00:00Z";
+    const before = (await standin.stats()).requests.bars ?? 0;
+    const r = await call(w, "/api/v1/predict", predictReq({ symbols: ["AAPL", "ZZZZ", "GOOG", "B@D", "msft"], at, horizon: 60 }));
+    assert.equal(r.status, 200, r.text);
+    const by = Object.fromEntries(r.json.predictions.map((p) => [p.symbol, p]));
+    assert.deepEqual(Object.keys(by), ["AAPL", "ZZZZ", "GOOG", "B@D", "MSFT"]);
+    for (const s of ["AAPL", "MSFT"]) {
+      assert.equal(by[s].error, null, JSON.stringify(by[s].error));
+      assert.equal(by[s].prediction.symbol, s);
+      assert.equal(by[s].prediction.lastBarStart, "2016-05-12T19:45:00Z");
+    }
+    assert.notEqual(by.AAPL.prediction.lastClose, by.MSFT.prediction.lastClose);
+    assert.equal(by.ZZZZ.error.code, "no_data");
+    assert.match(by.ZZZZ.error.message, /^ZZZZ: /);
+    assert.equal(by.GOOG.error.code, "insufficient_history", JSON.stringify(by.GOOG));
+    assert.match(by.GOOG.error.message, /^GOOG: .*15m/);
+    assert.equal(by["B@D"].error.code, "invalid_symbol");
+    // One multi-symbol request per bar size for the four valid symbols (five sizes, one page each).
+    assert.equal((await standin.stats()).requests.bars - before, 5);
+    // The batch's predictions equal one-by-one predictions (the batched forward pass mixes nothing).
+    const one = await call(w, "/api/v1/predict", predictReq({ symbols: ["MSFT"], at }, ADMIN, { "cache-control": "no-cache" }));
+    assert.equal(one.json.predictions[0].cached, false);
+    assert.ok(maxRelDiff(one.json.predictions[0].prediction, by.MSFT.prediction) <= 1e-5);
+    const h = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: AT, horizon: 15 }));
+    assert.equal(h.status, 400);
+    assert.equal(h.json.error.code, "unsupported_horizon");
+    assert.equal((await call(w, "/api/v1/predict", predictReq({ symbols: [] }))).json.error.code, "invalid_batch");
+    const future = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: "2099-01-01T00:00:00Z" }));
+    assert.equal(future.json.error.code, "invalid_time");
+  });
+
+  test("Alpaca down: the last valid prediction is served stale with its age; none → an error naming the symbol", async () => {
+    await standin.fail("status=500&count=100");
+    try {
+      const at = "2011-01-31T20:20:00Z"; // another 15-minute bucket: not in the prediction cache
+      const r = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY", "QQQ"], at }));
+      assert.equal(r.status, 200, r.text);
+      const [spy, qqq] = r.json.predictions;
+      assert.equal(spy.stale, true);
+      assert.ok(spy.age_s >= 0);
+      assert.equal(spy.prediction.predictionTime, AT, "the last valid prediction");
+      assert.equal(qqq.prediction, null);
+      assert.equal(qqq.error.code, "upstream_unavailable");
+      assert.match(qqq.error.message, /^QQQ: /);
+      assert.ok(r.json.warnings.some((x) => /Alpaca/.test(x)));
+    } finally {
+      await standin.fail("clear=1");
+    }
+  });
+
+  test("activation: a corrupt artifact is refused and the previous model keeps serving; rollback serves the next request", async () => {
+    const v2 = artifactWithVersion(artifact(), "0.2.0");
+    assert.equal((await register(w, v2)).status, 201);
+    // The stored bytes of 0.2.0 change underneath the registry (a bad write, a tampered store).
+    const kv = await w.mf.getKVNamespace("MODELS");
+    const keys = (await kv.list()).keys.map((k) => k.name);
+    const key2 = keys.find((k) => k.includes("@0.2.0"));
+    const good2 = new Uint8Array(await kv.get(key2, "arrayBuffer"));
+    const broken = good2.slice();
+    broken[broken.length - 7] ^= 0xff;
+    await kv.put(key2, broken);
+    const a = await activate(w, "spy-15m-h4@0.2.0");
+    assert.equal(a.status, 422, a.text);
+    assert.equal(a.json.error.code, "artifact_invalid");
+    assert.match(a.json.error.message, /sha256/);
+    assert.equal((await call(w, "/api/v1/models/active")).json.model.version, "spy-15m-h4@0.1.0", "activation refused");
+    // Even if the registry marks it active (another writer), the model loaded before keeps serving, with a warning.
+    await w.db.prepare("UPDATE ml_model_versions SET is_active = (version = 'spy-15m-h4@0.2.0')").run();
+    const s = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: AT }));
+    assert.equal(s.status, 200, s.text);
+    assert.equal(s.json.model.version, "spy-15m-h4@0.1.0");
+    assert.match(s.json.warnings.join(" "), /spy-15m-h4@0\.2\.0.*cannot be loaded/);
+    // Repaired bytes: activation works and the next request is served by 0.2.0; rollback to 0.1.0 likewise.
+    await kv.put(key2, good2);
+    assert.equal((await activate(w, "spy-15m-h4@0.2.0")).status, 200);
+    const n = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: AT }));
+    assert.equal(n.json.model.version, "spy-15m-h4@0.2.0");
+    assert.equal(n.json.predictions[0].prediction.modelVersion, "spy-15m-h4@0.2.0");
+    assert.equal(n.json.predictions[0].cached, false, "the cache is per model version");
+    assert.equal((await activate(w, "spy-15m-h4@0.1.0")).status, 200);
+    const back = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: AT }));
+    assert.equal(back.json.model.version, "spy-15m-h4@0.1.0");
+    // A specific version on request.
+    const pinned = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: AT, model: "spy-15m-h4@0.2.0" }));
+    assert.equal(pinned.json.model.version, "spy-15m-h4@0.2.0");
+    assert.equal((await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], model: "nope@1" }))).status, 404);
+  });
+
+  test("scheduled predictions: the watchlist at the newest base-bar close, stored once however often the cron runs", async () => {
+    assert.equal((await call(w, `/api/v1/admin/predict-watchlist?at=${AT}`, { method: "POST", headers: auth(CLIENT) })).status, 401);
+    const at = "2016-05-12T19:52:00Z"; // the newest 15-minute close is 19:45Z
+    const first = await call(w, `/api/v1/admin/predict-watchlist?at=${at}`, { method: "POST", headers: auth(ADMIN) });
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.json.at, "2016-05-12T19:45:00Z");
+    assert.equal(first.json.stored, 2, first.text);
+    assert.deepEqual(
+      first.json.failed.map((f) => [f.symbol, f.error.code]),
+      [["ZZZZ", "no_data"]],
+    );
+    const second = await call(w, `/api/v1/admin/predict-watchlist?at=${at}`, { method: "POST", headers: auth(ADMIN) });
+    assert.equal(second.json.stored, 0, "a second run for the same instant stores nothing");
+    // The cron itself (Miniflare fires the scheduled handler): its clock is now, outside the replayed data.
+    await (await w.mf.getWorker()).scheduled({ cron: "*/5 * * * *" });
+    const { results } = await w.db
+      .prepare("SELECT symbol, prediction_time, source FROM ml_predictions WHERE source = 'edge' ORDER BY symbol")
+      .all();
+    assert.deepEqual(
+      results.map((r) => [r.symbol, r.prediction_time]),
+      [
+        ["AAPL", "2016-05-12T19:45:00Z"],
+        ["MSFT", "2016-05-12T19:45:00Z"],
+      ],
+    );
+    const shown = await call(w, "/api/v1/predictions?symbol=AAPL");
+    assert.equal(shown.json.latest.prediction_time, "2016-05-12T19:45:00Z");
+    assert.equal(shown.json.latest.payload.symbol, "AAPL");
+    // Outside the session nothing is predicted.
+    const night = await call(w, "/api/v1/admin/predict-watchlist?at=2011-01-31T23:00:00Z", { method: "POST", headers: auth(ADMIN) });
+    assert.equal(night.json.stored, 0);
+    assert.match(night.json.skipped, /outside the session/);
+  });
+
+  test("the rate limit refuses with 429", async () => {
+    const sw = await startWorker(standin, { RATE_LIMIT_PER_MIN: "2" });
+    try {
+      const codes = [];
+      for (let i = 0; i < 3; i++) codes.push((await call(sw, `/api/v1/predict?symbol=SPY&at=${AT}`, { headers: auth(CLIENT) })).status);
+      assert.deepEqual(codes, [503, 503, 429]);
+    } finally {
+      await sw.mf.dispose();
+    }
+  });
+
+  test("every predict response matches openapi.yaml", () => {
+    const spec = loadSpec(workerDir);
+    const problems = [];
+    let checked = 0;
+    for (const r of responses.filter((x) => x.path.startsWith("/api/v1/predict") || x.path.startsWith("/api/v1/admin"))) {
+      const { known, schema } = responseSchema(spec, r.method, r.path, r.status);
+      if (!known) problems.push(`${r.method} ${r.path.split("?")[0]}: route not in openapi.yaml`);
+      if (!schema) continue;
+      checked++;
+      for (const p of validate(spec, schema, r.json)) problems.push(`${r.method} ${r.path.split("?")[0]} ${r.status}: ${p}`);
+    }
+    assert.deepEqual([...new Set(problems)], []);
+    assert.ok(checked >= 10, `only ${checked} responses had a documented schema`);
+  });
+});
