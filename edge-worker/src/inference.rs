@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use futures_util::future::join_all;
 use mtf_alpaca::request::{BarsPager, BarsRequest};
 use mtf_alpaca::rest::{BarsResponse, MultiBarsResponse};
 use mtf_market::{Bar, Timeframe};
-use mtf_model::history::HistoryPlan;
+use mtf_model::history::{Fetch, HistoryPlan};
 use mtf_model::predict::Predictor;
 use serde_json::{Value, json};
 use worker::Env;
@@ -19,7 +20,7 @@ use worker::Env;
 use crate::config::Config;
 use crate::db::{self, MODEL_COLS, ModelRow};
 use crate::logic::{ApiError, CacheKind};
-use crate::upstream::{alpaca_get, cached_body};
+use crate::upstream::{Cached, alpaca_get, cached_body};
 use crate::wire::InputRange;
 
 /// Loaded models kept per isolate (the served one and the one before it, for a rollback or a failed load).
@@ -168,7 +169,8 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// Fetches what `plan` needs for `symbols` at `at`: per bar size one multi-symbol request (paged), through
-/// the KV cache. The range's start is rounded down to the day and its end to the minute so that requests of
+/// the KV cache, from [`HistoryPlan::start`] (a session open), and for the symbols left short once more from
+/// [`HistoryPlan::start_wide`] (rounded down to the day). The end is rounded down to the minute, so requests of
 /// one minute share cache entries; [`HistoryPlan::trim`] then keeps the complete session bars before `at`.
 ///
 /// # Errors
@@ -186,35 +188,39 @@ pub async fn fetch_bars(
         return Ok(out);
     }
     let end = at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at);
-    for fetch in &plan.fetches {
-        let start = plan.start(fetch, at).duration_trunc(TimeDelta::days(1)).unwrap_or(at);
-        let request = BarsRequest::new(symbols.iter().cloned(), fetch.timeframe)
-            .range(Some(start), Some(end))
-            .limit(10_000)
-            .feed(cfg.feed);
-        let mut pager = BarsPager::new(request, MAX_PAGES);
-        let mut next = Some(pager.first().clone());
-        let kind = if fetch.timeframe.is_intraday() { CacheKind::IntradayBars } else { CacheKind::DailyBars };
-        while let Some(r) = next {
-            let path = r.path_and_query().map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
-            let (body, _) = cached_body(env, &format!("alpaca:v1:{path}"), kind, || alpaca_get(cfg, &path)).await?;
-            let parse = |e: serde_json::Error| ApiError::upstream(format!("unexpected Alpaca response: {e}"));
-            next = if symbols.len() == 1 {
-                pager.push_single(serde_json::from_str::<BarsResponse>(&body).map_err(parse)?)
-            } else {
-                pager.push_multi(serde_json::from_str::<MultiBarsResponse>(&body).map_err(parse)?)
-            };
+    // The bar sizes concurrently (each pages on its own). First from the tight start; the symbols left short
+    // (a holiday, an illiquid symbol, a short history) once more from the wide one.
+    let fetched = join_all(plan.fetches.iter().map(|fetch| async move {
+        let start = plan.start(fetch, at);
+        let mut got = fetch_size(env, cfg, fetch, symbols, start, end).await?;
+        for bars in got.values_mut() {
+            plan.trim(fetch, bars, at);
         }
-        if pager.truncated() {
-            return Err(ApiError::upstream(format!(
-                "more than {MAX_PAGES} pages of {} bars: ask for fewer symbols",
-                fetch.timeframe.short()
-            )));
+        // Short, and its history reaches back to the start (or it has none here): worth the wider request. A
+        // symbol whose bars begin well after the start has no more to give.
+        let short: Vec<String> = symbols
+            .iter()
+            .filter(|s| match got.get(*s) {
+                Some(b) if b.len() >= fetch.bars => false,
+                Some(b) => b.first().is_none_or(|f| f.start() <= start + TimeDelta::days(4)),
+                None => true,
+            })
+            .cloned()
+            .collect();
+        let wide = plan.start_wide(fetch, at).duration_trunc(TimeDelta::days(1)).unwrap_or(start);
+        if !short.is_empty() && wide < start {
+            for (sym, mut bars) in fetch_size(env, cfg, fetch, &short, wide, end).await? {
+                plan.trim(fetch, &mut bars, at);
+                got.insert(sym, bars);
+            }
         }
-        let mut got = pager.finish();
+        Ok::<_, ApiError>(got)
+    }))
+    .await;
+    for (fetch, got) in plan.fetches.iter().zip(fetched) {
+        let mut got = got?;
         for (sym, entry) in out.iter_mut() {
-            let mut bars = got.remove(sym).unwrap_or_default();
-            plan.trim(fetch, &mut bars, at);
+            let bars = got.remove(sym).unwrap_or_default();
             entry.inputs.push(InputRange {
                 timeframe: fetch.timeframe.short().to_string(),
                 bars: bars.len(),
@@ -225,6 +231,119 @@ pub async fn fetch_bars(
         }
     }
     Ok(out)
+}
+
+/// One bar size of [`fetch_bars`]: every page of one multi-symbol request.
+async fn fetch_size(
+    env: &Env,
+    cfg: &Config,
+    fetch: &Fetch,
+    symbols: &[String],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<BTreeMap<String, Vec<Bar>>, ApiError> {
+    let request = BarsRequest::new(symbols.iter().cloned(), fetch.timeframe)
+        .range(Some(start), Some(end))
+        .limit(10_000)
+        .feed(cfg.feed);
+    let mut pager = BarsPager::new(request, MAX_PAGES);
+    let mut next = Some(pager.first().clone());
+    let kind = if fetch.timeframe.is_intraday() { CacheKind::IntradayBars } else { CacheKind::DailyBars };
+    while let Some(r) = next {
+        let path = r.path_and_query().map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+        let key = crate::logic::kv_key("alpaca:v1:", &path);
+        let page = match pages::get(&key, kind) {
+            Some(page) => page,
+            None => {
+                let (body, how) = cached_body(env, &key, kind, || alpaca_get(cfg, &path)).await?;
+                let parse = |e: serde_json::Error| ApiError::upstream(format!("unexpected Alpaca response: {e}"));
+                let page = if symbols.len() == 1 {
+                    let p = serde_json::from_str::<BarsResponse>(&body).map_err(parse)?;
+                    MultiBarsResponse { bars: BTreeMap::from([(p.symbol, p.bars)]), next_page_token: p.next_page_token }
+                } else {
+                    serde_json::from_str::<MultiBarsResponse>(&body).map_err(parse)?
+                };
+                let page = Rc::new(page);
+                if how != Cached::Stale {
+                    pages::put(key, kind, page.clone());
+                }
+                page
+            }
+        };
+        next = pager
+            .push_multi(MultiBarsResponse { bars: page.bars.clone(), next_page_token: page.next_page_token.clone() });
+    }
+    if pager.truncated() {
+        return Err(ApiError::upstream(format!(
+            "more than {MAX_PAGES} pages of {} bars: ask for fewer symbols",
+            fetch.timeframe.short()
+        )));
+    }
+    Ok(pager.finish())
+}
+
+/// Alpaca pages parsed, kept per isolate (bounded by bars, oldest out first) for as long as the KV cache would
+/// call them fresh: a repeated request (the cron, dashboards polling the same symbols) reads neither KV nor JSON.
+mod pages {
+    use std::cell::RefCell;
+    use std::collections::{HashMap, VecDeque};
+    use std::rc::Rc;
+
+    use mtf_alpaca::rest::MultiBarsResponse;
+
+    use crate::http::now_ms;
+    use crate::logic::{self, CacheKind};
+
+    /// Most bars held (about 60 bytes each: ~25 MB of the isolate's 128 MB).
+    const MAX_BARS: usize = 400_000;
+
+    #[derive(Default)]
+    struct Pages {
+        map: HashMap<String, (i64, CacheKind, Rc<MultiBarsResponse>)>,
+        order: VecDeque<String>,
+        bars: usize,
+    }
+
+    thread_local! {
+        static PAGES: RefCell<Pages> = RefCell::new(Pages::default());
+    }
+
+    fn count(p: &MultiBarsResponse) -> usize {
+        p.bars.values().map(Vec::len).sum()
+    }
+
+    /// The page under `key` while fresh.
+    pub fn get(key: &str, kind: CacheKind) -> Option<Rc<MultiBarsResponse>> {
+        PAGES.with(|p| {
+            let p = p.borrow();
+            let (at, k, page) = p.map.get(key)?;
+            (*k == kind && logic::is_fresh(*at, now_ms(), kind)).then(|| page.clone())
+        })
+    }
+
+    /// Keeps `page` under `key`, dropping the oldest pages beyond the bound.
+    pub fn put(key: String, kind: CacheKind, page: Rc<MultiBarsResponse>) {
+        let n = count(&page);
+        if n > MAX_BARS {
+            return;
+        }
+        PAGES.with(|p| {
+            let mut p = p.borrow_mut();
+            if let Some((_, _, old)) = p.map.remove(&key) {
+                p.bars -= count(&old);
+                p.order.retain(|k| k != &key);
+            }
+            while p.bars + n > MAX_BARS {
+                let Some(oldest) = p.order.pop_front() else { break };
+                if let Some((_, _, old)) = p.map.remove(&oldest) {
+                    p.bars -= count(&old);
+                }
+            }
+            p.bars += n;
+            p.order.push_back(key.clone());
+            p.map.insert(key, (now_ms(), kind, page));
+        });
+    }
 }
 
 /// The JSON of a prediction (the `mtf predict` contract).

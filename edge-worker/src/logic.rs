@@ -136,6 +136,19 @@ pub fn decode_entry(text: &str) -> Option<(i64, &str)> {
 }
 
 /// Whether an entry stored at `stored_at_ms` is still fresh at `now_ms`.
+/// Longest KV key (Cloudflare's limit is 512 bytes; a margin for the prefix).
+pub const MAX_KV_KEY: usize = 480;
+
+/// A KV key for `what` under `prefix`: as is when short enough, else the sha256 of `what` (a multi-symbol
+/// Alpaca path for 100 symbols is longer than KV allows, and a failed write would silently disable the cache).
+pub fn kv_key(prefix: &str, what: &str) -> String {
+    if prefix.len() + what.len() <= MAX_KV_KEY {
+        format!("{prefix}{what}")
+    } else {
+        format!("{prefix}sha256:{}", mtf_envelope::sha256_hex(what.as_bytes()))
+    }
+}
+
 pub fn is_fresh(stored_at_ms: i64, now_ms: i64, kind: CacheKind) -> bool {
     now_ms - stored_at_ms < ttl_secs(kind) as i64 * 1000
 }
@@ -353,6 +366,16 @@ pub fn score(predicted: f64, last_close: f64, low: f64, high: f64, signal: &str,
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn long_kv_keys_are_hashed_and_stay_distinct() {
+        assert_eq!(kv_key("a:", "/v2/x"), "a:/v2/x");
+        let syms: Vec<String> = (0..100).map(|i| format!("S{i:03}")).collect();
+        let long = format!("/v2/stocks/bars?symbols={}&timeframe=1Min", syms.join(","));
+        let k = kv_key("alpaca:v1:", &long);
+        assert!(k.len() <= 512 && k.starts_with("alpaca:v1:sha256:"), "{k}");
+        assert_ne!(k, kv_key("alpaca:v1:", &long.replace("1Min", "5Min")));
+    }
 
     #[test]
     fn validation_names_the_problem() {

@@ -87,10 +87,61 @@ impl HistoryPlan {
         }
     }
 
-    /// The earliest instant to request `fetch`'s bars from so that, with weekends, holidays and symbols that
-    /// do not trade every minute, `fetch.bars` session bars lie between it and `at` (a generous estimate: the
-    /// bars beyond `fetch.bars` are dropped by [`HistoryPlan::trim`]).
+    /// Where to request `fetch`'s bars from first: walking back from `at` through the session minutes of
+    /// weekdays, the minute (aligned to the bar size) from which `fetch.bars` bars fit with a tenth to spare
+    /// (for minutes without trades); for days, `fetch.bars` weekdays back. Tight — a holiday, an illiquid symbol or
+    /// a short history leaves a symbol short, and the caller asks again from [`HistoryPlan::start_wide`] for
+    /// the symbols that are (the edge does).
     pub fn start(&self, fetch: &Fetch, at: DateTime<Utc>) -> DateTime<Utc> {
+        let (open, close) = match self.session {
+            SessionFilter::Regular => (570, 960),
+            SessionFilter::Extended => (240, 1200),
+        };
+        let local = mtf_market::session::ny_local_secs(at.timestamp());
+        let mut day = local.div_euclid(86_400);
+        let weekday = |d: i64| (d + 3).rem_euclid(7) < 5; // 1970-01-01 was a Thursday
+        // (day, minute of day) New York of the start.
+        let (start_day, start_minute) = if fetch.timeframe.is_intraday() {
+            let need = (fetch.bars as i64 * fetch.timeframe.minutes() * 11).div_euclid(10).max(1);
+            let mut minute_of_day = local.rem_euclid(86_400) / 60;
+            let mut acc = 0;
+            let mut start_minute = open;
+            // At most ten years of weekdays: the loop always ends.
+            for _ in 0..3660 {
+                if weekday(day) {
+                    let upto = minute_of_day.min(close);
+                    let here = (upto - open).max(0);
+                    if acc + here >= need {
+                        // Within this session: as many minutes before `upto` as are still needed, aligned
+                        // down to the bar size (so the first bar is whole).
+                        let m = fetch.timeframe.minutes();
+                        let from = (upto - (need - acc)).max(open);
+                        start_minute = open + (from - open).div_euclid(m) * m;
+                        break;
+                    }
+                    acc += here;
+                }
+                day -= 1;
+                minute_of_day = 1440;
+            }
+            (day, start_minute)
+        } else {
+            let mut left = fetch.bars;
+            while left > 0 {
+                day -= 1;
+                if weekday(day) {
+                    left -= 1;
+                }
+            }
+            (day, open)
+        };
+        let utc = mtf_market::session::ny_utc_secs(start_day * 86_400 + start_minute * 60);
+        DateTime::from_timestamp(utc, 0).unwrap_or(at).min(at)
+    }
+
+    /// A generous start for `fetch`: room for the bars with weekends, up to ten holidays a year, a quarter more
+    /// for minutes without trades and days of margin. What [`HistoryPlan::start`] falls back to.
+    pub fn start_wide(&self, fetch: &Fetch, at: DateTime<Utc>) -> DateTime<Utc> {
         let trading_days = if fetch.timeframe.is_intraday() {
             let per_day = match self.session {
                 SessionFilter::Regular => 390,
@@ -175,9 +226,21 @@ mod tests {
         let f = p.fetches[0];
         let at = "2024-03-08T20:00:00Z".parse::<DateTime<Utc>>().unwrap();
         let start = p.start(&f, at);
-        // 181 bars of 15 minutes are 7 regular sessions; with the margins about two calendar weeks.
-        let days = (at - start).num_days();
-        assert!((9..=20).contains(&days), "{days}");
+        // 181 bars of 15 minutes and a tenth are 2,986 minutes, 7.7 regular sessions: 15:00 back to the open
+        // on Friday (330), then six whole weekdays (2,340) and the last 316 minutes of Wednesday 2024-02-28,
+        // from 10:44 New York, aligned down to the 15-minute bar: 10:30.
+        assert_eq!(start.to_rfc3339(), "2024-02-28T15:30:00+00:00");
+        let wide = p.start_wide(&f, at);
+        assert!(wide < start && (at - wide).num_days() <= 20, "{wide}");
+        // Days: 181 weekdays back; one minute bar on Monday 09:45 New York reaches back to the open.
+        let d = Fetch { timeframe: Timeframe::D1, bars: 181 };
+        assert_eq!(p.start(&d, at).to_rfc3339(), "2023-06-29T13:30:00+00:00");
+        let m = Fetch { timeframe: Timeframe::M1, bars: 10 };
+        let monday = "2024-03-11T13:45:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(p.start(&m, monday).to_rfc3339(), "2024-03-11T13:34:00+00:00");
+        // 30 one-minute bars at 09:45 need the last 18 minutes of Friday's session too (15:42 New York, EST).
+        let m = Fetch { timeframe: Timeframe::M1, bars: 30 };
+        assert_eq!(p.start(&m, monday).to_rfc3339(), "2024-03-08T20:42:00+00:00");
         // Every 15 minutes over three weeks, around the clock: trim keeps complete session bars only.
         let mut bars: Vec<Bar> = (0..(21 * 96))
             .map(|i| {

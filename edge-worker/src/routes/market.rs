@@ -72,7 +72,7 @@ pub async fn news(req: &Request, env: &Env, cfg: &Config) -> Res {
     let symbols = logic::parse_symbols(q.get("symbols").map(String::as_str), 50)?;
     let limit = logic::parse_limit(q.get("limit").map(String::as_str), 10, 50)?;
     let joined = symbols.join(",");
-    cached(env, &format!("news:v1:{joined}:{limit}"), CacheKind::News, || async {
+    cached(env, &logic::kv_key("news:v1:", &format!("{joined}:{limit}")), CacheKind::News, || async {
         let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
         let path = request::news_path(&refs, limit, None).map_err(bad_request)?;
         let v: NewsResponse = alpaca_get_as(cfg, &path).await?;

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
+use futures_util::future::join_all;
 use mtf_features::frames::MultiTimeframe;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -74,10 +75,9 @@ async fn kv_get(env: &Env, key: &str) -> Option<(i64, CachedPrediction)> {
     Some((at, serde_json::from_str(body).ok()?))
 }
 
-async fn kv_put(env: &Env, key: &str, now: i64, c: &CachedPrediction, ttl: u64) {
-    let Ok(body) = serde_json::to_string(c) else { return };
+async fn kv_put(env: &Env, key: &str, now: i64, body: &str, ttl: u64) {
     if let Ok(kv) = env.kv("CACHE")
-        && let Ok(put) = kv.put(key, logic::encode_entry(now, &body))
+        && let Ok(put) = kv.put(key, logic::encode_entry(now, body))
     {
         let _ = put.expiration_ttl(ttl).execute().await;
     }
@@ -156,9 +156,18 @@ pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> 
     let base = model.predictor.header.data.base;
     let bucket = serving::bucket_ms(at.timestamp_millis(), base.minutes());
     let mut misses: Vec<(usize, String)> = Vec::new();
-    for (i, sym) in valid {
-        let key = serving::prediction_key(&model.version, &sym, h, bucket);
-        match if fresh { None } else { kv_get(env, &key).await } {
+    // Cache lookups concurrently (KV reads are I/O; one after the other they add up over a batch).
+    let looked: Vec<Option<(i64, CachedPrediction)>> = if fresh {
+        valid.iter().map(|_| None).collect()
+    } else {
+        join_all(valid.iter().map(|(_, sym)| {
+            let key = serving::prediction_key(&model.version, sym, h, bucket);
+            async move { kv_get(env, &key).await }
+        }))
+        .await
+    };
+    for ((i, sym), hit) in valid.into_iter().zip(looked) {
+        match hit {
             Some((stored, c)) if now - stored < serving::PREDICTION_TTL_SECS as i64 * 1000 => {
                 entries[i] = Some(PredictEntry {
                     symbol: sym,
@@ -186,14 +195,19 @@ pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> 
             Err(e) => return Err(e),
             Ok(mut bars) => {
                 let computed = compute(&model, &misses, &mut bars, at);
+                let mut writes = Vec::new();
                 for ((i, sym), result) in misses.iter().zip(computed) {
                     let inputs = bars.get(sym).map(|b| b.inputs.clone()).unwrap_or_default();
                     entries[*i] = Some(match result {
                         Ok(prediction) => {
                             let c = CachedPrediction { prediction, inputs };
                             let key = serving::prediction_key(&model.version, sym, h, bucket);
-                            kv_put(env, &key, now, &c, serving::PREDICTION_TTL_SECS.max(60)).await;
-                            kv_put(env, &serving::last_valid_key(sym, h), now, &c, serving::LAST_VALID_KEEP_SECS).await;
+                            writes.push((key, serving::PREDICTION_TTL_SECS.max(60), serde_json::to_string(&c).ok()));
+                            writes.push((
+                                serving::last_valid_key(sym, h),
+                                serving::LAST_VALID_KEEP_SECS,
+                                serde_json::to_string(&c).ok(),
+                            ));
                             PredictEntry {
                                 symbol: sym.clone(),
                                 prediction: Some(c.prediction),
@@ -207,6 +221,12 @@ pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> 
                         Err(e) => PredictEntry { inputs, ..entry_error(sym, e.code, e.message) },
                     });
                 }
+                // Cache writes concurrently.
+                join_all(writes.into_iter().filter_map(|(key, ttl, body)| {
+                    let body = body?;
+                    Some(async move { kv_put(env, &key, now, &body, ttl).await })
+                }))
+                .await;
             }
         }
     }
