@@ -31,7 +31,7 @@ async function time(name, n, request) {
     const body = await res.json();
     lat.push(performance.now() - s);
     if (res.status !== 200) throw new Error(`${name}: ${res.status} ${JSON.stringify(body)}`);
-    const bad = body.predictions.filter((p) => !p.prediction);
+    const bad = (body.predictions ?? []).filter((p) => !p.prediction);
     if (bad.length) throw new Error(`${name}: ${bad.length} without prediction: ${JSON.stringify(bad[0].error)}`);
   }
   console.log(`${name}: n=${n} p50 ${q(lat, 0.5).toFixed(1)} ms, p90 ${q(lat, 0.9).toFixed(1)} ms, min ${Math.min(...lat).toFixed(1)} ms`);
@@ -55,5 +55,8 @@ await time("1 symbol, prediction cache hit (GET)", repeats * 5, {
   init: { headers: { authorization: `Bearer ${CLIENT}` } },
 });
 await time("100 symbols, prediction cache hits", repeats, post(symbols, CLIENT, false));
+// Floors for comparison: routing alone, and one D1 read (the predict route reads the active version per request).
+await time("reference: GET /api/v1/health", repeats * 5, { path: "/api/v1/health", init: {} });
+await time("reference: GET /api/v1/models/active (one D1 read)", repeats * 5, { path: "/api/v1/models/active", init: {} });
 await w.mf.dispose();
 await standin.stop();
