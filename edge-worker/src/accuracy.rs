@@ -1,75 +1,147 @@
-//! Accuracy tracking (run by [`crate::cron`]): scores stored predictions once their horizon has passed.
+//! Accuracy tracking (run by [`crate::cron`]): scores stored predictions once their target has passed, and
+//! gives every one a terminal state (the rules are in [`crate::scoring`]). One run: pending rows undecided after
+//! [`scoring::MAX_ATTEMPTS`] runs expire; the due ones (fewest failed attempts, then oldest target first) are fetched once per
+//! symbol and window; all updates go in one D1 batch, each conditional on the row still being pending, and what
+//! changed is counted from D1's `meta.changes` — so overlapping runs never score a row twice.
 
-use chrono::{DateTime, TimeZone, Utc};
-use mtf_alpaca::request::{BarsRequest, Sort};
+use std::collections::BTreeMap;
+
+use chrono::{TimeZone, Utc};
+use mtf_alpaca::request::BarsRequest;
 use mtf_alpaca::rest::BarsResponse;
-use mtf_market::Timeframe;
+use mtf_market::{Bar, Timeframe};
 use serde_json::json;
 use worker::Env;
 
 use crate::config::Config;
 use crate::db::{self, PendingRow};
 use crate::http::{iso, log_error, now_ms};
-use crate::logic::{self, ApiError};
+use crate::logic::ApiError;
 use crate::routes::predictions::bump_generation;
+use crate::scoring::{self, Pending, Verdict};
 use crate::upstream::alpaca_get_as;
+use crate::wire::AccuracyRun;
 
-/// Scores stored predictions whose horizon has passed: the realised price is the close of the 1-minute bar
-/// that ends at the horizon (or the latest one ending within 15 minutes before it, for illiquid minutes).
-/// Predictions whose bar is not available yet (e.g. a replay clock behind) wait for the next run.
-pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<usize, ApiError> {
-    let db = db::d1(env)?;
-    let pending: Vec<PendingRow> = db::rows(
-        &db,
-        "SELECT id, symbol, prediction_time, horizon_minutes, predicted_price, last_close, interval_low, interval_high, signal \
-         FROM ml_predictions WHERE realized_price IS NULL ORDER BY prediction_time ASC LIMIT 200",
-        &[],
+/// Bars of one symbol over `[start_ms, end_ms)` (1-minute, one page), or `None` when Alpaca fails.
+async fn minute_bars(cfg: &Config, symbol: &str, start_ms: i64, end_ms: i64) -> Option<Vec<Bar>> {
+    let t = |ms: i64| Utc.timestamp_millis_opt(ms).single();
+    let request = BarsRequest::new([symbol.to_string()], Timeframe::M1)
+        .range(t(start_ms), t(end_ms - 60_000))
+        .limit(10_000)
+        .feed(cfg.feed);
+    let path = request.path_and_query().ok()?;
+    match alpaca_get_as::<BarsResponse>(cfg, &path).await {
+        Ok(page) => Some(page.bars),
+        Err(e) => {
+            log_error(&format!("accuracy: {symbol}"), &e, cfg);
+            None
+        }
+    }
+}
+
+/// One run of accuracy tracking.
+///
+/// # Errors
+/// D1 failing.
+pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiError> {
+    let d1 = db::d1(env)?;
+    let now = now_ms();
+    let expired = db::run(
+        &d1,
+        "UPDATE ml_predictions SET status = 'expired', evaluated_at = ?1 WHERE status = 'pending' AND score_attempts >= ?2",
+        &[json!(iso(now)), json!(scoring::MAX_ATTEMPTS)],
     )
     .await?;
-    let now = now_ms();
-    let mut scored = 0;
-    for p in pending {
-        let Ok(t0) = DateTime::parse_from_rfc3339(&p.prediction_time) else { continue };
-        let target = t0.timestamp_millis() + p.horizon_minutes as i64 * 60_000;
-        if target > now {
-            continue;
-        }
-        let from = Utc.timestamp_millis_opt(target - 15 * 60_000).single();
-        let to = Utc.timestamp_millis_opt(target - 60_000).single();
-        let request = BarsRequest::new([p.symbol.clone()], Timeframe::M1)
-            .range(from, to)
-            .limit(20)
-            .sort(Sort::Desc)
-            .feed(cfg.feed);
-        let Ok(path) = request.path_and_query() else { continue };
-        let page: BarsResponse = match alpaca_get_as(cfg, &path).await {
-            Ok(page) => page,
-            Err(e) => {
-                log_error(&format!("accuracy: {}", p.symbol), &e, cfg);
-                continue;
-            }
-        };
-        let Some(bar) = page.bars.iter().filter(|b| b.start_ms() + 60_000 <= target).max_by_key(|b| b.start_ms())
+    let due: Vec<PendingRow> = db::rows(
+        &d1,
+        &format!(
+            "SELECT id, symbol, target_time, predicted_price, last_close, interval_low, interval_high, signal \
+             FROM ml_predictions WHERE status = 'pending' AND target_time <= ?1 \
+             ORDER BY score_attempts ASC, target_time ASC LIMIT {}",
+            scoring::ROWS_PER_RUN
+        ),
+        &[json!(iso(now))],
+    )
+    .await?;
+    let mut by_symbol: BTreeMap<String, Vec<(i64, Pending)>> = BTreeMap::new();
+    for r in due {
+        let Some(target_ms) = chrono::DateTime::parse_from_rfc3339(&r.target_time).ok().map(|t| t.timestamp_millis())
         else {
             continue;
         };
-        let o = logic::score(p.predicted_price, p.last_close, p.interval_low, p.interval_high, &p.signal, bar.close());
-        db::run(
-            &db,
-            "UPDATE ml_predictions SET realized_price = ?1, realized_error = ?2, hit = ?3, in_interval = ?4, \
-             evaluated_at = ?5 WHERE id = ?6",
-            &[
-                json!(o.realized_price),
-                json!(o.error),
-                json!(o.hit),
-                json!(o.in_interval),
-                json!(iso(now)),
-                json!(p.id),
-            ],
-        )
-        .await?;
-        scored += 1;
-        bump_generation(env, &p.symbol).await;
+        by_symbol.entry(r.symbol.clone()).or_default().push((
+            r.id as i64,
+            Pending {
+                target_ms,
+                predicted_price: r.predicted_price,
+                last_close: r.last_close,
+                interval_low: r.interval_low,
+                interval_high: r.interval_high,
+                signal: r.signal,
+            },
+        ));
     }
-    Ok(scored)
+    let mut requests = 0;
+    let mut stmts = Vec::new();
+    let mut kinds = Vec::new(); // what each statement is, to count its changes
+    let mut touched: Vec<String> = Vec::new();
+    'symbols: for (symbol, rows) in &by_symbol {
+        let targets: Vec<i64> = rows.iter().map(|(_, p)| p.target_ms).collect();
+        for (start, end, members) in scoring::windows(&targets).into_iter().take(scoring::WINDOWS_PER_SYMBOL) {
+            if requests >= scoring::REQUESTS_PER_RUN {
+                break 'symbols;
+            }
+            requests += 1;
+            let bars = minute_bars(cfg, symbol, start, end).await;
+            for i in members {
+                let (id, p) = &rows[i];
+                let (sql, args, kind) = match scoring::verdict(p, bars.as_deref()) {
+                    Verdict::Scored(o) => (
+                        "UPDATE ml_predictions SET realized_price = ?1, realized_error = ?2, hit = ?3, in_interval = ?4, \
+                         evaluated_at = ?5, status = 'scored' WHERE id = ?6 AND status = 'pending'",
+                        vec![
+                            json!(o.realized_price),
+                            json!(o.error),
+                            json!(o.hit),
+                            json!(o.in_interval),
+                            json!(iso(now)),
+                            json!(id),
+                        ],
+                        "scored",
+                    ),
+                    Verdict::Unscorable => (
+                        "UPDATE ml_predictions SET status = 'unscorable', evaluated_at = ?1 WHERE id = ?2 AND status = 'pending'",
+                        vec![json!(iso(now)), json!(id)],
+                        "unscorable",
+                    ),
+                    Verdict::Wait => (
+                        "UPDATE ml_predictions SET score_attempts = score_attempts + 1 WHERE id = ?1 AND status = 'pending'",
+                        vec![json!(id)],
+                        "waiting",
+                    ),
+                };
+                stmts.push(db::bind(d1.prepare(sql), &args)?);
+                kinds.push((kind, symbol.clone()));
+            }
+        }
+    }
+    let mut run = AccuracyRun { scored: 0, unscorable: 0, expired, waiting: 0 };
+    if !stmts.is_empty() {
+        let results = d1.batch(stmts).await?;
+        for (r, (kind, symbol)) in results.iter().zip(&kinds) {
+            let changed = r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0);
+            match *kind {
+                "scored" => run.scored += changed,
+                "unscorable" => run.unscorable += changed,
+                _ => run.waiting += changed,
+            }
+            if changed > 0 && *kind != "waiting" && !touched.contains(symbol) {
+                touched.push(symbol.clone());
+            }
+        }
+    }
+    for s in &touched {
+        bump_generation(env, s).await;
+    }
+    Ok(run)
 }

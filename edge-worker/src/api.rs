@@ -20,24 +20,36 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         http::add_cors(r.headers_mut(), allowed.as_deref(), true);
         return Ok(r);
     }
-    if origin.is_some() && allowed.is_none() && req.method() != Method::Get {
+    let is_ws = req.headers().get("Upgrade").ok().flatten().is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    // Writes and WebSocket upgrades (a GET a foreign page can open: cross-site WebSocket hijacking) from an origin
+    // outside the allowlist are refused.
+    if origin.is_some() && allowed.is_none() && (req.method() != Method::Get || is_ws) {
         return Ok(http::error_response(
             &ApiError::new(403, "origin_not_allowed", "this origin is not in CORS_ORIGINS"),
             &cfg,
         ));
     }
-    let is_ws = req.headers().get("Upgrade").ok().flatten().is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    let authenticated = req.headers().get("Authorization").ok().flatten().is_some();
+    let request_id = http::request_id(&req);
     let mut resp = match route(req, &env, &cfg).await {
         Ok(r) => r,
         Err(e) => {
             if e.status >= 500 {
-                log_error("request failed", &e, &cfg);
+                log_error(&format!("request {request_id} failed"), &e, &cfg);
             }
-            http::error_response(&e, &cfg)
+            // Internal failures (D1, KV, the runtime) reach the client as one generic message with the request
+            // id; the detail is in the log line above. Designed errors (4xx, upstream, no model) keep theirs.
+            let shown = if e.code == "internal" {
+                ApiError::internal(format!("internal error (request {request_id}); the operator's log has the detail"))
+            } else {
+                e
+            };
+            http::error_response(&shown, &cfg)
         }
     };
     if !is_ws {
         http::add_cors(resp.headers_mut(), allowed.as_deref(), false);
+        http::add_security_headers(resp.headers_mut(), authenticated, &request_id);
     }
     Ok(resp)
 }
@@ -46,20 +58,15 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
     let path = req.path();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let m = req.method();
+    // One limiter for every API route (per client address; health checks excepted).
+    if segs.first() == Some(&"api") && segs.get(2) != Some(&"health") {
+        http::rate_limit(&req, cfg)?;
+    }
     match (m.clone(), segs.as_slice()) {
         (Method::Get, ["api", "v1", "health"]) => json_response(200, &json!({ "ok": true })),
-        (Method::Get, ["api", "v1", "bars"]) => {
-            http::rate_limit(&req, cfg)?;
-            market::bars(&req, env, cfg).await
-        }
-        (Method::Get, ["api", "v1", "quote"]) => {
-            http::rate_limit(&req, cfg)?;
-            market::quote(&req, env, cfg).await
-        }
-        (Method::Get, ["api", "v1", "news"]) => {
-            http::rate_limit(&req, cfg)?;
-            market::news(&req, env, cfg).await
-        }
+        (Method::Get, ["api", "v1", "bars"]) => market::bars(&req, env, cfg).await,
+        (Method::Get, ["api", "v1", "quote"]) => market::quote(&req, env, cfg).await,
+        (Method::Get, ["api", "v1", "news"]) => market::news(&req, env, cfg).await,
         (Method::Post, ["api", "v1", "predict"]) => predict::post(req, env, cfg).await,
         (Method::Get, ["api", "v1", "predict"]) => predict::get(&req, env, cfg).await,
         (Method::Post, ["api", "v1", "predictions"]) => predictions::post(req, env, cfg).await,
@@ -75,18 +82,17 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
         (Method::Post, ["api", "v1", "admin", "track-accuracy"]) => {
             // The cron's job on demand (admin): `wrangler dev` does not fire cron triggers by itself.
             http::require(&req, &cfg.admin_token, "admin token")?;
-            let scored = track_accuracy(env, cfg).await?;
-            json_response(200, &json!({ "scored": scored }))
+            json_response(200, &track_accuracy(env, cfg).await?)
         }
         (Method::Post, ["api", "v1", "admin", "predict-watchlist"]) => {
             // The cron's scheduled predictions on demand (admin), optionally `?at=` (a replay clock).
             http::require(&req, &cfg.admin_token, "admin token")?;
-            let at = logic::parse_time(http::query(&req).get("at").map(String::as_str), "at")?;
+            let at = logic::parse_time(http::query(&req)?.get("at").map(String::as_str), "at")?;
             json_response(200, &crate::cron::predict_watchlist(env, cfg, at).await?)
         }
         (Method::Get, ["api", "v1", "stream"]) | (Method::Get, ["api", "v1", "stream", "status"]) => {
             if segs.len() == 3 {
-                logic::parse_symbols(http::query(&req).get("symbols").map(String::as_str), 30)?;
+                logic::parse_symbols(http::query(&req)?.get("symbols").map(String::as_str), 30)?;
             }
             let stub = env.durable_object("STREAM")?.id_from_name("alpaca")?.get_stub()?;
             Ok(stub.fetch_with_request(req).await?)

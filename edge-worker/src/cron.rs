@@ -33,7 +33,13 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Err(e) => log_error("scheduled predictions failed", &e, &cfg),
     }
     match track_accuracy(&env, &cfg).await {
-        Ok(n) => worker::console_log!("accuracy tracking: {n} prediction(s) scored"),
+        Ok(r) => worker::console_log!(
+            "accuracy tracking: {} scored, {} unscorable, {} expired, {} waiting",
+            r.scored,
+            r.unscorable,
+            r.expired,
+            r.waiting
+        ),
         Err(e) => log_error("accuracy tracking failed", &e, &cfg),
     }
 }
@@ -94,12 +100,12 @@ pub async fn predict_watchlist(env: &Env, cfg: &Config, at: Option<DateTime<Utc>
         if last.map(|t| base.bar_end(t, session)) != Some(instant) {
             continue;
         }
-        let row = logic::validate_prediction(p, &e.symbol)?;
+        let row = logic::validate_prediction(p, &e.symbol, now_ms())?;
         let changes = db::run(
             &d1,
             "INSERT OR IGNORE INTO ml_predictions (symbol, model_version, prediction_time, horizon_minutes, predicted_price, \
-             interval_low, interval_high, confidence, signal, last_close, attention_weights, payload, source) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'edge')",
+             interval_low, interval_high, confidence, signal, last_close, attention_weights, payload, target_time, source) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'edge')",
             &[
                 json!(row.symbol),
                 json!(row.model_version),
@@ -113,6 +119,7 @@ pub async fn predict_watchlist(env: &Env, cfg: &Config, at: Option<DateTime<Utc>
                 json!(row.last_close),
                 json!(row.attention_weights),
                 json!(row.payload),
+                json!(row.target_time),
             ],
         )
         .await?;

@@ -115,12 +115,14 @@ pub struct PredictionDbRow {
     pub evaluated_at: Option<String>,
     pub created_at: String,
     pub payload: Option<String>,
+    pub status: String,
+    pub source: String,
 }
 
 /// The columns of [`PredictionDbRow`], in a `SELECT`.
 pub const PREDICTION_COLS: &str = "id, symbol, model_version, prediction_time, horizon_minutes, predicted_price, \
      interval_low, interval_high, confidence, signal, last_close, realized_price, realized_error, hit, in_interval, \
-     evaluated_at, created_at, payload";
+     evaluated_at, created_at, payload, status, source";
 
 impl PredictionDbRow {
     /// The wire form (payload parsed).
@@ -144,6 +146,8 @@ impl PredictionDbRow {
             evaluated_at: self.evaluated_at,
             created_at: self.created_at,
             payload: wire::json_column(self.payload.as_deref()),
+            status: self.status,
+            source: self.source,
         }
     }
 }
@@ -153,8 +157,7 @@ impl PredictionDbRow {
 pub struct PendingRow {
     pub id: f64,
     pub symbol: String,
-    pub prediction_time: String,
-    pub horizon_minutes: f64,
+    pub target_time: String,
     pub predicted_price: f64,
     pub last_close: f64,
     pub interval_low: f64,

@@ -56,7 +56,12 @@ pub fn error_response(e: &ApiError, cfg: &Config) -> Response {
     let scrubbed = cfg.scrub(&e.message);
     let body = ApiError { message: truncate(&scrubbed, MAX_CLIENT_MESSAGE).to_string(), ..e.clone() }.body();
     Response::from_json(&body)
-        .map(|r| r.with_status(e.status))
+        .map(|mut r| {
+            if let Some(s) = e.retry_after {
+                let _ = r.headers_mut().set("Retry-After", &s.to_string());
+            }
+            r.with_status(e.status)
+        })
         .or_else(|_| Response::empty().map(|r| r.with_status(500)))
         .unwrap_or_else(|_| Response::builder().empty())
 }
@@ -66,9 +71,12 @@ pub fn log_error(what: &str, e: &ApiError, cfg: &Config) {
     worker::console_error!("{what}: {} {}", e.code, truncate(&cfg.scrub(&e.message), 4 * MAX_CLIENT_MESSAGE));
 }
 
-/// The query string as a map (the last value wins for repeated names).
-pub fn query(req: &Request) -> std::collections::HashMap<String, String> {
-    req.url().map(|u| u.query_pairs().into_owned().collect()).unwrap_or_default()
+/// The query string as a map. A repeated name is refused (400 `duplicate_parameter`): otherwise what is
+/// validated (one value) and what is used downstream (another) can differ, as `?symbols=*&symbols=SPY` did
+/// between the route and the stream's Durable Object.
+pub fn query(req: &Request) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    let url = req.url().map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    logic::query_map(url.query_pairs().into_owned())
 }
 
 /// A percent-decoded path segment.
@@ -92,8 +100,10 @@ pub fn urlencode(s: &str) -> String {
 /// The per-isolate rate limit, keyed by client IP.
 pub fn rate_limit(req: &Request, cfg: &Config) -> Result<(), ApiError> {
     let ip = req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "local".into());
-    RATE.with(|r| r.borrow_mut().check(&ip, now_ms(), cfg.rate_per_min, 60_000)).map_err(|retry| {
-        ApiError::new(
+    let key = logic::client_key(&ip);
+    RATE.with(|r| r.borrow_mut().check(&key, now_ms(), cfg.rate_per_min, 60_000)).map_err(|retry| ApiError {
+        retry_after: Some(retry),
+        ..ApiError::new(
             429,
             "rate_limited",
             format!("more than {} requests per minute; retry in {retry} s", cfg.rate_per_min),
@@ -129,11 +139,17 @@ pub async fn body_bytes(mut req: Request, max: usize) -> Result<Vec<u8>, ApiErro
         }
         return Err(ApiError::new(413, "body_too_large", format!("request body over {max} bytes")));
     }
-    let b = req.bytes().await?;
-    if b.len() > max {
-        return Err(ApiError::new(413, "body_too_large", format!("request body over {max} bytes")));
+    // Read as a stream and stopped past `max`: a chunked body (no Content-Length) is never buffered whole.
+    let mut out = Vec::new();
+    let Ok(mut stream) = req.stream() else { return Ok(out) };
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        let chunk = chunk?;
+        if out.len() + chunk.len() > max {
+            return Err(ApiError::new(413, "body_too_large", format!("request body over {max} bytes")));
+        }
+        out.extend_from_slice(&chunk);
     }
-    Ok(b)
+    Ok(out)
 }
 
 /// The body as JSON, at most `cfg.max_body` bytes.
@@ -142,11 +158,30 @@ pub async fn body_json(req: Request, cfg: &Config) -> Result<serde_json::Value, 
     serde_json::from_slice(&b).map_err(|e| ApiError::bad_request("invalid_json", format!("body is not JSON: {e}")))
 }
 
-/// CORS headers for an allowed origin (and the preflight's).
+/// The request's id: Cloudflare's `CF-Ray` when present, else a random one (what a client quotes to the operator).
+pub fn request_id(req: &Request) -> String {
+    req.headers().get("CF-Ray").ok().flatten().filter(|r| !r.is_empty()).unwrap_or_else(|| {
+        let r = worker::js_sys::Math::random();
+        format!("local-{:012x}", (r * 281_474_976_710_656.0) as u64)
+    })
+}
+
+/// `nosniff` and the request id on every response; `no-store` on authenticated responses that set no caching of
+/// their own (a shared cache must not keep what a token unlocked).
+pub fn add_security_headers(h: &mut Headers, authenticated: bool, request_id: &str) {
+    let _ = h.set("X-Content-Type-Options", "nosniff");
+    let _ = h.set("X-Request-Id", request_id);
+    if authenticated && !h.has("Cache-Control").unwrap_or(false) {
+        let _ = h.set("Cache-Control", "no-store");
+    }
+}
+
+/// CORS headers for an allowed origin (and the preflight's). `Vary: Origin` always: a response differs by origin
+/// whether or not this one was allowed.
 pub fn add_cors(h: &mut Headers, origin: Option<&str>, preflight: bool) {
+    let _ = h.set("Vary", "Origin");
     if let Some(o) = origin {
         let _ = h.set("Access-Control-Allow-Origin", o);
-        let _ = h.set("Vary", "Origin");
         if preflight {
             let _ = h.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
             let _ = h.set("Access-Control-Allow-Headers", "Authorization, Content-Type");

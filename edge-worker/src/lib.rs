@@ -15,6 +15,7 @@
 //! secrets and scrubbed from every message where it leaves the worker.
 
 pub mod logic;
+pub mod scoring;
 pub mod serving;
 pub mod wire;
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use mtf_market::Timeframe;
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 /// An API error: HTTP status, stable code and a message naming what is wrong. Rendered as
 /// `{ "error": { "code", "message" } }`.
@@ -13,11 +14,13 @@ pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429s).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(400, code, message)
@@ -45,9 +48,38 @@ impl ApiError {
 pub fn scrub(message: &str, secrets: &[&str]) -> String {
     let mut out = message.to_string();
     for s in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(s, "[redacted]");
+        // The secret as it is, percent-encoded (an echoed URL or form) and JSON-escaped (an echoed body).
+        let encoded: String = s
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let escaped = serde_json::to_string(s).unwrap_or_default();
+        let escaped = escaped.trim_matches('"');
+        for form in [s, encoded.as_str(), escaped] {
+            if !form.is_empty() {
+                out = out.replace(form, "[redacted]");
+            }
+        }
     }
     out
+}
+
+/// Query pairs as a map; a name given twice is refused.
+pub fn query_map(pairs: impl IntoIterator<Item = (String, String)>) -> Result<HashMap<String, String>, ApiError> {
+    let mut out = HashMap::new();
+    for (k, v) in pairs {
+        if out.contains_key(&k) {
+            return Err(ApiError::bad_request("duplicate_parameter", format!("query parameter `{k}` is given twice")));
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
 }
 
 /// A validated, upper-case symbol (Alpaca's alphabet: letters, digits, `.`, `/`, `-`; ≤ 20 characters).
@@ -192,17 +224,42 @@ pub fn cors_origin(origin: Option<&str>, allowlist: &str) -> Option<String> {
     allowlist.split(',').map(str::trim).any(|a| a == "*" || a.eq_ignore_ascii_case(origin)).then(|| origin.to_string())
 }
 
-/// A fixed-window rate limiter (per isolate): `limit` requests per `window_ms` per key.
+/// The rate-limit key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber's prefix: otherwise every
+/// address of it is a fresh budget).
+pub fn client_key(ip: &str) -> String {
+    match ip.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(a)) => {
+            let s = a.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(a) => a.to_string(),
+        Err(_) => ip.trim().to_string(),
+    }
+}
+
+/// A fixed-window rate limiter (per isolate): `limit` requests per `window_ms` per key, at most
+/// [`RateLimiter::MAX_KEYS`] keys.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     windows: std::collections::HashMap<String, (i64, u32)>,
 }
 
 impl RateLimiter {
+    /// Most keys held.
+    pub const MAX_KEYS: usize = 10_000;
+
     /// Counts a request; `Err(retry_after_secs)` when over the limit.
     pub fn check(&mut self, key: &str, now_ms: i64, limit: u32, window_ms: i64) -> Result<(), u64> {
-        if self.windows.len() > 10_000 {
+        if self.windows.len() >= Self::MAX_KEYS && !self.windows.contains_key(key) {
             self.windows.retain(|_, (start, _)| now_ms - *start < window_ms);
+            if self.windows.len() >= Self::MAX_KEYS {
+                // Still full within one window (many addresses at once): the oldest windows go. Bounded memory
+                // over exactness; a global limit belongs in front of the worker (README, "Security model").
+                let mut starts: Vec<i64> = self.windows.values().map(|w| w.0).collect();
+                starts.sort_unstable();
+                let cut = starts[starts.len() / 2];
+                self.windows.retain(|_, (start, _)| *start > cut);
+            }
         }
         let w = self.windows.entry(key.to_string()).or_insert((now_ms, 0));
         if now_ms - w.0 >= window_ms {
@@ -228,10 +285,86 @@ pub struct PredictionRow {
     pub last_close: f64,
     pub attention_weights: String,
     pub payload: String,
+    /// `prediction_time + horizon` (RFC 3339, seconds): when it can be scored.
+    pub target_time: String,
+}
+
+/// How far in the future a stored prediction's `predictionTime` may lie (clock skew): later ones are refused, so
+/// no row can pin `latest` with a far-future time.
+pub const MAX_FUTURE_MS: i64 = 5 * 60_000;
+
+/// Largest stored payload (the prediction JSON of the default model is about 4.5 KB).
+pub const MAX_PAYLOAD_BYTES: usize = 32 << 10;
+
+/// The prediction's schema fields only (unknown keys dropped at every level), so nothing but the contract is
+/// stored. Attention arrays are kept only as arrays of numbers.
+pub fn schema_only(v: &Value) -> Value {
+    fn pick(v: &Value, keys: &[&str]) -> Value {
+        let mut out = serde_json::Map::new();
+        if let Some(o) = v.as_object() {
+            for k in keys {
+                if let Some(x) = o.get(*k)
+                    && !x.is_object()
+                    && !x.is_array()
+                {
+                    out.insert((*k).to_string(), x.clone());
+                }
+            }
+        }
+        Value::Object(out)
+    }
+    let numbers = |x: Option<&Value>| -> Value {
+        match x {
+            Some(Value::Array(a)) => Value::Array(
+                a.iter()
+                    .filter_map(|e| match e {
+                        Value::Number(_) => Some(e.clone()),
+                        Value::Array(row) => {
+                            Some(Value::Array(row.iter().filter(|n| n.is_number()).cloned().collect()))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => Value::Array(vec![]),
+        }
+    };
+    let Value::Object(mut o) = pick(
+        v,
+        &[
+            "symbol",
+            "modelVersion",
+            "predictionTime",
+            "lastClose",
+            "lastBarStart",
+            "predictedPrice",
+            "predictedLogReturn",
+            "signal",
+            "confidence",
+        ],
+    ) else {
+        return Value::Null;
+    };
+    o.insert("horizon".into(), pick(&v["horizon"], &["timeframe", "bars", "minutes"]));
+    o.insert("interval".into(), pick(&v["interval"], &["low", "high", "level"]));
+    o.insert("probabilities".into(), pick(&v["probabilities"], &["down", "flat", "up"]));
+    if let Some(a) = v.get("attention").filter(|a| a.is_object()) {
+        let tfs: Vec<Value> =
+            a["timeframes"].as_array().map_or_else(Vec::new, |t| t.iter().filter(|x| x.is_string()).cloned().collect());
+        o.insert(
+            "attention".into(),
+            serde_json::json!({
+                "timeframes": tfs,
+                "acrossTimeframes": numbers(a.get("acrossTimeframes")),
+                "overTime": numbers(a.get("overTime")),
+            }),
+        );
+    }
+    Value::Object(o)
 }
 
 /// Validates one prediction (the JSON of `mtf predict` / `predictor.predict`). The message names the field.
-pub fn validate_prediction(v: &Value, at: &str) -> Result<PredictionRow, ApiError> {
+pub fn validate_prediction(v: &Value, at: &str, now_ms: i64) -> Result<PredictionRow, ApiError> {
     let bad = |field: &str, what: &str| ApiError::new(422, "invalid_prediction", format!("{at}.{field}: {what}"));
     let num = |path: &[&str]| -> Result<f64, ApiError> {
         let mut x = v;
@@ -249,7 +382,10 @@ pub fn validate_prediction(v: &Value, at: &str) -> Result<PredictionRow, ApiErro
         return Err(bad("modelVersion", "must be 1–100 characters"));
     }
     let prediction_time = text("predictionTime")?;
-    DateTime::parse_from_rfc3339(&prediction_time).map_err(|_| bad("predictionTime", "must be RFC 3339"))?;
+    let t = DateTime::parse_from_rfc3339(&prediction_time).map_err(|_| bad("predictionTime", "must be RFC 3339"))?;
+    if t.timestamp_millis() > now_ms + MAX_FUTURE_MS {
+        return Err(bad("predictionTime", "is in the future"));
+    }
     let horizon = num(&["horizon", "minutes"])?;
     if horizon < 1.0 || horizon.fract() != 0.0 || horizon > 525_600.0 {
         return Err(bad("horizon.minutes", "must be a whole number of minutes ≥ 1"));
@@ -271,6 +407,12 @@ pub fn validate_prediction(v: &Value, at: &str) -> Result<PredictionRow, ApiErro
     if !["buy", "sell", "hold"].contains(&signal.as_str()) {
         return Err(bad("signal", "must be buy, sell or hold"));
     }
+    let target_time = crate::scoring::target_time(&prediction_time, horizon as i64)
+        .ok_or_else(|| bad("predictionTime", "must be RFC 3339"))?;
+    let payload = schema_only(v).to_string();
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(bad("attention", &format!("the prediction is over {MAX_PAYLOAD_BYTES} bytes")));
+    }
     Ok(PredictionRow {
         symbol,
         model_version,
@@ -283,12 +425,13 @@ pub fn validate_prediction(v: &Value, at: &str) -> Result<PredictionRow, ApiErro
         signal,
         last_close,
         attention_weights: v.get("attention").map(Value::to_string).unwrap_or_else(|| "null".into()),
-        payload: v.to_string(),
+        payload,
+        target_time,
     })
 }
 
 /// One or a batch (array, ≤ `max`) of predictions; all are validated before anything is stored.
-pub fn validate_predictions(body: &Value, max: usize) -> Result<Vec<PredictionRow>, ApiError> {
+pub fn validate_predictions(body: &Value, max: usize, now_ms: i64) -> Result<Vec<PredictionRow>, ApiError> {
     match body {
         Value::Array(items) => {
             if items.is_empty() || items.len() > max {
@@ -298,9 +441,9 @@ pub fn validate_predictions(body: &Value, max: usize) -> Result<Vec<PredictionRo
                     format!("a batch holds 1–{max} predictions, got {}", items.len()),
                 ));
             }
-            items.iter().enumerate().map(|(i, v)| validate_prediction(v, &format!("[{i}]"))).collect()
+            items.iter().enumerate().map(|(i, v)| validate_prediction(v, &format!("[{i}]"), now_ms)).collect()
         }
-        Value::Object(_) => Ok(vec![validate_prediction(body, "$")?]),
+        Value::Object(_) => Ok(vec![validate_prediction(body, "$", now_ms)?]),
         _ => Err(ApiError::new(422, "invalid_prediction", "body must be a prediction object or an array of them")),
     }
 }
@@ -368,6 +511,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_repeated_query_parameter_is_refused() {
+        let q = |p: &[(&str, &str)]| query_map(p.iter().map(|(a, b)| (a.to_string(), b.to_string())));
+        assert_eq!(q(&[("symbols", "SPY"), ("limit", "5")]).unwrap()["symbols"], "SPY");
+        assert_eq!(q(&[("symbols", "*"), ("symbols", "SPY")]).unwrap_err().code, "duplicate_parameter");
+    }
+
+    #[test]
     fn long_kv_keys_are_hashed_and_stay_distinct() {
         assert_eq!(kv_key("a:", "/v2/x"), "a:/v2/x");
         let syms: Vec<String> = (0..100).map(|i| format!("S{i:03}")).collect();
@@ -412,6 +562,18 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_clients_are_limited_by_their_64_prefix_and_the_key_map_is_bounded() {
+        assert_eq!(client_key("2001:db8:1:2:aaaa::1"), client_key("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(client_key("2001:db8:1:2::1"), client_key("2001:db8:1:3::1"));
+        assert_eq!(client_key("203.0.113.9"), "203.0.113.9");
+        let mut r = RateLimiter::default();
+        for i in 0..(RateLimiter::MAX_KEYS * 2) {
+            let _ = r.check(&format!("k{i}"), i as i64, 5, 60_000_000);
+        }
+        assert!(r.windows.len() <= RateLimiter::MAX_KEYS);
+    }
+
+    #[test]
     fn rate_limiter_windows() {
         let mut r = RateLimiter::default();
         for _ in 0..3 {
@@ -436,25 +598,54 @@ mod tests {
     #[test]
     fn scrub_removes_secrets() {
         assert_eq!(scrub("key=SECRET123 failed", &["SECRET123", ""]), "key=[redacted] failed");
+        // Encoded forms too: percent-encoded (an echoed URL) and JSON-escaped (an echoed body).
+        assert_eq!(scrub("u?k=s%2Fk%2Bx", &["s/k+x"]), "u?k=[redacted]");
+        assert_eq!(scrub(r#"{"k":"a\"b\\c"}"#, &[r#"a"b\c"#]), r#"{"k":"[redacted]"}"#);
     }
 
     fn prediction() -> Value {
         serde_json::from_str(include_str!("../../crates/wasm/tests/fixtures/parity_expected.json")).unwrap()
     }
 
+    /// 2026-01-01T00:00:00Z: "now" for the validation tests.
+    const NOW: i64 = 1_767_225_600_000;
+
     #[test]
     fn predictions_validate_and_batches_are_all_or_nothing() {
         let p = prediction();
-        let row = validate_prediction(&p, "$").unwrap();
+        let row = validate_prediction(&p, "$", NOW).unwrap();
         assert_eq!(row.symbol, "SPY");
         assert_eq!(row.horizon_minutes, 60);
+        assert_eq!(row.target_time, "2011-01-31T21:00:00Z");
         let mut bad = p.clone();
         bad["confidence"] = json!(1.5);
-        let err = validate_predictions(&json!([p, bad]), 100).unwrap_err();
+        let err = validate_predictions(&json!([p, bad]), 100, NOW).unwrap_err();
         assert_eq!(err.status, 422);
         assert!(err.message.starts_with("[1].confidence"), "{}", err.message);
-        assert_eq!(validate_predictions(&json!([]), 100).unwrap_err().code, "invalid_batch");
-        assert_eq!(validate_predictions(&Value::Array(vec![p; 101]), 100).unwrap_err().code, "invalid_batch");
+        assert_eq!(validate_predictions(&json!([]), 100, NOW).unwrap_err().code, "invalid_batch");
+        assert_eq!(validate_predictions(&Value::Array(vec![p; 101]), 100, NOW).unwrap_err().code, "invalid_batch");
+    }
+
+    #[test]
+    fn a_future_prediction_time_is_refused_and_only_schema_fields_are_stored() {
+        let mut p = prediction();
+        p["predictionTime"] = json!("9999-12-31T00:00:00Z");
+        let e = validate_prediction(&p, "$", NOW).unwrap_err();
+        assert!(e.message.starts_with("$.predictionTime: is in the future"), "{}", e.message);
+        // Within the clock-skew allowance it is accepted.
+        p["predictionTime"] = json!("2026-01-01T00:04:00Z");
+        assert!(validate_prediction(&p, "$", NOW).is_ok());
+        // Unknown keys, at the top and inside, are not stored; the contract's fields are, unchanged.
+        let mut q = prediction();
+        q["evil"] = json!({ "html": "<script>" });
+        q["interval"]["note"] = json!("x");
+        q["attention"]["overTime"][0] = json!(["a", 0.5]);
+        let stored: Value = serde_json::from_str(&validate_prediction(&q, "$", NOW).unwrap().payload).unwrap();
+        assert!(stored.get("evil").is_none() && stored["interval"].get("note").is_none());
+        assert_eq!(stored["attention"]["overTime"][0], json!([0.5]));
+        let clean = prediction();
+        let kept: Value = serde_json::from_str(&validate_prediction(&clean, "$", NOW).unwrap().payload).unwrap();
+        assert_eq!(kept, clean, "a well-formed prediction is stored whole");
     }
 
     #[test]

@@ -15,6 +15,13 @@ use worker::{
 
 use crate::config::Config;
 
+/// Symbols one client may subscribe (as the route allows).
+const MAX_SYMBOLS_PER_CLIENT: usize = 30;
+/// Clients one hub serves.
+const MAX_CLIENTS: usize = 500;
+/// Symbols the shared upstream subscription may hold (Alpaca's free plan allows 30 for IEX; paid more).
+const MAX_SUBSCRIBED: usize = 200;
+
 struct Client {
     id: u64,
     socket: WebSocket,
@@ -59,12 +66,31 @@ impl DurableObject for StreamHub {
                 "last_error": h.last_error,
             }));
         }
-        let symbols: BTreeSet<String> = req
-            .url()?
-            .query_pairs()
-            .find(|(k, _)| k == "symbols")
-            .map(|(_, v)| v.split(',').map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default();
+        // Validated here as well as in the route (the Durable Object is reachable only through it, but its
+        // input is its own): one `symbols` parameter, 1–30 valid symbols, and the hub's caps.
+        let refuse = |status: u16, code: &str, message: String| {
+            Response::from_json(&json!({ "error": { "code": code, "message": message } }))
+                .map(|r| r.with_status(status))
+        };
+        let query = match crate::logic::query_map(req.url()?.query_pairs().into_owned()) {
+            Ok(q) => q,
+            Err(e) => return refuse(e.status, e.code, e.message),
+        };
+        let symbols: BTreeSet<String> =
+            match crate::logic::parse_symbols(query.get("symbols").map(String::as_str), MAX_SYMBOLS_PER_CLIENT) {
+                Ok(s) => s.into_iter().collect(),
+                Err(e) => return refuse(e.status, e.code, e.message),
+            };
+        {
+            let h = self.hub.borrow();
+            if h.clients.len() >= MAX_CLIENTS {
+                return refuse(503, "stream_full", format!("the stream serves at most {MAX_CLIENTS} clients"));
+            }
+            let new = symbols.iter().filter(|s| !h.subscribed.contains(*s)).count();
+            if h.subscribed.len() + new > MAX_SUBSCRIBED {
+                return refuse(503, "stream_full", format!("the stream subscribes at most {MAX_SUBSCRIBED} symbols"));
+            }
+        }
         let pair = WebSocketPair::new()?;
         let server = pair.server;
         server.accept()?;

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::http::{Res, now_ms};
 use crate::logic::{self, ApiError, CacheKind};
 
-/// Bytes of an upstream error body kept for the message (the message is scrubbed, then cut, where it leaves).
+/// Bytes of an upstream error body kept for the message (scrubbed first; scrubbed again, then cut, where it leaves).
 const UPSTREAM_BODY_KEEP: usize = 64 << 10;
 
 /// GET an Alpaca data path with the key headers; retries 429/5xx and network errors with backoff.
@@ -40,7 +40,8 @@ pub async fn alpaca_get(cfg: &Config, path_and_query: &str) -> Result<Value, Api
                         .await
                         .map_err(|e| ApiError::upstream(format!("Alpaca sent invalid JSON: {e}")));
                 }
-                let mut body = resp.text().await.unwrap_or_default();
+                // Scrubbed before it is cut: a cut through a secret would leave a part that no scrub matches.
+                let mut body = cfg.scrub(&resp.text().await.unwrap_or_default());
                 if body.len() > UPSTREAM_BODY_KEEP {
                     let cut = (0..=UPSTREAM_BODY_KEEP).rev().find(|&i| body.is_char_boundary(i)).unwrap_or(0);
                     body.truncate(cut);

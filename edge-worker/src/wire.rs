@@ -83,6 +83,13 @@ pub struct StoredPrediction {
     /// The whole prediction JSON as it was posted.
     #[ts(type = "Prediction")]
     pub payload: Value,
+    /// `pending`, then one terminal state: `scored`, `unscorable` (no bar near the target once later bars show
+    /// it final) or `expired` (undecided after a day of cron runs).
+    #[ts(type = "\"pending\" | \"scored\" | \"unscorable\" | \"expired\"")]
+    pub status: String,
+    /// `edge` (computed by the worker: the trusted source for monitoring) or `client` (posted by a browser).
+    #[ts(type = "\"edge\" | \"client\"")]
+    pub source: String,
 }
 
 /// `GET /api/v1/predictions?symbol=`.
@@ -140,6 +147,19 @@ pub struct TrainingRows {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Upserted {
     pub upserted: usize,
+}
+
+/// One run of accuracy tracking (`POST /api/v1/admin/track-accuracy`, and the cron).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AccuracyRun {
+    /// Predictions scored by this run.
+    pub scored: usize,
+    /// Predictions marked unscorable (no bar near the target once the bars are final).
+    pub unscorable: usize,
+    /// Pending predictions given up after a day of runs without a decision.
+    pub expired: usize,
+    /// Due predictions left pending (bars not final yet, or Alpaca failed), tried again after the others.
+    pub waiting: usize,
 }
 
 /// The model that served a `/api/v1/predict` answer.
@@ -262,6 +282,7 @@ pub fn typescript() -> String {
         decl::<TrainingRow>(),
         decl::<TrainingRows>(),
         decl::<Upserted>(),
+        decl::<AccuracyRun>(),
         decl::<ServedModel>(),
         decl::<EntryError>(),
         decl::<InputRange>(),

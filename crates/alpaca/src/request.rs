@@ -43,7 +43,14 @@ pub enum RequestError {
 /// [`RequestError::BadSymbol`].
 pub fn validate_symbol(s: &str) -> Result<String, RequestError> {
     let up = s.trim().to_ascii_uppercase();
-    let ok = (1..=10).contains(&up.len()) && up.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    // Letters, digits, `.` and `-` (BRK.B, BF-B), starting and ending with a letter or digit: never `.`, `..`
+    // or a leading `-`, which would make a path segment of their own upstream.
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok = (1..=10).contains(&up.len())
+        && up.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && edge_ok(up.chars().next())
+        && edge_ok(up.chars().last())
+        && !up.contains("..");
     if ok { Ok(up) } else { Err(RequestError::BadSymbol(s.to_string())) }
 }
 
@@ -413,6 +420,16 @@ mod tests {
             1.0,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn symbols_are_letters_digits_dots_and_dashes_never_a_path_segment_of_their_own() {
+        for ok in ["SPY", "brk.b", "BF-B", "A", "X1"] {
+            assert!(validate_symbol(ok).is_ok(), "{ok}");
+        }
+        for bad in [".", "..", "...", ".SPY", "SPY.", "A..B", "-A", "A-", "*", "SPY/X", "", "ABCDEFGHIJK", "S P"] {
+            assert!(validate_symbol(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

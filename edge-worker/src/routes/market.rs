@@ -18,7 +18,7 @@ fn bad_request(e: request::RequestError) -> ApiError {
 }
 
 pub async fn bars(req: &Request, env: &Env, cfg: &Config) -> Res {
-    let q = query(req);
+    let q = query(req)?;
     let symbol = logic::parse_symbol(q.get("symbol").map(String::as_str))?;
     let tf = logic::parse_timeframe(q.get("timeframe").map(String::as_str))?;
     let start = logic::parse_time(q.get("start").map(String::as_str), "start")?;
@@ -55,7 +55,7 @@ pub async fn bars(req: &Request, env: &Env, cfg: &Config) -> Res {
 }
 
 pub async fn quote(req: &Request, env: &Env, cfg: &Config) -> Res {
-    let q = query(req);
+    let q = query(req)?;
     let symbol = logic::parse_symbol(q.get("symbol").map(String::as_str))?;
     cached(env, &format!("quote:v1:{symbol}"), CacheKind::Quote, || async {
         let quote_path = request::latest_quote_path(&symbol, Some(cfg.feed)).map_err(bad_request)?;
@@ -68,7 +68,7 @@ pub async fn quote(req: &Request, env: &Env, cfg: &Config) -> Res {
 }
 
 pub async fn news(req: &Request, env: &Env, cfg: &Config) -> Res {
-    let q = query(req);
+    let q = query(req)?;
     let symbols = logic::parse_symbols(q.get("symbols").map(String::as_str), 50)?;
     let limit = logic::parse_limit(q.get("limit").map(String::as_str), 10, 50)?;
     let joined = symbols.join(",");

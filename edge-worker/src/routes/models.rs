@@ -59,7 +59,7 @@ pub async fn artifact(req: &Request, version: &str, env: &Env) -> Res {
 
 pub async fn register(req: Request, env: &Env, cfg: &Config) -> Res {
     http::require(&req, &cfg.admin_token, "admin token")?;
-    let activate_now = query(&req).get("activate").is_some_and(|v| v == "true" || v == "1");
+    let activate_now = query(&req)?.get("activate").is_some_and(|v| v == "true" || v == "1");
     let bytes = http::body_bytes(req, 25 << 20).await?;
     let info = logic::parse_artifact(&bytes)?;
     // The edge serves what it registers: an artifact `mtf-model` cannot load is refused here.
@@ -76,6 +76,21 @@ pub async fn register(req: Request, env: &Env, cfg: &Config) -> Res {
         }
         Err(e) if e.status == 404 => {}
         Err(e) => return Err(e),
+    }
+    // A version name is never re-used for different bytes, even after it was pruned: its artifact URL is served
+    // as immutable, so browsers and CDNs may hold the old bytes under it for a year.
+    #[derive(serde::Deserialize)]
+    struct Seen {
+        sha256: String,
+    }
+    let seen: Vec<Seen> =
+        db::rows(&db, "SELECT sha256 FROM ml_model_history WHERE version = ?1", &[json!(info.id)]).await?;
+    if seen.first().is_some_and(|s| s.sha256 != info.sha256) {
+        return Err(ApiError::new(
+            409,
+            "version_exists",
+            format!("`{}` was registered before with different bytes; bump the version", info.id),
+        ));
     }
     let path = format!("artifact:{}:{}", info.id, &info.sha256[..16]);
     env.kv("MODELS")?
@@ -109,7 +124,26 @@ pub async fn register(req: Request, env: &Env, cfg: &Config) -> Res {
             json!(activate_now || none_active),
         ],
     )?);
-    db.batch(stmts).await?;
+    stmts.push(db::bind(
+        db.prepare("INSERT OR IGNORE INTO ml_model_history (version, sha256) VALUES (?1, ?2)"),
+        &[json!(info.id), json!(info.sha256)],
+    )?);
+    if let Err(e) = db.batch(stmts).await {
+        // A concurrent registration of the same version won the UNIQUE constraint: answer as if it came first.
+        return match find(&db, &info.id).await {
+            Ok(existing) if existing.sha256 == info.sha256 => model_response(&db, &info.id, 200).await,
+            Ok(_) => {
+                // Our bytes lost: they are nobody's artifact.
+                let _ = env.kv("MODELS")?.delete(&path).await;
+                Err(ApiError::new(
+                    409,
+                    "version_exists",
+                    format!("`{}` is registered with different bytes; bump the version", info.id),
+                ))
+            }
+            Err(_) => Err(ApiError::internal(e.to_string())),
+        };
+    }
     prune(&db, env).await?;
     model_response(&db, &info.id, 201).await
 }
@@ -133,8 +167,13 @@ async fn prune(db: &D1Database, env: &Env) -> Result<(), ApiError> {
     .await?;
     let kv = env.kv("MODELS")?;
     for r in old {
-        db::run(db, "DELETE FROM ml_model_versions WHERE version = ?1", &[json!(r.version)]).await?;
-        let _ = kv.delete(&r.model_path).await;
+        // Conditional: a version activated since the SELECT is kept (and so are its bytes).
+        let deleted =
+            db::run(db, "DELETE FROM ml_model_versions WHERE version = ?1 AND is_active = 0", &[json!(r.version)])
+                .await?;
+        if deleted > 0 {
+            let _ = kv.delete(&r.model_path).await;
+        }
     }
     Ok(())
 }
@@ -149,8 +188,13 @@ pub async fn activate(req: &Request, version: &str, env: &Env, cfg: &Config) -> 
     let row = find(&db, version).await?;
     // Activating (or rolling back to) bytes that no longer load is refused: the served model stays.
     crate::inference::load_row(env, &row).await?;
+    // One transaction, and the reset only if the version still exists (a concurrent prune must not leave no
+    // model active).
     db.batch(vec![
-        db.prepare("UPDATE ml_model_versions SET is_active = 0"),
+        db::bind(
+            db.prepare("UPDATE ml_model_versions SET is_active = 0 WHERE EXISTS (SELECT 1 FROM ml_model_versions WHERE version = ?1)"),
+            &[json!(version)],
+        )?,
         db::bind(db.prepare("UPDATE ml_model_versions SET is_active = 1 WHERE version = ?1"), &[json!(version)])?,
     ])
     .await?;
@@ -168,7 +212,7 @@ pub async fn performance(version: &str, env: &Env) -> Res {
     .await?;
     let pending: Vec<Count> = db::rows(
         &db,
-        "SELECT COUNT(*) AS n FROM ml_predictions WHERE model_version = ?1 AND realized_price IS NULL",
+        "SELECT COUNT(*) AS n FROM ml_predictions WHERE model_version = ?1 AND status = 'pending'",
         &[json!(version)],
     )
     .await?;

@@ -36,7 +36,6 @@ fn bypass(req: &Request, admin: bool) -> bool {
 
 pub async fn post(req: Request, env: &Env, cfg: &Config) -> Res {
     let admin = authorize(&req, cfg)?;
-    http::rate_limit(&req, cfg)?;
     let fresh = bypass(&req, admin);
     let body = http::body_json(req, cfg).await?;
     let q = serving::parse_predict_body(&body)?;
@@ -45,8 +44,7 @@ pub async fn post(req: Request, env: &Env, cfg: &Config) -> Res {
 
 pub async fn get(req: &Request, env: &Env, cfg: &Config) -> Res {
     let admin = authorize(req, cfg)?;
-    http::rate_limit(req, cfg)?;
-    let q = serving::parse_predict_query(&query(req))?;
+    let q = serving::parse_predict_query(&query(req)?)?;
     json_response(200, &predict(env, cfg, &q, bypass(req, admin)).await?)
 }
 

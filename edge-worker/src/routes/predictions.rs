@@ -16,15 +16,15 @@ pub async fn post(req: Request, env: &Env, cfg: &Config) -> Res {
         http::require(&req, &cfg.client_token, "client token")?;
     }
     let body = http::body_json(req, cfg).await?;
-    let rows_in = logic::validate_predictions(&body, 100)?;
+    let rows_in = logic::validate_predictions(&body, 100, now_ms())?;
     let db = db::d1(env)?;
     let mut stmts = Vec::with_capacity(rows_in.len());
     for r in &rows_in {
         stmts.push(db::bind(
             db.prepare(
                 "INSERT INTO ml_predictions (symbol, model_version, prediction_time, horizon_minutes, predicted_price, \
-                 interval_low, interval_high, confidence, signal, last_close, attention_weights, payload) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 interval_low, interval_high, confidence, signal, last_close, attention_weights, payload, target_time) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             ),
             &[
                 json!(r.symbol),
@@ -39,6 +39,7 @@ pub async fn post(req: Request, env: &Env, cfg: &Config) -> Res {
                 json!(r.last_close),
                 json!(r.attention_weights),
                 json!(r.payload),
+                json!(r.target_time),
             ],
         )?);
     }
@@ -61,7 +62,7 @@ pub async fn bump_generation(env: &Env, symbol: &str) {
 }
 
 pub async fn get(req: &Request, env: &Env) -> Res {
-    let q = query(req);
+    let q = query(req)?;
     let symbol = logic::parse_symbol(q.get("symbol").map(String::as_str))?;
     let limit = logic::parse_limit(q.get("limit").map(String::as_str), 50, 500)?;
     // The cache key carries the symbol's write generation, so a new prediction is visible at once.

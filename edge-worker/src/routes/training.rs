@@ -62,7 +62,7 @@ pub async fn post(req: Request, env: &Env, cfg: &Config) -> Res {
 
 /// The export is public, as documented in `openapi.yaml` (only writes need the admin token).
 pub async fn get(req: &Request, env: &Env) -> Res {
-    let q = query(req);
+    let q = query(req)?;
     let symbol = logic::parse_symbol(q.get("symbol").map(String::as_str))?;
     let tf = logic::parse_timeframe(q.get("timeframe").map(String::as_str))?;
     let fmt = |t: Option<DateTime<Utc>>, d: &str| {

@@ -97,7 +97,16 @@ in_interval: number | null, evaluated_at: string | null, created_at: string,
 /**
  * The whole prediction JSON as it was posted.
  */
-payload: Prediction, };
+payload: Prediction, 
+/**
+ * `pending`, then one terminal state: `scored`, `unscorable` (no bar near the target once later bars show
+ * it final) or `expired` (undecided after a day of cron runs).
+ */
+status: "pending" | "scored" | "unscorable" | "expired", 
+/**
+ * `edge` (computed by the worker: the trusted source for monitoring) or `client` (posted by a browser).
+ */
+source: "edge" | "client", };
 
 /**
  * `GET /api/v1/predictions?symbol=`.
@@ -156,6 +165,27 @@ export type TrainingRows = { rows: Array<TrainingRow>, };
  * `POST /api/v1/training-data`.
  */
 export type Upserted = { upserted: number, };
+
+/**
+ * One run of accuracy tracking (`POST /api/v1/admin/track-accuracy`, and the cron).
+ */
+export type AccuracyRun = { 
+/**
+ * Predictions scored by this run.
+ */
+scored: number, 
+/**
+ * Predictions marked unscorable (no bar near the target once the bars are final).
+ */
+unscorable: number, 
+/**
+ * Pending predictions given up after a day of runs without a decision.
+ */
+expired: number, 
+/**
+ * Due predictions left pending (bars not final yet, or Alpaca failed), tried again after the others.
+ */
+waiting: number, };
 
 /**
  * The model that served a `/api/v1/predict` answer.

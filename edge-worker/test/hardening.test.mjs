@@ -1,0 +1,224 @@
+// Probes of the edge's hardening (issue 15), each a concrete request against the worker in workerd (Miniflare)
+// with `mtf replay` upstream: the status, that nothing was stored on a refusal, that stored data is intact.
+// Run: scripts/build-worker && cargo build -p mtf-cli && node --test edge-worker/test/hardening.test.mjs
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ADMIN, artifactWithVersion, built, CLIENT, dataDir, KEY, root, SECRET, startStandin, startWorker } from "./harness.mjs";
+
+const skip = !built();
+if (skip) console.log("SKIPPED: hardening probes need scripts/build-worker and `cargo build -p mtf-cli`");
+const bodies = [];
+const auth = (t) => ({ authorization: `Bearer ${t}` });
+const post = (body, token) => ({
+  method: "POST",
+  headers: { "content-type": "application/json", ...(token ? auth(token) : {}) },
+  body: JSON.stringify(body),
+});
+const fixture = () => JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_expected.json"), "utf8"));
+const prediction = (over) => ({ ...fixture(), ...over });
+
+async function call(w, path, init = {}) {
+  const res = await w.mf.dispatchFetch(`${w.url}${path}`, init);
+  if (res.webSocket) {
+    res.webSocket.accept();
+    res.webSocket.close();
+    return { status: res.status, headers: res.headers };
+  }
+  const text = await res.text();
+  bodies.push(text);
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, headers: res.headers, text, json };
+}
+const count = async (w, where = "1 = 1") =>
+  (await w.db.prepare(`SELECT COUNT(*) AS n FROM ml_predictions WHERE ${where}`).all()).results[0].n;
+const track = (w) => call(w, "/api/v1/admin/track-accuracy", { method: "POST", headers: auth(ADMIN) });
+
+describe("edge hardening probes", { skip }, () => {
+  let standin, w;
+  before(async () => {
+    standin = await startStandin(["--data", dataDir()]);
+    w = await startWorker(standin);
+  });
+  after(async () => {
+    await w?.mf.dispose();
+    await standin?.stop();
+    const leaked = bodies.filter((b) => b.includes(SECRET) || b.includes(KEY) || b.includes(ADMIN) || b.includes(CLIENT));
+    assert.deepEqual(leaked, [], "a response body contained a key or token");
+  });
+
+  test("stream: a repeated or invalid `symbols` is refused; a foreign origin cannot open the WebSocket", async () => {
+    const ws = (q, origin) => ({ headers: { upgrade: "websocket", ...(origin ? { origin } : {}) } });
+    const dup = await call(w, "/api/v1/stream?symbols=*&symbols=SPY", ws());
+    assert.equal(dup.status, 400, dup.text);
+    assert.equal(dup.json.error.code, "duplicate_parameter");
+    const star = await call(w, "/api/v1/stream?symbols=*", ws());
+    assert.equal(star.status, 400);
+    assert.equal(star.json.error.code, "invalid_symbol");
+    const evil = await call(w, "/api/v1/stream?symbols=SPY", ws("", "http://evil.example"));
+    assert.equal(evil.status, 403, "cross-site WebSocket hijacking");
+    assert.equal(evil.json.error.code, "origin_not_allowed");
+    const ok = await call(w, "/api/v1/stream?symbols=SPY", ws("", "http://allowed.example"));
+    assert.equal(ok.status, 101);
+    const status = await call(w, "/api/v1/stream/status");
+    assert.ok(!status.json.subscribed.includes("*"), JSON.stringify(status.json));
+    // Any route: a parameter given twice is refused, not silently resolved.
+    assert.equal((await call(w, "/api/v1/bars?symbol=SPY&symbol=QQQ&timeframe=1m")).json.error.code, "duplicate_parameter");
+  });
+
+  test("symbols made of dots or dashes only never reach an upstream path", async () => {
+    for (const s of [".", "..", "...", "-", ".SPY", "A..B"]) {
+      const r = await call(w, `/api/v1/bars?symbol=${encodeURIComponent(s)}&timeframe=1m`);
+      assert.equal(r.status, 400, s);
+      assert.equal(r.json.error.code, "invalid_symbol", s);
+      assert.equal((await call(w, `/api/v1/quote?symbol=${encodeURIComponent(s)}`)).status, 400, s);
+    }
+  });
+
+  test("browser writes: a far-future time is refused (nothing stored); only the schema's fields are stored", async () => {
+    const before = await count(w);
+    const future = await call(w, "/api/v1/predictions", post(prediction({ predictionTime: "9999-12-31T00:00:00Z" }), CLIENT));
+    assert.equal(future.status, 422, future.text);
+    assert.match(future.json.error.message, /predictionTime: is in the future/);
+    assert.equal(await count(w), before, "nothing stored");
+    const extra = prediction({ symbol: "QQQ", evil: { html: "<script>alert(1)</script>" } });
+    extra.interval = { ...extra.interval, note: "x" };
+    assert.equal((await call(w, "/api/v1/predictions", post(extra, CLIENT))).status, 201);
+    const got = (await call(w, "/api/v1/predictions?symbol=QQQ")).json.latest;
+    assert.equal(got.payload.evil, undefined);
+    assert.equal(got.payload.interval.note, undefined);
+    assert.equal(got.payload.predictedPrice, extra.predictedPrice);
+    assert.equal(got.source, "client", "browser-written predictions are marked as such");
+    assert.equal(got.status, "pending");
+  });
+
+  test("accuracy tracking cannot stall: backlogs are bounded per symbol, holidays are unscorable, the undecidable expire", async () => {
+    // 120 backdated predictions of a symbol Alpaca does not know (sorting before SPY), three days apart (a window each), posted before a
+    // real one: they are older, so they come first.
+    const junk = Array.from({ length: 120 }, (_, i) => {
+      const t = new Date(Date.UTC(2010, 0, 1) + i * 3 * 86_400_000).toISOString().replace(".000Z", "Z");
+      return prediction({ symbol: "AAAA", predictionTime: t, modelVersion: "probe@1" });
+    });
+    for (const part of [junk.slice(0, 100), junk.slice(100)])
+      assert.equal((await call(w, "/api/v1/predictions", post(part, CLIENT))).status, 201);
+    const real = prediction({ predictionTime: "2011-01-14T15:00:00Z", modelVersion: "probe@1" });
+    const holiday = prediction({ predictionTime: "2011-01-17T15:00:00Z", modelVersion: "probe@1" }); // Martin Luther King Day
+    assert.equal((await call(w, "/api/v1/predictions", post([real, holiday], CLIENT))).status, 201);
+    const run = await track(w);
+    assert.equal(run.status, 200, run.text);
+    // The real one is scored in the first run although 120 older rows were ahead of it.
+    const spy = (
+      await w.db
+        .prepare(
+          "SELECT prediction_time, status, realized_price FROM ml_predictions WHERE symbol = 'SPY' AND model_version = 'probe@1' ORDER BY prediction_time",
+        )
+        .all()
+    ).results;
+    assert.deepEqual(
+      spy.map((r) => [r.prediction_time, r.status]),
+      [
+        ["2011-01-14T15:00:00Z", "scored"],
+        ["2011-01-17T15:00:00Z", "unscorable"],
+      ],
+    );
+    assert.ok(spy[0].realized_price > 0);
+    assert.ok(run.json.scored >= 1 && run.json.unscorable >= 1, run.text);
+    assert.equal(await count(w, "symbol = 'AAAA' AND score_attempts = 1"), 3, "the unknown symbol took three windows, no more");
+    // A day of runs without a decision: expired, and out of the queue.
+    await w.db.prepare("UPDATE ml_predictions SET score_attempts = 288 WHERE symbol = 'AAAA'").run();
+    const again = await track(w);
+    assert.equal(again.json.expired, 120, again.text);
+    assert.equal(await count(w, "status = 'pending' AND symbol = 'AAAA'"), 0);
+    const perf = await call(w, `/api/v1/models/${encodeURIComponent("probe@1")}/performance`);
+    assert.equal(perf.json.pending, 0, perf.text);
+    assert.equal(perf.json.evaluated, 1);
+  });
+
+  test("security headers: nosniff, a request id, no-store on authenticated answers, Vary: Origin always", async () => {
+    const anon = await call(w, "/api/v1/health");
+    assert.equal(anon.headers.get("x-content-type-options"), "nosniff");
+    assert.match(anon.headers.get("x-request-id"), /^local-[0-9a-f]{12}$/);
+    assert.equal(anon.headers.get("vary"), "Origin");
+    assert.equal(anon.headers.get("cache-control"), null);
+    const authed = await call(w, "/api/v1/predictions", post([], CLIENT));
+    assert.equal(authed.headers.get("cache-control"), "no-store");
+    // A designed error keeps its message; the body never carries internal detail (checked for secrets after).
+    assert.equal(authed.json.error.code, "invalid_batch");
+  });
+
+  test("overlapping scoring runs never score a row twice (conditional updates, counted from meta.changes)", async () => {
+    const p = prediction({ predictionTime: "2011-01-20T15:00:00Z", modelVersion: "overlap@1" });
+    assert.equal((await call(w, "/api/v1/predictions", post(p, CLIENT))).status, 201);
+    const [a, b] = await Promise.all([track(w), track(w)]);
+    assert.equal(a.status, 200, a.text);
+    assert.equal(b.status, 200, b.text);
+    const rows = (await w.db.prepare("SELECT status FROM ml_predictions WHERE model_version = 'overlap@1'").all()).results;
+    assert.deepEqual(rows, [{ status: "scored" }]);
+    assert.equal(a.json.scored + b.json.scored, 1, `${a.text} ${b.text}`);
+  });
+  test("registry: a pruned version name is never re-used for other bytes; concurrent duplicates are 200/409, never 500", async () => {
+    const bytes = new Uint8Array(readFileSync(join(root, "models/spy-15m-h4/model.mtf")));
+    const reg = (b) => call(w, "/api/v1/models", { method: "POST", headers: auth(ADMIN), body: b });
+    assert.equal((await reg(artifactWithVersion(bytes, "9.0.0"))).status, 201);
+    // The version is pruned (here directly: prune keeps the newest five)…
+    await w.db.prepare("DELETE FROM ml_model_versions WHERE version = 'spy-15m-h4@9.0.0'").run();
+    // …and its name comes back with other bytes: refused, its artifact URL was served as immutable.
+    const other = artifactWithVersion(bytes, "9.0.0", "2031-01-01T00:00:00Z");
+    const again = await reg(other);
+    assert.equal(again.status, 409, again.text);
+    assert.match(again.json.error.message, /registered before with different bytes/);
+    // The same bytes may come back.
+    assert.equal((await reg(artifactWithVersion(bytes, "9.0.0"))).status, 201);
+    // Two registrations of one new version at once: one wins, the other is told so — no raw 500.
+    const a = artifactWithVersion(bytes, "9.1.0");
+    const b = artifactWithVersion(bytes, "9.1.0", "2032-01-01T00:00:00Z");
+    const codes = (await Promise.all([reg(a), reg(b)])).map((r) => r.status).sort();
+    assert.deepEqual(codes, [201, 409]);
+    const same = (await Promise.all([reg(artifactWithVersion(bytes, "9.2.0")), reg(artifactWithVersion(bytes, "9.2.0"))]))
+      .map((r) => r.status)
+      .sort();
+    assert.deepEqual(same, [200, 201]);
+    const active = (await w.db.prepare("SELECT COUNT(*) AS n FROM ml_model_versions WHERE is_active = 1").all()).results[0].n;
+    assert.equal(active, 1);
+  });
+
+  test("a chunked body over the limit is refused while streaming, and nothing is stored", async () => {
+    const before = await count(w);
+    const big = JSON.stringify(Array.from({ length: 100 }, () => prediction({ symbol: "CHNK" }))).padEnd(1_200_000, " ");
+    const enc = new TextEncoder().encode(big);
+    const body = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < enc.length; i += 64 << 10) c.enqueue(enc.subarray(i, i + (64 << 10)));
+        c.close();
+      },
+    });
+    const r = await call(w, "/api/v1/predictions", {
+      method: "POST",
+      headers: { ...auth(CLIENT), "content-type": "application/json" },
+      body,
+      duplex: "half",
+    });
+    assert.equal(r.status, 413, r.text);
+    assert.equal(await count(w), before);
+  });
+
+  test("the rate limit covers every route, keys IPv6 by /64 and sends Retry-After", async () => {
+    const sw = await startWorker(standin, { RATE_LIMIT_PER_MIN: "2" });
+    try {
+      const from = (ip) => ({ headers: { "cf-connecting-ip": ip } });
+      assert.equal((await call(sw, "/api/v1/models", from("2001:db8:1:2::1"))).status, 200);
+      assert.equal((await call(sw, "/api/v1/predictions?symbol=SPY", from("2001:db8:1:2:ffff::9"))).status, 200);
+      const third = await call(sw, "/api/v1/models/active", from("2001:db8:1:2:abcd::5"));
+      assert.equal(third.status, 429, "the same /64 shares one budget, across routes");
+      assert.ok(Number(third.headers.get("retry-after")) >= 1, third.headers.get("retry-after"));
+      assert.equal((await call(sw, "/api/v1/models", from("2001:db8:1:3::1"))).status, 200, "another /64");
+      assert.equal((await call(sw, "/api/v1/health", from("2001:db8:1:2::1"))).status, 200, "health is not limited");
+    } finally {
+      await sw.mf.dispose();
+    }
+  });
+});
