@@ -52,17 +52,17 @@ describe("edge hardening probes", { skip }, () => {
   });
 
   test("stream: a repeated or invalid `symbols` is refused; a foreign origin cannot open the WebSocket", async () => {
-    const ws = (q, origin) => ({ headers: { upgrade: "websocket", ...(origin ? { origin } : {}) } });
+    const ws = (origin) => ({ headers: { upgrade: "websocket", ...(origin ? { origin } : {}) } });
     const dup = await call(w, "/api/v1/stream?symbols=*&symbols=SPY", ws());
     assert.equal(dup.status, 400, dup.text);
     assert.equal(dup.json.error.code, "duplicate_parameter");
     const star = await call(w, "/api/v1/stream?symbols=*", ws());
     assert.equal(star.status, 400);
     assert.equal(star.json.error.code, "invalid_symbol");
-    const evil = await call(w, "/api/v1/stream?symbols=SPY", ws("", "http://evil.example"));
+    const evil = await call(w, "/api/v1/stream?symbols=SPY", ws("http://evil.example"));
     assert.equal(evil.status, 403, "cross-site WebSocket hijacking");
     assert.equal(evil.json.error.code, "origin_not_allowed");
-    const ok = await call(w, "/api/v1/stream?symbols=SPY", ws("", "http://allowed.example"));
+    const ok = await call(w, "/api/v1/stream?symbols=SPY", ws("http://allowed.example"));
     assert.equal(ok.status, 101);
     const status = await call(w, "/api/v1/stream/status");
     assert.ok(!status.json.subscribed.includes("*"), JSON.stringify(status.json));
