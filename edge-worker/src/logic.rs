@@ -132,6 +132,23 @@ pub fn parse_time(s: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, 
         .map_err(|_| ApiError::bad_request("invalid_time", format!("`{name}` is not an RFC 3339 instant: `{s}`")))
 }
 
+/// `t` rounded up to the whole minute.
+pub fn ceil_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    let ms = t.timestamp_millis();
+    let up = ms.div_euclid(60_000) * 60_000 + if ms.rem_euclid(60_000) > 0 { 60_000 } else { 0 };
+    DateTime::from_timestamp_millis(up).unwrap_or(t)
+}
+
+/// `t` rounded down to the whole minute.
+pub fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis().div_euclid(60_000) * 60_000).unwrap_or(t)
+}
+
+/// The bar count fetched (and cached) for a requested `limit`: the next of a few sizes.
+pub fn limit_bucket(limit: u32) -> u32 {
+    [100, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000].into_iter().find(|&b| b >= limit).unwrap_or(limit)
+}
+
 /// What is cached, for the TTL policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheKind {
@@ -509,6 +526,18 @@ pub fn score(predicted: f64, last_close: f64, low: f64, high: f64, signal: &str,
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn bar_cache_keys_are_normalised_without_changing_what_is_selected() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(ceil_minute(t("2011-01-03T14:30:00.001Z")), t("2011-01-03T14:31:00Z"));
+        assert_eq!(ceil_minute(t("2011-01-03T14:30:00Z")), t("2011-01-03T14:30:00Z"));
+        assert_eq!(floor_minute(t("2011-01-03T14:30:59Z")), t("2011-01-03T14:30:00Z"));
+        assert_eq!(
+            (limit_bucket(1), limit_bucket(500), limit_bucket(501), limit_bucket(50_000)),
+            (100, 500, 1_000, 50_000)
+        );
+    }
 
     #[test]
     fn a_repeated_query_parameter_is_refused() {

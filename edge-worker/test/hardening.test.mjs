@@ -221,4 +221,16 @@ describe("edge hardening probes", { skip }, () => {
       await sw.mf.dispose();
     }
   });
+  test("cache keys are normalised: varied start, end and limit reach Alpaca once and answer exactly", async () => {
+    const base = "/api/v1/bars?symbol=SPY&timeframe=1m";
+    const before = (await standin.stats()).requests.bars ?? 0;
+    const a = await call(w, `${base}&start=2011-01-05T14:30:00Z&end=2011-01-05T16:00:00Z&limit=5`);
+    const b = await call(w, `${base}&start=2011-01-05T14:29:00.5Z&end=2011-01-05T16:00:59Z&limit=7`);
+    assert.equal(a.status, 200, a.text);
+    assert.equal((await standin.stats()).requests.bars - before, 1, "one upstream request for both");
+    assert.equal(a.json.bars.length, 5);
+    assert.equal(b.json.bars.length, 7);
+    assert.deepEqual(b.json.bars.slice(2), a.json.bars, "the newest bars, the same");
+    assert.equal(b.headers.get("x-cache"), "HIT");
+  });
 });

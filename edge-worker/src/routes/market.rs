@@ -30,9 +30,15 @@ pub async fn bars(req: &Request, env: &Env, cfg: &Config) -> Res {
     }
     let limit = logic::parse_limit(q.get("limit").map(String::as_str), 1000, 50_000)?;
     let kind = if tf == Timeframe::D1 { CacheKind::DailyBars } else { CacheKind::IntradayBars };
+    // Normalised so that varying `start`, `end` and `limit` cannot bust the cache (and spend the operator's
+    // Alpaca rate limit): bars start on whole minutes, so a start rounded up and an end rounded down to the
+    // minute select the same bars; the limit is fetched as the next of a few sizes and cut afterwards.
+    let (start, end) = (start.map(logic::ceil_minute), end.map(logic::floor_minute));
+    let wanted = limit;
+    let limit = logic::limit_bucket(limit);
     let t = |x: Option<DateTime<Utc>>| x.map_or("-".to_string(), |t| t.timestamp().to_string());
-    let key = format!("bars:v1:{symbol}:{}:{}:{}:{limit}", tf.short(), t(start), t(end));
-    cached(env, &key, kind, || async {
+    let key = format!("bars:v2:{symbol}:{}:{}:{}:{limit}", tf.short(), t(start), t(end));
+    let r = cached(env, &key, kind, || async {
         // Newest first, then reversed: when `limit` cuts, it is the oldest bars that are dropped.
         let from = start.or_else(|| Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single());
         let per_page = limit.min(10_000);
@@ -51,7 +57,21 @@ pub async fn bars(req: &Request, env: &Env, cfg: &Config) -> Res {
         }
         Ok(json!({ "symbol": symbol, "timeframe": tf.short(), "bars": bars }))
     })
-    .await
+    .await?;
+    if wanted == limit {
+        return Ok(r);
+    }
+    // The newest `wanted` of the bucket's bars, with the cache's headers kept.
+    let headers = r.headers().clone();
+    let mut r = r;
+    let mut v: serde_json::Value =
+        r.json().await.map_err(|e| ApiError::internal(format!("cached bars are not JSON: {e}")))?;
+    if let Some(b) = v.get_mut("bars").and_then(serde_json::Value::as_array_mut)
+        && b.len() > wanted as usize
+    {
+        b.drain(..b.len() - wanted as usize);
+    }
+    Ok(worker::Response::from_json(&v)?.with_headers(headers))
 }
 
 pub async fn quote(req: &Request, env: &Env, cfg: &Config) -> Res {
