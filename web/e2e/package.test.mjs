@@ -76,6 +76,32 @@ test("the hook in a Vite app built from the packed tarball predicts what `mtf pr
   await page.close();
 });
 
+test('where: "edge" asks the edge\'s ml-predict and loads no model; a model the browser cannot load falls back to it', {
+  skip: !ready,
+  timeout: 120_000,
+}, async () => {
+  const artifacts0 = site.counts.artifact;
+  const predicts0 = site.counts.predict;
+  const { page, problems } = await open("?where=edge");
+  await page.waitForSelector("#prediction, #error", { timeout: 60_000 });
+  const state = await page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));
+  assert.equal(state.error, undefined, state.error);
+  assert.equal(state.backend, "edge");
+  close(state.prediction, site.fixture.expected, 1e-12);
+  assert.equal(site.counts.predict, predicts0 + 1);
+  assert.deepEqual(site.counts.predictBodies.at(-1).body, { symbols: ["SPY"], horizon: 60 });
+  assert.equal(site.counts.artifact, artifacts0, "no artifact download on the edge path");
+  assert.deepEqual(problems, []);
+  await page.close();
+  // The browser cannot load its model (404): the default `where: "auto"` predicts at the edge instead.
+  const fallback = await open("?model=missing");
+  await fallback.page.waitForSelector("#prediction", { timeout: 60_000 });
+  const f = await fallback.page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));
+  assert.match(f.backend, /^edge \(browser model unavailable: .*404/, f.backend);
+  close(f.prediction, site.fixture.expected, 1e-12);
+  await fallback.page.close();
+});
+
 test("WebGPU (SwiftShader): same prediction within 1e-4, two in a row, and still working after an error", {
   skip: !ready,
   timeout: 300_000,

@@ -1,7 +1,7 @@
 // A static file server plus a fixture edge API for the package's browser tests and bench page. It serves the
 // committed parity fixture's bars (only bars complete at the fixture's instant, decided by the package's
 // completeBars) and the default model through the same routes and shapes as edge-worker (GET /api/v1/bars,
-// /api/v1/models/active, the artifact).
+// /api/v1/models/active, the artifact, and POST /api/v1/predict answering with the fixture's prediction).
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
@@ -38,7 +38,7 @@ export async function serve(statics, port = 0) {
   const artifact = readFileSync(join(root, "models/spy-15m-h4/model.mtf"));
   const sha256 = createHash("sha256").update(artifact).digest("hex");
   const version = "spy-15m-h4@0.1.0";
-  const counts = { bars: 0, artifact: 0 };
+  const counts = { bars: 0, artifact: 0, predict: 0, predictBodies: [] };
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://x");
     const json = (status, body) => {
@@ -51,6 +51,33 @@ export async function serve(statics, port = 0) {
       if (!bars) return json(400, { error: { code: "invalid_timeframe", message: "fixture has 1m and 1d" } });
       const limit = Number(url.searchParams.get("limit") ?? 1000);
       return json(200, { symbol: url.searchParams.get("symbol"), timeframe: url.searchParams.get("timeframe"), bars: bars.slice(-limit) });
+    }
+    if (url.pathname === "/api/v1/predict" && req.method === "POST") {
+      // The edge's ml-predict answer shape (edge-worker/src/wire.rs PredictResponse) around the fixture's prediction.
+      counts.predict++;
+      let text = "";
+      req.on("data", (d) => {
+        text += d;
+      });
+      req.on("end", () => {
+        const body = JSON.parse(text || "{}");
+        counts.predictBodies.push({ body, authorization: req.headers.authorization ?? null });
+        json(200, {
+          model: { version, sha256 },
+          at: fx.expected.predictionTime,
+          predictions: (body.symbols ?? []).map((symbol) => ({
+            symbol,
+            prediction: { ...fx.expected, symbol },
+            error: null,
+            stale: false,
+            age_s: null,
+            cached: false,
+            inputs: [],
+          })),
+          warnings: [],
+        });
+      });
+      return;
     }
     if (url.pathname === "/api/v1/models/active") {
       return json(200, {

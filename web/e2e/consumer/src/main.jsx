@@ -4,9 +4,11 @@ import React from "react";
 import { createRoot } from "react-dom/client";
 
 function Panel() {
+  const where = new URLSearchParams(location.search).get("where") ?? undefined;
   const { prediction, confidence, signal, attention, backend, status, error, stale } = useMLPrediction("SPY", {
     timeframes: ["1m", "5m", "15m", "1h", "1d"],
     horizon: "1h",
+    where,
   });
   const { predictor } = usePredictor();
   window.__mtf = { prediction, status, error, backend, stale, predictor };
@@ -29,9 +31,12 @@ function Panel() {
   );
 }
 
-const backend = new URLSearchParams(location.search).get("backend") ?? "cpu";
+const params = new URLSearchParams(location.search);
+const backend = params.get("backend") ?? "cpu";
+// `?model=missing`: a model the browser cannot load (the hook then falls back to the edge).
+const model = params.get("model") === "missing" ? { model: "/missing.mtf" } : undefined;
 createRoot(document.getElementById("root")).render(
-  <MtfProvider edge="" backend={backend}>
+  <MtfProvider edge="" backend={backend} model={model}>
     <Panel />
   </MtfProvider>,
 );

@@ -184,6 +184,19 @@ test("EdgeClient builds encoded URLs and sends tokens only where needed", async 
   assert.equal(c.streamUrl(["SPY"]), "wss://edge.example/api/v1/stream?symbols=SPY");
 });
 
+test("EdgeClient.predict posts the symbols with the client token and returns the edge's entries", async () => {
+  const answer = { model: { version: "m@1", sha256: "ab" }, at: "2011-01-31T20:00:00Z", predictions: [], warnings: [] };
+  const { calls, fetch } = recordingFetch(200, answer);
+  const c = new EdgeClient("https://edge.example", { fetch, token: "client-t" });
+  assert.deepEqual(await c.predict("SPY"), answer);
+  assert.equal(calls[0].url, "https://edge.example/api/v1/predict");
+  assert.equal(calls[0].init.method, "POST");
+  assert.equal(calls[0].init.headers.authorization, "Bearer client-t");
+  assert.deepEqual(JSON.parse(calls[0].init.body), { symbols: ["SPY"] });
+  await c.predict(["SPY", "QQQ"], { horizon: 60, at: "2011-01-31T20:00:00Z" });
+  assert.deepEqual(JSON.parse(calls[1].init.body), { symbols: ["SPY", "QQQ"], horizon: 60, at: "2011-01-31T20:00:00Z" });
+});
+
 test("EdgeClient surfaces the edge's error code and message with the status", async () => {
   const { fetch } = recordingFetch(400, { error: { code: "invalid_symbol", message: "symbol `$$` is not valid" } });
   const c = new EdgeClient("http://127.0.0.1:1", { fetch });
