@@ -10,7 +10,7 @@ function Panel() {
     horizon: "1h",
     where,
   });
-  const { predictor } = usePredictor();
+  const { predictor } = usePredictor({ enabled: where !== "edge" });
   window.__mtf = { prediction, status, error, backend, stale, predictor };
   if (status === "error") return <p id="error">{error}</p>;
   if (!prediction) return <p id="status">{status}</p>;

@@ -26,7 +26,9 @@ export type ModelSource = Omit<LoadPredictorOptions, "backend"> | { fromEdge: tr
 
 interface MtfContextValue {
   client: EdgeClient;
-  predictor: Promise<Predictor> | undefined;
+  /** Loads the provider's model on first call (then the same promise): nothing is downloaded until a hook
+   * predicts in the browser. */
+  predictor: (() => Promise<Predictor>) | undefined;
   cache: PredictionCache;
   /** The one stream connection of this client. */
   hub: StreamHub;
@@ -72,10 +74,15 @@ export function MtfProvider(props: MtfProviderProps): ReactNode {
   const client = useMemo(() => (typeof edge === "string" ? new EdgeClient(edge) : edge), [edge]);
   // biome-ignore lint/correctness/useExhaustiveDependencies: the predictor is loaded once per edge client; a changed model or backend prop takes effect on remount (documented)
   const predictor = useMemo(() => {
-    const p = !model || "fromEdge" in model ? loadActiveModel(client, backend) : loadPredictor({ ...model, backend });
-    p.catch(() => undefined); // surfaced through the hooks' `error`
-    return p;
-    // The model is loaded once per provider; change `key` to reload.
+    // Loaded once per provider, on first use (change `key` to reload).
+    let p: Promise<Predictor> | undefined;
+    return () => {
+      if (!p) {
+        p = !model || "fromEdge" in model ? loadActiveModel(client, backend) : loadPredictor({ ...model, backend });
+        p.catch(() => undefined); // surfaced through the hooks' `error`
+      }
+      return p;
+    };
   }, [client]);
   const cache = useMemo(() => new PredictionCache(predictionTtlMs), [predictionTtlMs]);
   const value = useMemo(() => ({ client, predictor, cache, ...sharedOf(client) }), [client, predictor, cache]);
@@ -98,24 +105,30 @@ function useShared(client: EdgeClient | undefined): { client: EdgeClient; hub: S
   return c === ctx.client ? { client: c, hub: ctx.hub, bars: ctx.bars } : { client: c, ...sharedOf(c) };
 }
 
-/** The provider's predictor: `{ predictor, error }` once loaded. */
-export function usePredictor(): { predictor: Predictor | undefined; error: string | undefined } {
+/** The provider's predictor: `{ predictor, error }` once loaded. The model is loaded on the first call of a
+ * component using it (`enabled: false` does not load it). */
+export function usePredictor(opts: { enabled?: boolean } = {}): {
+  predictor: Predictor | undefined;
+  error: string | undefined;
+} {
   const { predictor } = useMtf();
+  const enabled = opts.enabled ?? true;
   const [state, setState] = useState<{ predictor?: Predictor; error?: string }>({});
   useEffect(() => {
     let live = true;
+    if (!enabled) return;
     if (!predictor) {
       setState({ error: "no model: wrap the tree in <MtfProvider model=…>" });
       return;
     }
-    predictor.then(
+    predictor().then(
       (p) => live && setState({ predictor: p }),
       (e) => live && setState({ error: messageOf(e) }),
     );
     return () => {
       live = false;
     };
-  }, [predictor]);
+  }, [predictor, enabled]);
   return { predictor: state.predictor, error: state.error };
 }
 
@@ -265,7 +278,8 @@ export interface MLPredictionState {
  */
 export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}): MLPredictionState {
   const ctx = useMtf();
-  const { predictor, error: loadError } = usePredictor();
+  // `where: "edge"` never loads the browser model.
+  const { predictor, error: loadError } = usePredictor({ enabled: opts.where !== "edge" });
   const [state, setState] = useState<MLPredictionState>({
     prediction: undefined,
     confidence: undefined,
