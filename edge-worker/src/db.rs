@@ -2,7 +2,7 @@
 //! back from D1 as JavaScript numbers, so row structs hold `f64` and the wire types convert.
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env};
 
@@ -92,6 +92,16 @@ impl ModelRow {
             artifact_url: format!("/api/v1/models/{}/artifact", urlencode(&self.version)),
         }
     }
+}
+
+/// The registry row of `version`.
+///
+/// # Errors
+/// 404 naming the version when it is not registered.
+pub async fn model(db: &D1Database, version: &str) -> Result<ModelRow, ApiError> {
+    let list: Vec<ModelRow> =
+        rows(db, &format!("SELECT {MODEL_COLS} FROM ml_model_versions WHERE version = ?1"), &[json!(version)]).await?;
+    list.into_iter().next().ok_or_else(|| ApiError::not_found(format!("no model version `{version}`")))
 }
 
 /// The columns of `ml_predictions` the API returns ([`PREDICTION_COLS`]).

@@ -14,11 +14,12 @@ use mtf_alpaca::rest::{BarsResponse, MultiBarsResponse};
 use mtf_market::{Bar, Timeframe};
 use mtf_model::history::{Fetch, HistoryPlan};
 use mtf_model::predict::Predictor;
-use serde_json::{Value, json};
+use serde_json::Value;
 use worker::Env;
 
 use crate::config::Config;
 use crate::db::{self, MODEL_COLS, ModelRow};
+use crate::http::iso;
 use crate::logic::{ApiError, CacheKind};
 use crate::upstream::{Cached, alpaca_get, cached_body};
 use crate::wire::InputRange;
@@ -78,23 +79,17 @@ pub fn load(bytes: &[u8], sha256: &str, version: &str) -> Result<Loaded, ApiErro
 /// 404 for an unknown version; 503 `no_active_model` when none is active.
 pub async fn model_row(env: &Env, version: Option<&str>) -> Result<ModelRow, ApiError> {
     let d1 = db::d1(env)?;
-    let rows: Vec<ModelRow> = match version {
-        Some(v) => {
-            db::rows(&d1, &format!("SELECT {MODEL_COLS} FROM ml_model_versions WHERE version = ?1"), &[json!(v)])
-                .await?
-        }
-        None => {
-            db::rows(&d1, &format!("SELECT {MODEL_COLS} FROM ml_model_versions WHERE is_active = 1 LIMIT 1"), &[])
-                .await?
-        }
-    };
-    rows.into_iter().next().ok_or_else(|| match version {
-        Some(v) => ApiError::not_found(format!("no model version `{v}`")),
-        None => ApiError::new(
+    if let Some(v) = version {
+        return db::model(&d1, v).await;
+    }
+    let rows: Vec<ModelRow> =
+        db::rows(&d1, &format!("SELECT {MODEL_COLS} FROM ml_model_versions WHERE is_active = 1 LIMIT 1"), &[]).await?;
+    rows.into_iter().next().ok_or_else(|| {
+        ApiError::new(
             503,
             "no_active_model",
             "no model is active: register one with POST /api/v1/models (admin) or activate a version",
-        ),
+        )
     })
 }
 
@@ -164,10 +159,6 @@ pub struct SymbolBars {
     pub inputs: Vec<InputRange>,
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// Fetches what `plan` needs for `symbols` at `at`: per bar size one multi-symbol request (paged), through
 /// the KV cache, from [`HistoryPlan::start`] (a session open), and for the symbols left short once more from
 /// [`HistoryPlan::start_wide`] (rounded down to the day). The end is rounded down to the minute, so requests of
@@ -224,8 +215,8 @@ pub async fn fetch_bars(
             entry.inputs.push(InputRange {
                 timeframe: fetch.timeframe.short().to_string(),
                 bars: bars.len(),
-                first: bars.first().map(|b| rfc3339(b.start())).unwrap_or_default(),
-                last: bars.last().map(|b| rfc3339(b.start())).unwrap_or_default(),
+                first: bars.first().map(|b| iso(b.start_ms())).unwrap_or_default(),
+                last: bars.last().map(|b| iso(b.start_ms())).unwrap_or_default(),
             });
             entry.given.insert(fetch.timeframe, bars);
         }

@@ -10,9 +10,9 @@ use crate::logic::{ApiError, parse_symbol};
 /// Most symbols in one `POST /api/v1/predict`.
 pub const MAX_SYMBOLS: usize = 100;
 
-/// Seconds a computed prediction is served from the cache. The key carries the base-bar boundary, so a new
-/// bar is a new key whatever this is; the lifetime bounds how long a late correction of the newest bars by
-/// Alpaca goes unseen (the issue allows 1–5 minutes; 2 is the quote-level freshness a dashboard shows).
+/// Seconds a computed prediction is served from the cache (also its KV expiry; KV's minimum is 60). The key
+/// carries the base-bar boundary, so a new bar is a new key whatever this is; the lifetime bounds how long a late
+/// correction of the newest bars by Alpaca goes unseen (the issue allows 1–5 minutes).
 pub const PREDICTION_TTL_SECS: u64 = 120;
 
 /// Seconds the last valid prediction of a symbol is kept as the stale fallback.
@@ -135,9 +135,10 @@ pub fn prediction_key(version: &str, symbol: &str, horizon_minutes: i64, bucket_
     format!("predict:v1:{version}:{symbol}:{horizon_minutes}:{bucket_ms}")
 }
 
-/// KV key of the last valid prediction of a symbol and horizon (any model): the stale fallback.
-pub fn last_valid_key(symbol: &str, horizon_minutes: i64) -> String {
-    format!("predict:last:{symbol}:{horizon_minutes}")
+/// KV key of the last valid prediction of a symbol (any model, any horizon): the stale fallback. One per symbol,
+/// so it is found even when the model that made it cannot be loaded to say its horizon.
+pub fn last_valid_key(symbol: &str) -> String {
+    format!("predict:last:{symbol}")
 }
 
 /// Whether the requested horizon is the model's (each model predicts one horizon).

@@ -4,51 +4,29 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ADMIN, artifactWithVersion, built, CLIENT, dataDir, KEY, root, SECRET, startStandin, startWorker, workerDir } from "./harness.mjs";
-import { loadSpec, responseSchema, validate } from "./openapi.mjs";
+import {
+  ADMIN,
+  artifactWithVersion,
+  auth,
+  built,
+  CLIENT,
+  dataDir,
+  KEY,
+  recorder,
+  root,
+  SECRET,
+  startStandin,
+  startWorker,
+  workerDir,
+} from "./harness.mjs";
+import { checkResponses, loadSpec } from "./openapi.mjs";
 
 if (!built()) {
   if (process.env.MTF_REQUIRE_WORKER === "1") throw new Error("edge-worker/build or the mtf binary is missing");
   console.log("SKIPPED: edge worker tests need scripts/build-worker and `cargo build -p mtf-cli`");
 }
 const skip = !built();
-const bodies = []; // every response body the worker sent, checked for secrets at the end
-const responses = []; // every JSON response, checked against openapi.yaml by the last test
-
-async function call(w, path, init = {}) {
-  const res = await w.mf.dispatchFetch(`${w.url}${path}`, init);
-  const text = await res.text();
-  bodies.push(text);
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (json !== undefined) responses.push({ method: init.method ?? "GET", path, status: res.status, json });
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-/** Every JSON response seen so far against openapi.yaml: problems, and how many had a documented schema. */
-function checkAgainstOpenapi() {
-  const spec = loadSpec(workerDir);
-  const problems = [];
-  let checked = 0;
-  for (const r of responses) {
-    const { known, schema } = responseSchema(spec, r.method, r.path, r.status);
-    if (!known) {
-      // An unknown route is a 404 with the documented error body; anything else is an undocumented route.
-      if (r.status === 404) for (const p of validate(spec, spec.components.schemas.Error, r.json)) problems.push(`404 body: ${p}`);
-      else problems.push(`${r.method} ${r.path.split("?")[0]}: route not in openapi.yaml`);
-      continue;
-    }
-    if (!schema) continue;
-    checked++;
-    for (const p of validate(spec, schema, r.json)) problems.push(`${r.method} ${r.path.split("?")[0]} ${r.status}: ${p}`);
-  }
-  return { problems: [...new Set(problems)], checked };
-}
-const auth = (t) => ({ authorization: `Bearer ${t}` });
+const { call, responses, assertNoSecrets } = recorder(); // every body checked for secrets, every JSON response against openapi.yaml
 const post = (body, token, extra = {}) => ({
   method: "POST",
   headers: { "content-type": "application/json", ...(token ? auth(token) : {}), ...extra },
@@ -66,8 +44,7 @@ describe("edge worker", { skip }, () => {
   after(async () => {
     await w?.mf.dispose();
     await standin?.stop();
-    const leaked = bodies.filter((b) => b.includes(SECRET) || b.includes(KEY) || b.includes(ADMIN) || b.includes(CLIENT));
-    assert.deepEqual(leaked, [], "a response body contained a key or token");
+    assertNoSecrets(assert);
   });
 
   test("bars: validated, newest kept under a limit, cache miss then hit (the stand-in sees one request)", async () => {
@@ -308,7 +285,7 @@ describe("edge worker", { skip }, () => {
   });
 
   test("every JSON response so far matches openapi.yaml (declared fields, types, required)", () => {
-    const { problems, checked } = checkAgainstOpenapi();
+    const { problems, checked } = checkResponses(loadSpec(workerDir), responses);
     assert.deepEqual(problems, []);
     assert.ok(checked >= 10, `only ${checked} responses had a documented schema`);
   });

@@ -5,12 +5,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ADMIN, artifactWithVersion, built, CLIENT, dataDir, KEY, root, SECRET, startStandin, startWorker } from "./harness.mjs";
+import { ADMIN, artifactWithVersion, auth, built, CLIENT, dataDir, recorder, root, startStandin, startWorker } from "./harness.mjs";
 
 const skip = !built();
 if (skip) console.log("SKIPPED: hardening probes need scripts/build-worker and `cargo build -p mtf-cli`");
-const bodies = [];
-const auth = (t) => ({ authorization: `Bearer ${t}` });
+const { call, assertNoSecrets } = recorder();
 const post = (body, token) => ({
   method: "POST",
   headers: { "content-type": "application/json", ...(token ? auth(token) : {}) },
@@ -19,21 +18,6 @@ const post = (body, token) => ({
 const fixture = () => JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_expected.json"), "utf8"));
 const prediction = (over) => ({ ...fixture(), ...over });
 
-async function call(w, path, init = {}) {
-  const res = await w.mf.dispatchFetch(`${w.url}${path}`, init);
-  if (res.webSocket) {
-    res.webSocket.accept();
-    res.webSocket.close();
-    return { status: res.status, headers: res.headers };
-  }
-  const text = await res.text();
-  bodies.push(text);
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, headers: res.headers, text, json };
-}
 const count = async (w, where = "1 = 1") =>
   (await w.db.prepare(`SELECT COUNT(*) AS n FROM ml_predictions WHERE ${where}`).all()).results[0].n;
 const track = (w) => call(w, "/api/v1/admin/track-accuracy", { method: "POST", headers: auth(ADMIN) });
@@ -47,8 +31,7 @@ describe("edge hardening probes", { skip }, () => {
   after(async () => {
     await w?.mf.dispose();
     await standin?.stop();
-    const leaked = bodies.filter((b) => b.includes(SECRET) || b.includes(KEY) || b.includes(ADMIN) || b.includes(CLIENT));
-    assert.deepEqual(leaked, [], "a response body contained a key or token");
+    assertNoSecrets(assert);
   });
 
   test("stream: a repeated or invalid `symbols` is refused; a foreign origin cannot open the WebSocket", async () => {

@@ -109,3 +109,37 @@ export function artifactWithVersion(bytes, version, createdAt) {
   out.set(bytes.subarray(16 + h), 16 + json.length);
   return out;
 }
+
+/** `Authorization: Bearer <token>`. */
+export const auth = (t) => ({ authorization: `Bearer ${t}` });
+
+/**
+ * A recording client of the workers under test: `call(w, path, init)` dispatches a request and returns
+ * `{ status, headers, text, json }` (a WebSocket upgrade is accepted and closed at once). It keeps every body
+ * (`assertNoSecrets` checks none holds a key or token) and every JSON response (for `checkResponses`).
+ */
+export function recorder() {
+  const bodies = [];
+  const responses = [];
+  async function call(w, path, init = {}) {
+    const res = await w.mf.dispatchFetch(`${w.url}${path}`, init);
+    if (res.webSocket) {
+      res.webSocket.accept();
+      res.webSocket.close();
+      return { status: res.status, headers: res.headers };
+    }
+    const text = await res.text();
+    bodies.push(text);
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    if (json !== undefined) responses.push({ method: init.method ?? "GET", path, status: res.status, json });
+    return { status: res.status, headers: res.headers, text, json };
+  }
+  function assertNoSecrets(assert) {
+    const leaked = bodies.filter((b) => b.includes(SECRET) || b.includes(KEY) || b.includes(ADMIN) || b.includes(CLIENT));
+    assert.deepEqual(leaked, [], "a response body contained a key or token");
+  }
+  return { call, bodies, responses, assertNoSecrets };
+}

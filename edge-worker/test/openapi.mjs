@@ -70,3 +70,22 @@ export function validate(spec, schema, value, at = "$") {
   }
   return out;
 }
+
+/** Recorded responses (`recorder().responses`) against the document: problems, and how many had a documented
+ * schema. An unknown route is fine only as a 404 with the documented error body. */
+export function checkResponses(spec, responses) {
+  const problems = [];
+  let checked = 0;
+  for (const r of responses) {
+    const { known, schema } = responseSchema(spec, r.method, r.path, r.status);
+    if (!known) {
+      if (r.status === 404) for (const p of validate(spec, spec.components.schemas.Error, r.json)) problems.push(`404 body: ${p}`);
+      else problems.push(`${r.method} ${r.path.split("?")[0]}: route not in openapi.yaml`);
+      continue;
+    }
+    if (!schema) continue;
+    checked++;
+    for (const p of validate(spec, schema, r.json)) problems.push(`${r.method} ${r.path.split("?")[0]} ${r.status}: ${p}`);
+  }
+  return { problems: [...new Set(problems)], checked };
+}

@@ -11,18 +11,20 @@ import { after, before, describe, test } from "node:test";
 import {
   ADMIN,
   artifactWithVersion,
+  auth,
   built,
   CLIENT,
   dataDir,
   KEY,
   mtfBin,
+  recorder,
   root,
   SECRET,
   startStandin,
   startWorker,
   workerDir,
 } from "./harness.mjs";
-import { loadSpec, responseSchema, validate } from "./openapi.mjs";
+import { checkResponses, loadSpec } from "./openapi.mjs";
 
 const skip = !built();
 if (skip) console.log("SKIPPED: ml-predict tests need scripts/build-worker and `cargo build -p mtf-cli`");
@@ -36,23 +38,10 @@ if (!haveBrowserBuild) {
 }
 
 const AT = "2011-01-31T20:00:00Z"; // the instant of the committed parity fixture (crates/wasm/tests/fixtures)
-const bodies = [];
-const responses = [];
-const auth = (t) => ({ authorization: `Bearer ${t}` });
+const { call, responses, assertNoSecrets } = recorder();
 const artifact = () => new Uint8Array(readFileSync(join(root, "models/spy-15m-h4/model.mtf")));
 const alpacaTf = { "1m": "1Min", "5m": "5Min", "15m": "15Min", "30m": "30Min", "1h": "1Hour", "4h": "4Hour", "1d": "1Day" };
 
-async function call(w, path, init = {}) {
-  const res = await w.mf.dispatchFetch(`${w.url}${path}`, init);
-  const text = await res.text();
-  bodies.push(text);
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  if (json !== undefined) responses.push({ method: init.method ?? "GET", path, status: res.status, json });
-  return { status: res.status, headers: res.headers, text, json };
-}
 const predictReq = (body, token = CLIENT, headers = {}) => ({
   method: "POST",
   headers: { "content-type": "application/json", ...(token ? auth(token) : {}), ...headers },
@@ -103,8 +92,7 @@ describe("ml-predict at the edge", { skip }, () => {
   after(async () => {
     await w?.mf.dispose();
     await standin?.stop();
-    const leaked = bodies.filter((b) => b.includes(SECRET) || b.includes(KEY) || b.includes(ADMIN) || b.includes(CLIENT));
-    assert.deepEqual(leaked, [], "a response body contained a key or token");
+    assertNoSecrets(assert);
   });
 
   test("no model active: a clear 503; auth refusals", async () => {
@@ -138,7 +126,7 @@ describe("ml-predict at the edge", { skip }, () => {
     assert.equal((await call(w, "/api/v1/models")).json.models.length, 0, "nothing stored");
   });
 
-  test("parity: the edge predicts what `mtf predict` (fixture) and the browser build (same bars) predict", async () => {
+  test("parity: on the same bars the edge predicts what `mtf predict --request` and the browser build predict", async () => {
     assert.equal((await register(w, artifact())).status, 201);
     const r = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: AT }));
     assert.equal(r.status, 200, r.text);
@@ -325,17 +313,9 @@ describe("ml-predict at the edge", { skip }, () => {
   });
 
   test("every predict response matches openapi.yaml", () => {
-    const spec = loadSpec(workerDir);
-    const problems = [];
-    let checked = 0;
-    for (const r of responses.filter((x) => x.path.startsWith("/api/v1/predict") || x.path.startsWith("/api/v1/admin"))) {
-      const { known, schema } = responseSchema(spec, r.method, r.path, r.status);
-      if (!known) problems.push(`${r.method} ${r.path.split("?")[0]}: route not in openapi.yaml`);
-      if (!schema) continue;
-      checked++;
-      for (const p of validate(spec, schema, r.json)) problems.push(`${r.method} ${r.path.split("?")[0]} ${r.status}: ${p}`);
-    }
-    assert.deepEqual([...new Set(problems)], []);
+    const mine = responses.filter((x) => x.path.startsWith("/api/v1/predict") || x.path.startsWith("/api/v1/admin"));
+    const { problems, checked } = checkResponses(loadSpec(workerDir), mine);
+    assert.deepEqual(problems, []);
     assert.ok(checked >= 10, `only ${checked} responses had a documented schema`);
   });
 });

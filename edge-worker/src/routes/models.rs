@@ -33,16 +33,9 @@ pub async fn active(env: &Env) -> Res {
     Ok(r)
 }
 
-async fn find(db: &D1Database, version: &str) -> Result<ModelRow, ApiError> {
-    let list: Vec<ModelRow> =
-        db::rows(db, &format!("SELECT {MODEL_COLS} FROM ml_model_versions WHERE version = ?1"), &[json!(version)])
-            .await?;
-    list.into_iter().next().ok_or_else(|| ApiError::not_found(format!("no model version `{version}`")))
-}
-
 pub async fn artifact(req: &Request, version: &str, env: &Env) -> Res {
     let db = db::d1(env)?;
-    let m = find(&db, version).await?;
+    let m = db::model(&db, version).await?;
     let etag = format!("\"{}\"", m.sha256);
     let headers = Headers::new();
     let _ = headers.set("ETag", &etag);
@@ -65,7 +58,7 @@ pub async fn register(req: Request, env: &Env, cfg: &Config) -> Res {
     // The edge serves what it registers: an artifact `mtf-model` cannot load is refused here.
     crate::inference::load(&bytes, &info.sha256, &info.id)?;
     let db = db::d1(env)?;
-    match find(&db, &info.id).await {
+    match db::model(&db, &info.id).await {
         Ok(existing) if existing.sha256 == info.sha256 => return model_response(&db, &info.id, 200).await,
         Ok(_) => {
             return Err(ApiError::new(
@@ -130,7 +123,7 @@ pub async fn register(req: Request, env: &Env, cfg: &Config) -> Res {
     )?);
     if let Err(e) = db.batch(stmts).await {
         // A concurrent registration of the same version won the UNIQUE constraint: answer as if it came first.
-        return match find(&db, &info.id).await {
+        return match db::model(&db, &info.id).await {
             Ok(existing) if existing.sha256 == info.sha256 => model_response(&db, &info.id, 200).await,
             Ok(_) => {
                 // Our bytes lost: they are nobody's artifact.
@@ -179,13 +172,13 @@ async fn prune(db: &D1Database, env: &Env) -> Result<(), ApiError> {
 }
 
 async fn model_response(db: &D1Database, version: &str, status: u16) -> Res {
-    json_response(status, &ModelResponse { model: find(db, version).await?.to_wire() })
+    json_response(status, &ModelResponse { model: db::model(db, version).await?.to_wire() })
 }
 
 pub async fn activate(req: &Request, version: &str, env: &Env, cfg: &Config) -> Res {
     http::require(req, &cfg.admin_token, "admin token")?;
     let db = db::d1(env)?;
-    let row = find(&db, version).await?;
+    let row = db::model(&db, version).await?;
     // Activating (or rolling back to) bytes that no longer load is refused: the served model stays.
     crate::inference::load_row(env, &row).await?;
     // One transaction, and the reset only if the version still exists (a concurrent prune must not leave no

@@ -81,20 +81,26 @@ async fn kv_put(env: &Env, key: &str, now: i64, body: &str, ttl: u64) {
     }
 }
 
-/// The last valid prediction of `symbol` as a stale entry, or the error `code` naming why there is none.
+/// An entry with a prediction: computed now (`age_s` `None`), from the cache, or stale.
+fn with_prediction(symbol: &str, c: CachedPrediction, age_s: Option<f64>, stale: bool) -> PredictEntry {
+    PredictEntry {
+        symbol: symbol.to_string(),
+        prediction: Some(c.prediction),
+        error: None,
+        stale,
+        age_s,
+        cached: age_s.is_some(),
+        inputs: c.inputs,
+    }
+}
+
+/// The last valid prediction of `symbol` (of `horizon` minutes when one was asked for) as a stale entry, or the
+/// error `code` naming why there is none.
 async fn stale_or(env: &Env, symbol: &str, horizon: Option<i64>, now: i64, code: &str, why: &str) -> PredictEntry {
-    if let Some(h) = horizon
-        && let Some((stored, c)) = kv_get(env, &serving::last_valid_key(symbol, h)).await
+    if let Some((stored, c)) = kv_get(env, &serving::last_valid_key(symbol)).await
+        && horizon.is_none_or(|h| c.prediction["horizon"]["minutes"].as_i64() == Some(h))
     {
-        return PredictEntry {
-            symbol: symbol.to_string(),
-            prediction: Some(c.prediction),
-            error: None,
-            stale: true,
-            age_s: Some((now - stored) as f64 / 1000.0),
-            cached: true,
-            inputs: c.inputs,
-        };
+        return with_prediction(symbol, c, Some((now - stored) as f64 / 1000.0), true);
     }
     entry_error(symbol, code, format!("{symbol}: {why}; no earlier prediction to fall back on"))
 }
@@ -167,15 +173,7 @@ pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> 
     for ((i, sym), hit) in valid.into_iter().zip(looked) {
         match hit {
             Some((stored, c)) if now - stored < serving::PREDICTION_TTL_SECS as i64 * 1000 => {
-                entries[i] = Some(PredictEntry {
-                    symbol: sym,
-                    prediction: Some(c.prediction),
-                    error: None,
-                    stale: false,
-                    age_s: Some((now - stored) as f64 / 1000.0),
-                    cached: true,
-                    inputs: c.inputs,
-                });
+                entries[i] = Some(with_prediction(&sym, c, Some((now - stored) as f64 / 1000.0), false));
             }
             _ => misses.push((i, sym)),
         }
@@ -199,32 +197,18 @@ pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> 
                     entries[*i] = Some(match result {
                         Ok(prediction) => {
                             let c = CachedPrediction { prediction, inputs };
-                            let key = serving::prediction_key(&model.version, sym, h, bucket);
-                            writes.push((key, serving::PREDICTION_TTL_SECS.max(60), serde_json::to_string(&c).ok()));
-                            writes.push((
-                                serving::last_valid_key(sym, h),
-                                serving::LAST_VALID_KEEP_SECS,
-                                serde_json::to_string(&c).ok(),
-                            ));
-                            PredictEntry {
-                                symbol: sym.clone(),
-                                prediction: Some(c.prediction),
-                                error: None,
-                                stale: false,
-                                age_s: None,
-                                cached: false,
-                                inputs: c.inputs,
+                            if let Ok(body) = serde_json::to_string(&c) {
+                                let key = serving::prediction_key(&model.version, sym, h, bucket);
+                                writes.push((key, serving::PREDICTION_TTL_SECS, body.clone()));
+                                writes.push((serving::last_valid_key(sym), serving::LAST_VALID_KEEP_SECS, body));
                             }
+                            with_prediction(sym, c, None, false)
                         }
                         Err(e) => PredictEntry { inputs, ..entry_error(sym, e.code, e.message) },
                     });
                 }
                 // Cache writes concurrently.
-                join_all(writes.into_iter().filter_map(|(key, ttl, body)| {
-                    let body = body?;
-                    Some(async move { kv_put(env, &key, now, &body, ttl).await })
-                }))
-                .await;
+                join_all(writes.iter().map(|(key, ttl, body)| kv_put(env, key, now, body, *ttl))).await;
             }
         }
     }
@@ -270,9 +254,7 @@ fn compute(
     }
     let items: Vec<(&str, &MultiTimeframe, DateTime<Utc>)> =
         features.iter().map(|(k, m)| (symbols[*k].1.as_str(), m, at)).collect();
-    if items.is_empty() {
-        return out.into_iter().map(|r| r.unwrap_or_else(|| Err(ApiError::internal("no result")))).collect();
-    }
+    // (An empty batch is no forward pass: `Predictor::predict` returns no predictions.)
     match p.predict(&items) {
         Ok(preds) => {
             for ((k, _), pred) in features.iter().zip(preds) {

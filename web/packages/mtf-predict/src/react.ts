@@ -297,10 +297,11 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
   const chain = useRef<Promise<void>>(Promise.resolve());
   const pending = useRef<StreamMessage[][]>([]);
   const feedRef = useRef<(frame: StreamMessage[]) => void>(() => undefined);
+  const edgeKey = useRef<string | undefined>(undefined);
   const tfKey = (opts.timeframes ?? []).join(",");
   const live = opts.realTimeData === true;
 
-  const publish = (p: Prediction, latencyMs: number | undefined) => {
+  const publish = (p: Prediction, latencyMs: number | undefined, from: Partial<MLPredictionState> = {}) => {
     setState((s) => ({
       ...s,
       prediction: p,
@@ -312,6 +313,7 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
       error: undefined,
       stale: false,
       latencyMs,
+      ...from,
     }));
   };
   const fail = (e: unknown, horizonKey: string) => {
@@ -342,22 +344,17 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
         if (cancelled || !e) return;
         if (!e.prediction) throw new MtfError("edge", e.error?.message ?? `${symbol}: no prediction`);
         const p = e.prediction;
-        ctx.cache.set(symbol, `${p.horizon.minutes}m@${p.modelVersion}`, p);
-        setState((s) => ({
-          ...s,
-          prediction: p,
-          confidence: p.confidence,
-          signal: p.signal,
-          attention: p.attention,
+        edgeKey.current = `${p.horizon.minutes}m@${p.modelVersion}`;
+        ctx.cache.set(symbol, edgeKey.current, p);
+        publish(p, performance.now() - t0, {
           backend,
-          status: "ready",
           error: e.stale ? r.warnings.join("; ") || "the edge served its last valid prediction" : undefined,
           stale: e.stale,
-          latencyMs: performance.now() - t0,
           inputs: undefined,
-        }));
+        });
       })
-      .catch((e) => !cancelled && fail(e, `${horizon ?? ""}m@edge`));
+      // The last prediction the edge gave (its cache key) is the fallback.
+      .catch((e) => !cancelled && fail(e, edgeKey.current ?? ""));
     const refresh = opts.refreshMs ?? 60_000;
     const timer = refresh > 0 ? setInterval(() => setTick((t) => t + 1), refresh) : undefined;
     return () => {
