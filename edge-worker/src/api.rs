@@ -5,10 +5,12 @@ use serde_json::json;
 use worker::{Context, Env, Method, Request, Response, event};
 
 use crate::accuracy::track_accuracy;
+use crate::auth;
 use crate::config::Config;
 use crate::http::{self, Res, decode_segment as seg, json_response, log_error};
 use crate::logic::{self, ApiError};
-use crate::routes::{market, models, predict, predictions, training};
+use crate::routes::{market, models, predict, predictions, session, training};
+use crate::session::Scope;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -64,9 +66,19 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
     }
     match (m.clone(), segs.as_slice()) {
         (Method::Get, ["api", "v1", "health"]) => json_response(200, &json!({ "ok": true })),
-        (Method::Get, ["api", "v1", "bars"]) => market::bars(&req, env, cfg).await,
-        (Method::Get, ["api", "v1", "quote"]) => market::quote(&req, env, cfg).await,
-        (Method::Get, ["api", "v1", "news"]) => market::news(&req, env, cfg).await,
+        (Method::Post, ["api", "v1", "session"]) => session::post(&req, cfg).await,
+        (Method::Get, ["api", "v1", "bars"]) => {
+            auth::require(&req, cfg, Scope::Read)?;
+            market::bars(&req, env, cfg).await
+        }
+        (Method::Get, ["api", "v1", "quote"]) => {
+            auth::require(&req, cfg, Scope::Read)?;
+            market::quote(&req, env, cfg).await
+        }
+        (Method::Get, ["api", "v1", "news"]) => {
+            auth::require(&req, cfg, Scope::Read)?;
+            market::news(&req, env, cfg).await
+        }
         (Method::Post, ["api", "v1", "predict"]) => predict::post(req, env, cfg).await,
         (Method::Get, ["api", "v1", "predict"]) => predict::get(&req, env, cfg).await,
         (Method::Post, ["api", "v1", "predictions"]) => predictions::post(req, env, cfg).await,
@@ -92,6 +104,7 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
         }
         (Method::Get, ["api", "v1", "stream"]) | (Method::Get, ["api", "v1", "stream", "status"]) => {
             if segs.len() == 3 {
+                auth::require(&req, cfg, Scope::Read)?;
                 logic::parse_symbols(http::query(&req)?.get("symbols").map(String::as_str), 30)?;
             }
             let stub = env.durable_object("STREAM")?.id_from_name("alpaca")?.get_stub()?;

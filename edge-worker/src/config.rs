@@ -20,6 +20,21 @@ pub struct Config {
     pub retry_cap_ms: u64,
     /// `WATCHLIST`: comma-separated symbols the cron predicts at every base-bar close.
     pub watchlist: String,
+    /// The key session tokens are signed with (`SESSION_SECRET`, else derived from `ADMIN_TOKEN`); `None`
+    /// disables sessions.
+    pub session_key: Option<Vec<u8>>,
+    /// `SESSION_TTL_S`: lifetime of a session token, seconds (default 900).
+    pub session_ttl_s: i64,
+    /// `SESSION_RATE_PER_MIN`: requests per minute one session token may make (default 240).
+    pub session_rate_per_min: u32,
+    /// `SESSION_WRITES_PER_MIN`: prediction writes per minute one session token may make (default 30).
+    pub session_writes_per_min: u32,
+    /// `SESSION_ISSUE_PER_MIN`: session tokens one address may obtain per minute (default 20).
+    pub session_issue_per_min: u32,
+    /// `PREDICTION_MAX_AGE_S`: how far in the past a browser-written prediction may be (default 3600; `0` = no
+    /// bound, for replays of past sessions such as the demo's).
+    pub prediction_max_age_s: i64,
+    session_secret: String,
 }
 
 fn text(env: &Env, name: &str) -> Option<String> {
@@ -50,12 +65,25 @@ impl Config {
             max_body: num("MAX_BODY_BYTES", 1 << 20) as usize,
             retry_cap_ms: num("RETRY_CAP_MS", 5000),
             watchlist: text(env, "WATCHLIST").unwrap_or_default(),
+            session_key: None,
+            session_ttl_s: num("SESSION_TTL_S", crate::session::DEFAULT_TTL_S as u64).clamp(60, 86_400) as i64,
+            session_rate_per_min: num("SESSION_RATE_PER_MIN", 240) as u32,
+            session_writes_per_min: num("SESSION_WRITES_PER_MIN", 30) as u32,
+            session_issue_per_min: num("SESSION_ISSUE_PER_MIN", 20) as u32,
+            prediction_max_age_s: num("PREDICTION_MAX_AGE_S", 3600) as i64,
+            session_secret: text(env, "SESSION_SECRET").unwrap_or_default(),
         }
+        .with_session_key()
+    }
+
+    fn with_session_key(mut self) -> Config {
+        self.session_key = crate::session::signing_key(&self.session_secret, &self.admin_token);
+        self
     }
 
     /// Scrubs the Alpaca keys and tokens out of a message. Called once, where a message leaves the worker
     /// (a response body or a log line: [`crate::http::error_response`], [`crate::http::log_error`]).
     pub fn scrub(&self, m: &str) -> String {
-        logic::scrub(m, &[&self.key, &self.secret, &self.client_token, &self.admin_token])
+        logic::scrub(m, &[&self.key, &self.secret, &self.client_token, &self.admin_token, &self.session_secret])
     }
 }

@@ -97,17 +97,23 @@ pub fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// The per-isolate rate limit, keyed by client IP.
-pub fn rate_limit(req: &Request, cfg: &Config) -> Result<(), ApiError> {
+/// The client's address key (`CF-Connecting-IP`; IPv6 by its /64): what the rate limit and session tokens are
+/// bound to.
+pub fn client_key(req: &Request) -> String {
     let ip = req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "local".into());
-    let key = logic::client_key(&ip);
-    RATE.with(|r| r.borrow_mut().check(&key, now_ms(), cfg.rate_per_min, 60_000)).map_err(|retry| ApiError {
+    logic::client_key(&ip)
+}
+
+/// The per-isolate rate limit, keyed by client address.
+pub fn rate_limit(req: &Request, cfg: &Config) -> Result<(), ApiError> {
+    limit_key(&client_key(req), cfg.rate_per_min, "requests per minute from this address")
+}
+
+/// Counts one use of the budget `key` (`limit` per minute); 429 with `Retry-After` when spent.
+pub fn limit_key(key: &str, limit: u32, what: &str) -> Result<(), ApiError> {
+    RATE.with(|r| r.borrow_mut().check(key, now_ms(), limit, 60_000)).map_err(|retry| ApiError {
         retry_after: Some(retry),
-        ..ApiError::new(
-            429,
-            "rate_limited",
-            format!("more than {} requests per minute; retry in {retry} s", cfg.rate_per_min),
-        )
+        ..ApiError::new(429, "rate_limited", format!("more than {limit} {what}; retry in {retry} s"))
     })
 }
 

@@ -17,12 +17,15 @@
 pub mod logic;
 pub mod scoring;
 pub mod serving;
+pub mod session;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod accuracy;
 #[cfg(target_arch = "wasm32")]
 mod api;
+#[cfg(target_arch = "wasm32")]
+mod auth;
 #[cfg(target_arch = "wasm32")]
 mod config;
 #[cfg(target_arch = "wasm32")]

@@ -287,6 +287,26 @@ impl RateLimiter {
     }
 }
 
+/// Refuses rows whose `prediction_time` is more than `max_age_ms` before `now_ms` (422 `prediction_too_old`,
+/// naming the first such row).
+pub fn check_recent(rows: &[PredictionRow], now_ms: i64, max_age_ms: i64) -> Result<(), ApiError> {
+    for (i, r) in rows.iter().enumerate() {
+        let t = DateTime::parse_from_rfc3339(&r.prediction_time).map(|t| t.timestamp_millis()).unwrap_or(i64::MIN);
+        if t < now_ms - max_age_ms {
+            return Err(ApiError::new(
+                422,
+                "prediction_too_old",
+                format!(
+                    "[{i}].predictionTime {} is more than {} s before now: browsers store live predictions only",
+                    r.prediction_time,
+                    max_age_ms / 1000
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A stored prediction row, validated from the prediction JSON the browser produces.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PredictionRow {
@@ -653,6 +673,20 @@ mod tests {
         assert!(err.message.starts_with("[1].confidence"), "{}", err.message);
         assert_eq!(validate_predictions(&json!([]), 100, NOW).unwrap_err().code, "invalid_batch");
         assert_eq!(validate_predictions(&Value::Array(vec![p; 101]), 100, NOW).unwrap_err().code, "invalid_batch");
+    }
+
+    #[test]
+    fn browser_writes_must_be_recent() {
+        let mut p = prediction();
+        p["predictionTime"] = json!("2025-12-31T23:30:00Z");
+        let recent = validate_predictions(&p, 100, NOW).unwrap();
+        assert!(check_recent(&recent, NOW, 3_600_000).is_ok());
+        let mut old = prediction();
+        old["predictionTime"] = json!("2025-12-31T22:59:59Z");
+        let rows = validate_predictions(&json!([p, old]), 100, NOW).unwrap();
+        let e = check_recent(&rows, NOW, 3_600_000).unwrap_err();
+        assert_eq!((e.status, e.code), (422, "prediction_too_old"));
+        assert!(e.message.starts_with("[1].predictionTime 2025-12-31T22:59:59Z"), "{}", e.message);
     }
 
     #[test]

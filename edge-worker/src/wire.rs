@@ -87,7 +87,8 @@ pub struct StoredPrediction {
     /// it final) or `expired` (undecided after a day of cron runs).
     #[ts(type = "\"pending\" | \"scored\" | \"unscorable\" | \"expired\"")]
     pub status: String,
-    /// `edge` (computed by the worker: the trusted source for monitoring) or `client` (posted by a browser).
+    /// `edge` (computed by the worker: the trusted source for monitoring), `browser` (posted with a session
+    /// token), `client` or `admin` (posted by a server-side tool with that token).
     #[ts(type = "\"edge\" | \"client\"")]
     pub source: String,
 }
@@ -252,6 +253,21 @@ pub fn json_column(text: Option<&str>) -> Value {
     }
 }
 
+/// `POST /api/v1/session`: a short-lived token for a browser (`Authorization: Bearer <token>` on the data routes,
+/// `ml-predict` and prediction writes; `?token=` on the stream).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SessionResponse {
+    /// The signed token (`mtf1.…`).
+    pub token: String,
+    /// When it stops working (RFC 3339 UTC); ask for a new one before.
+    pub expires_at: String,
+    /// Its lifetime in seconds.
+    #[ts(type = "number")]
+    pub ttl_s: i64,
+    /// What it grants: `read` (data, ml-predict, stream) and `write` (storing predictions).
+    pub scopes: Vec<String>,
+}
+
 /// Where the npm package keeps the generated declarations, relative to the repository root.
 pub const EDGE_TS_PATH: &str = "web/packages/mtf-predict/src/generated/edge.ts";
 
@@ -289,6 +305,7 @@ pub fn typescript() -> String {
         decl::<PredictEntry>(),
         decl::<PredictResponse>(),
         decl::<ScheduledRun>(),
+        decl::<SessionResponse>(),
     ] {
         s.push_str(&d);
         s.push('\n');

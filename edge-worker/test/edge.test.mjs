@@ -27,6 +27,8 @@ if (!built()) {
 }
 const skip = !built();
 const { call, responses, assertNoSecrets } = recorder(); // every body checked for secrets, every JSON response against openapi.yaml
+/** Data routes need a token: the client token (server-side), sessions are probed in hardening.test.mjs. */
+const data = { headers: auth(CLIENT) };
 const post = (body, token, extra = {}) => ({
   method: "POST",
   headers: { "content-type": "application/json", ...(token ? auth(token) : {}), ...extra },
@@ -50,7 +52,7 @@ describe("edge worker", { skip }, () => {
   test("bars: validated, newest kept under a limit, cache miss then hit (the stand-in sees one request)", async () => {
     const q = "/api/v1/bars?symbol=spy&timeframe=1m&start=2011-01-03T00:00:00Z&end=2011-01-03T21:00:00Z&limit=5";
     const before = (await standin.stats()).requests.bars ?? 0;
-    const a = await call(w, q);
+    const a = await call(w, q, data);
     assert.equal(a.status, 200, a.text);
     assert.equal(a.headers.get("x-cache"), "MISS");
     assert.equal(a.json.symbol, "SPY");
@@ -68,14 +70,14 @@ describe("edge worker", { skip }, () => {
     );
     const mid = (await standin.stats()).requests.bars;
     assert.equal(mid, before + 2, "one request from the worker, one from this test");
-    const b = await call(w, q);
+    const b = await call(w, q, data);
     assert.equal(b.headers.get("x-cache"), "HIT");
     assert.deepEqual(b.json.bars, a.json.bars);
     assert.equal((await standin.stats()).requests.bars, mid, "the cache hit did not reach Alpaca");
   });
 
   test("bars: a limit above one Alpaca page is paged through, newest kept", async () => {
-    const r = await call(w, "/api/v1/bars?symbol=SPY&timeframe=1m&start=2011-01-01T00:00:00Z&end=2011-02-01T00:00:00Z&limit=12000");
+    const r = await call(w, "/api/v1/bars?symbol=SPY&timeframe=1m&start=2011-01-01T00:00:00Z&end=2011-02-01T00:00:00Z&limit=12000", data);
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.bars.length, 12000);
     assert.ok(r.json.bars.at(-1).t <= "2011-02-01T00:00:00Z" && r.json.bars.at(-1).t >= "2011-01-31", r.json.bars.at(-1).t);
@@ -92,7 +94,7 @@ describe("edge worker", { skip }, () => {
       ["symbol=SPY&timeframe=1m&start=yesterday", "invalid_time"],
       ["symbol=SPY&timeframe=1m&start=2011-02-01&end=2011-01-01", "invalid_range"],
     ]) {
-      const r = await call(w, `/api/v1/bars?${q}`);
+      const r = await call(w, `/api/v1/bars?${q}`, data);
       assert.equal(r.status, 400, q);
       assert.equal(r.json.error.code, code, `${q}: ${r.text}`);
     }
@@ -102,20 +104,20 @@ describe("edge worker", { skip }, () => {
   });
 
   test("quote and news", async () => {
-    const q = await call(w, "/api/v1/quote?symbol=SPY");
+    const q = await call(w, "/api/v1/quote?symbol=SPY", data);
     assert.equal(q.status, 200, q.text);
     assert.ok(q.json.quote.ap > q.json.quote.bp);
     assert.ok(q.json.trade.p > 0);
-    const n = await call(w, "/api/v1/news?symbols=SPY&limit=2");
+    const n = await call(w, "/api/v1/news?symbols=SPY&limit=2", data);
     assert.equal(n.status, 200, n.text);
     assert.equal(n.json.news.length, 2);
-    assert.equal((await call(w, "/api/v1/news?symbols=SPY&limit=2")).headers.get("x-cache"), "HIT");
+    assert.equal((await call(w, "/api/v1/news?symbols=SPY&limit=2", data)).headers.get("x-cache"), "HIT");
   });
 
   test("429 with Retry-After is honoured, then the request succeeds", async () => {
     await standin.fail("status=429&retry_after=1&count=1");
     const t0 = Date.now();
-    const r = await call(w, "/api/v1/bars?symbol=SPY&timeframe=1h&start=2011-01-10&end=2011-01-11&limit=50");
+    const r = await call(w, "/api/v1/bars?symbol=SPY&timeframe=1h&start=2011-01-10&end=2011-01-11&limit=50", data);
     assert.equal(r.status, 200, r.text);
     assert.ok(Date.now() - t0 >= 1000, "retried before Retry-After");
     assert.ok(r.json.bars.length > 0);
@@ -298,16 +300,16 @@ describe("edge worker: failures and limits", { skip }, () => {
     try {
       // Entries older than their TTL are stale: a daily key cached, then Alpaca stops.
       const q = "/api/v1/quote?symbol=SPY";
-      const fresh = await call(w, q);
+      const fresh = await call(w, q, data);
       assert.equal(fresh.status, 200);
       await standin.stop();
       await new Promise((r) => setTimeout(r, 15_200)); // the quote TTL is 15 s
-      const stale = await call(w, q);
+      const stale = await call(w, q, data);
       assert.equal(stale.status, 200, stale.text);
       assert.equal(stale.json.stale, true);
       assert.equal(stale.headers.get("x-cache"), "STALE");
       assert.deepEqual(stale.json.quote, fresh.json.quote);
-      const none = await call(w, "/api/v1/quote?symbol=AAPL");
+      const none = await call(w, "/api/v1/quote?symbol=AAPL", data);
       assert.equal(none.status, 502);
       assert.equal(none.json.error.code, "upstream_error");
       assert.ok(!none.text.includes(SECRET));
@@ -323,9 +325,14 @@ describe("edge worker: failures and limits", { skip }, () => {
     try {
       const codes = [];
       for (let i = 0; i < 5; i++)
-        codes.push((await call(w, "/api/v1/news?symbols=SYNTH", { headers: { "CF-Connecting-IP": "203.0.113.9" } })).status);
+        codes.push(
+          (await call(w, "/api/v1/news?symbols=SYNTH", { headers: { ...auth(CLIENT), "CF-Connecting-IP": "203.0.113.9" } })).status,
+        );
       assert.deepEqual(codes, [200, 200, 200, 429, 429]);
-      assert.equal((await call(w, "/api/v1/news?symbols=SYNTH", { headers: { "CF-Connecting-IP": "203.0.113.10" } })).status, 200);
+      assert.equal(
+        (await call(w, "/api/v1/news?symbols=SYNTH", { headers: { ...auth(CLIENT), "CF-Connecting-IP": "203.0.113.10" } })).status,
+        200,
+      );
     } finally {
       await w.mf.dispose();
       await standin.stop();
@@ -338,7 +345,7 @@ describe("edge worker: failures and limits", { skip }, () => {
     const clients = [];
     try {
       for (let i = 0; i < 2; i++) {
-        const res = await w.mf.dispatchFetch(`${w.url}/api/v1/stream?symbols=SPY`, { headers: { upgrade: "websocket" } });
+        const res = await w.mf.dispatchFetch(`${w.url}/api/v1/stream?symbols=SPY`, { headers: { upgrade: "websocket", ...auth(CLIENT) } });
         assert.equal(res.status, 101);
         const ws = res.webSocket;
         const c = { ws, bars: [], trades: 0 };
@@ -363,7 +370,7 @@ describe("edge worker: failures and limits", { skip }, () => {
       const status = await call(w, "/api/v1/stream/status");
       assert.equal(status.json.upstream_connections, 1, status.text);
       assert.equal((await standin.stats()).requests.stream, 1, "one upstream connection for two clients");
-      const bad = await call(w, "/api/v1/stream?symbols=%24%24", { headers: { upgrade: "websocket" } });
+      const bad = await call(w, "/api/v1/stream?symbols=%24%24", { headers: { upgrade: "websocket", ...auth(CLIENT) } });
       assert.equal(bad.status, 400);
     } finally {
       for (const c of clients) c.ws.close();

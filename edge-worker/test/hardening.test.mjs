@@ -5,11 +5,26 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ADMIN, artifactWithVersion, auth, built, CLIENT, dataDir, recorder, root, startStandin, startWorker } from "./harness.mjs";
+import {
+  ADMIN,
+  artifactWithVersion,
+  auth,
+  built,
+  CLIENT,
+  dataDir,
+  recorder,
+  root,
+  startStandin,
+  startWorker,
+  workerDir,
+} from "./harness.mjs";
+import { checkResponses, loadSpec } from "./openapi.mjs";
 
 const skip = !built();
 if (skip) console.log("SKIPPED: hardening probes need scripts/build-worker and `cargo build -p mtf-cli`");
-const { call, assertNoSecrets } = recorder();
+const { call, responses, assertNoSecrets } = recorder();
+/** Data routes need a token: the client token (server-side), sessions are probed in hardening.test.mjs. */
+const data = { headers: auth(CLIENT) };
 const post = (body, token) => ({
   method: "POST",
   headers: { "content-type": "application/json", ...(token ? auth(token) : {}) },
@@ -35,7 +50,7 @@ describe("edge hardening probes", { skip }, () => {
   });
 
   test("stream: a repeated or invalid `symbols` is refused; a foreign origin cannot open the WebSocket", async () => {
-    const ws = (origin) => ({ headers: { upgrade: "websocket", ...(origin ? { origin } : {}) } });
+    const ws = (origin) => ({ headers: { upgrade: "websocket", ...auth(CLIENT), ...(origin ? { origin } : {}) } });
     const dup = await call(w, "/api/v1/stream?symbols=*&symbols=SPY", ws());
     assert.equal(dup.status, 400, dup.text);
     assert.equal(dup.json.error.code, "duplicate_parameter");
@@ -50,15 +65,108 @@ describe("edge hardening probes", { skip }, () => {
     const status = await call(w, "/api/v1/stream/status");
     assert.ok(!status.json.subscribed.includes("*"), JSON.stringify(status.json));
     // Any route: a parameter given twice is refused, not silently resolved.
-    assert.equal((await call(w, "/api/v1/bars?symbol=SPY&symbol=QQQ&timeframe=1m")).json.error.code, "duplicate_parameter");
+    assert.equal((await call(w, "/api/v1/bars?symbol=SPY&symbol=QQQ&timeframe=1m", data)).json.error.code, "duplicate_parameter");
+  });
+
+  test("data routes, ml-predict and the stream need a token; nothing reaches Alpaca without one", async () => {
+    const before = await standin.stats();
+    for (const path of [
+      "/api/v1/bars?symbol=SPY&timeframe=1m",
+      "/api/v1/quote?symbol=SPY",
+      "/api/v1/news?symbols=SPY",
+      "/api/v1/predict?symbol=SPY",
+    ]) {
+      const r = await call(w, path);
+      assert.equal(r.status, 401, `${path}: ${r.text}`);
+      assert.match(r.json.error.message, /POST \/api\/v1\/session/);
+      assert.equal((await call(w, path, { headers: auth("mtf1.forged.token") })).json.error.code, "invalid_token", path);
+    }
+    const ws = await call(w, "/api/v1/stream?symbols=SPY", { headers: { upgrade: "websocket" } });
+    assert.equal(ws.status, 401, "a WebSocket without a token");
+    const after = await standin.stats();
+    assert.deepEqual(after.requests, before.requests, "no upstream request for a refused call");
+  });
+
+  test("sessions: issued to an allowed origin only, bound to the address, signed, scoped, limited per token", async () => {
+    const ip = (a) => ({ "CF-Connecting-IP": a });
+    const issue = (headers) => call(w, "/api/v1/session", { method: "POST", headers });
+    assert.equal((await issue(ip("198.51.100.7"))).json.error.code, "origin_required", "no Origin, no token");
+    assert.equal((await issue({ ...ip("198.51.100.7"), origin: "http://evil.example" })).status, 403);
+    const s = await issue({ ...ip("198.51.100.7"), origin: "http://allowed.example" });
+    assert.equal(s.status, 200, s.text);
+    assert.match(s.json.token, /^mtf1\.[\w-]+\.[\w-]+$/);
+    assert.deepEqual(s.json.scopes, ["read", "write"]);
+    assert.ok(Date.parse(s.json.expires_at) > Date.now() + 60_000);
+    const bearer = (t, a) => ({ headers: { ...auth(t), ...ip(a) } });
+    const bars = "/api/v1/bars?symbol=SPY&timeframe=1m&start=2011-01-07T14:30:00Z&end=2011-01-07T16:00:00Z&limit=3";
+    assert.equal((await call(w, bars, bearer(s.json.token, "198.51.100.7"))).status, 200);
+    const moved = await call(w, bars, bearer(s.json.token, "203.0.113.50"));
+    assert.equal(moved.status, 401, "a token used from another address");
+    assert.match(moved.json.error.message, /another client address/);
+    // Claims edited (another address) with the original signature.
+    const [p, body, sig] = s.json.token.split(".");
+    const claims = JSON.parse(Buffer.from(body, "base64url").toString());
+    const edited = Buffer.from(JSON.stringify({ ...claims, sub: "203.0.113.50" })).toString("base64url");
+    const forged = await call(w, bars, bearer(`${p}.${edited}.${sig}`, "203.0.113.50"));
+    assert.equal(forged.json.error.code, "invalid_token");
+    assert.match(forged.json.error.message, /signature/);
+    // The stream takes the token as a query parameter (browsers cannot set headers on a WebSocket).
+    const ws = await call(w, `/api/v1/stream?symbols=SPY&token=${s.json.token}`, {
+      headers: { upgrade: "websocket", origin: "http://allowed.example", ...ip("198.51.100.7") },
+    });
+    assert.equal(ws.status, 101);
+    // Another key (a rotated SESSION_SECRET) refuses the token.
+    const other = await startWorker(standin, { SESSION_SECRET: "rotated", SESSION_RATE_PER_MIN: "2", SESSION_ISSUE_PER_MIN: "2" });
+    try {
+      assert.equal((await call(other, bars, bearer(s.json.token, "198.51.100.7"))).json.error.code, "invalid_token");
+      const mint = () =>
+        call(other, "/api/v1/session", { method: "POST", headers: { ...ip("198.51.100.8"), origin: "http://allowed.example" } });
+      const t = (await mint()).json.token;
+      assert.equal((await mint()).status, 200);
+      const third = await mint();
+      assert.equal(third.status, 429, "session issuance is limited per address");
+      const codes = [];
+      for (let i = 0; i < 3; i++) codes.push((await call(other, bars, bearer(t, "198.51.100.8"))).status);
+      assert.deepEqual(codes, [200, 200, 429], "requests are limited per token");
+    } finally {
+      await other.mf.dispose();
+    }
+  });
+
+  test("browser writes with a session: a registered model version and a recent time, stored as `browser`", async () => {
+    const ip = { "CF-Connecting-IP": "198.51.100.9" };
+    const s = await call(w, "/api/v1/session", { method: "POST", headers: { ...ip, origin: "http://allowed.example" } });
+    const write = (body) =>
+      call(w, "/api/v1/predictions", { ...post(body, s.json.token), headers: { ...post(body, s.json.token).headers, ...ip } });
+    const artifact = new Uint8Array(readFileSync(join(root, "models/spy-15m-h4/model.mtf")));
+    const reg = await call(w, "/api/v1/models", {
+      method: "POST",
+      headers: { ...auth(ADMIN), "content-type": "application/octet-stream" },
+      body: artifact,
+    });
+    assert.ok([201, 200].includes(reg.status), reg.text);
+    const version = reg.json.model.version;
+    const now = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 120_000).toISOString().replace(".000Z", "Z");
+    const before = await count(w);
+    const unknown = await write(prediction({ symbol: "IWM", modelVersion: "made-up@9", predictionTime: now }));
+    assert.equal(unknown.status, 422, unknown.text);
+    assert.equal(unknown.json.error.code, "unknown_model_version");
+    const old = await write(prediction({ symbol: "IWM", modelVersion: version, predictionTime: "2011-01-31T20:00:00Z" }));
+    assert.equal(old.json.error.code, "prediction_too_old", "a backdated row would forge the model's live record");
+    assert.equal(await count(w), before, "nothing stored");
+    const ok = await write(prediction({ symbol: "IWM", modelVersion: version, predictionTime: now }));
+    assert.equal(ok.status, 201, ok.text);
+    const got = (await call(w, "/api/v1/predictions?symbol=IWM")).json.latest;
+    assert.equal(got.source, "browser");
+    assert.equal(got.model_version, version);
   });
 
   test("symbols made of dots or dashes only never reach an upstream path", async () => {
     for (const s of [".", "..", "...", "-", ".SPY", "A..B"]) {
-      const r = await call(w, `/api/v1/bars?symbol=${encodeURIComponent(s)}&timeframe=1m`);
+      const r = await call(w, `/api/v1/bars?symbol=${encodeURIComponent(s)}&timeframe=1m`, data);
       assert.equal(r.status, 400, s);
       assert.equal(r.json.error.code, "invalid_symbol", s);
-      assert.equal((await call(w, `/api/v1/quote?symbol=${encodeURIComponent(s)}`)).status, 400, s);
+      assert.equal((await call(w, `/api/v1/quote?symbol=${encodeURIComponent(s)}`, data)).status, 400, s);
     }
   });
 
@@ -207,13 +315,18 @@ describe("edge hardening probes", { skip }, () => {
   test("cache keys are normalised: varied start, end and limit reach Alpaca once and answer exactly", async () => {
     const base = "/api/v1/bars?symbol=SPY&timeframe=1m";
     const before = (await standin.stats()).requests.bars ?? 0;
-    const a = await call(w, `${base}&start=2011-01-05T14:30:00Z&end=2011-01-05T16:00:00Z&limit=5`);
-    const b = await call(w, `${base}&start=2011-01-05T14:29:00.5Z&end=2011-01-05T16:00:59Z&limit=7`);
+    const a = await call(w, `${base}&start=2011-01-05T14:30:00Z&end=2011-01-05T16:00:00Z&limit=5`, data);
+    const b = await call(w, `${base}&start=2011-01-05T14:29:00.5Z&end=2011-01-05T16:00:59Z&limit=7`, data);
     assert.equal(a.status, 200, a.text);
     assert.equal((await standin.stats()).requests.bars - before, 1, "one upstream request for both");
     assert.equal(a.json.bars.length, 5);
     assert.equal(b.json.bars.length, 7);
     assert.deepEqual(b.json.bars.slice(2), a.json.bars, "the newest bars, the same");
     assert.equal(b.headers.get("x-cache"), "HIT");
+  });
+  test("every JSON response of the probes matches openapi.yaml (errors included)", () => {
+    const { problems, checked } = checkResponses(loadSpec(workerDir), responses);
+    assert.deepEqual(problems, []);
+    assert.ok(checked >= 10, `only ${checked} responses had a documented schema`);
   });
 });

@@ -38,8 +38,8 @@ async function run(name, n, make) {
 }
 
 const bars = "/api/v1/bars?symbol=SPY&timeframe=1m&start=2011-01-03T00:00:00Z&end=2011-01-04T00:00:00Z&limit=500";
-await w.mf.dispatchFetch(`${w.url}${bars}`).then((r) => r.arrayBuffer()); // warm the cache
-await run("GET /api/v1/bars (cached, 500 bars)", total, () => [bars, {}, 200]);
+await w.mf.dispatchFetch(`${w.url}${bars}`, { headers: { authorization: `Bearer ${CLIENT}` } }).then((r) => r.arrayBuffer()); // warm the cache
+await run("GET /api/v1/bars (cached, 500 bars)", total, () => [bars, { headers: { authorization: `Bearer ${CLIENT}` } }, 200]);
 const p = JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_expected.json"), "utf8"));
 const batch = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ ...p, symbol: `S${i % 50}` })));
 await run("POST /api/v1/predictions (batches of 100)", Math.max(50, total / 20), () => [

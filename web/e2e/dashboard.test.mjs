@@ -1,7 +1,7 @@
 // Playwright (playwright-core + Debian's Chromium) tests of the running demo: `scripts/demo` with existing builds
 // (MTF_DEMO_SKIP_BUILD=1) on its own ports, i.e. `mtf replay` on real bars with a replay clock and the worker in
 // `wrangler dev` with local D1 serving the dashboard. Screenshots go to web/e2e/test-results/.
-// Run after scripts/build-wasm, `VITE_MTF_CLIENT_TOKEN=demo-client-token npm run build` in web/, scripts/build-worker.
+// Run after scripts/build-wasm, `npm run build` in web/, scripts/build-worker.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";

@@ -4,4 +4,5 @@ pub mod market;
 pub mod models;
 pub mod predict;
 pub mod predictions;
+pub mod session;
 pub mod training;

@@ -20,12 +20,9 @@ use crate::logic::{self, ApiError};
 use crate::serving::{self, PredictQuery};
 use crate::wire::{EntryError, InputRange, PredictEntry, PredictResponse, ServedModel};
 
+/// Any caller with `read` (a session token, the client or admin token); whether it is the admin.
 fn authorize(req: &Request, cfg: &Config) -> Result<bool, ApiError> {
-    if http::has_bearer(req, &cfg.admin_token) {
-        return Ok(true);
-    }
-    http::require(req, &cfg.client_token, "client token")?;
-    Ok(false)
+    Ok(crate::auth::require(req, cfg, crate::session::Scope::Read)?.is_admin())
 }
 
 /// `Cache-Control: no-cache` from an admin recomputes (the bars still come through their cache): how the

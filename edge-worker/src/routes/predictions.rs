@@ -4,27 +4,54 @@
 use serde_json::json;
 use worker::{Env, Request};
 
+use crate::auth::Caller;
 use crate::config::Config;
 use crate::db::{self, PREDICTION_COLS, PredictionDbRow};
 use crate::http::{self, Res, json_response, now_ms, query};
 use crate::logic::{self, ApiError, CacheKind};
+use crate::session::Scope;
 use crate::upstream::cached;
 use crate::wire::{PredictionsResponse, StoredCount};
 
 pub async fn post(req: Request, env: &Env, cfg: &Config) -> Res {
-    if !http::has_bearer(&req, &cfg.admin_token) {
-        http::require(&req, &cfg.client_token, "client token")?;
-    }
+    let caller = crate::auth::require(&req, cfg, Scope::Write)?;
     let body = http::body_json(req, cfg).await?;
-    let rows_in = logic::validate_predictions(&body, 100, now_ms())?;
+    let now = now_ms();
+    let rows_in = logic::validate_predictions(&body, 100, now)?;
     let db = db::d1(env)?;
+    if let Caller::Session(claims) = &caller {
+        // A browser stores one prediction per base bar and symbol: a small write budget per token bounds what one
+        // session can put into D1 and the KV write quota.
+        http::limit_key(
+            &format!("write:{}", claims.sid),
+            cfg.session_writes_per_min,
+            "writes per minute with this session",
+        )?;
+        // Browser writes are untrusted: recent (a backdated row would forge a model's live record) and made by a
+        // registered model version.
+        if cfg.prediction_max_age_s > 0 {
+            logic::check_recent(&rows_in, now, cfg.prediction_max_age_s * 1000)?;
+        }
+        let versions: std::collections::BTreeSet<&str> = rows_in.iter().map(|r| r.model_version.as_str()).collect();
+        for v in versions {
+            let known: Vec<db::Exists> =
+                db::rows(&db, "SELECT 1 AS x FROM ml_model_versions WHERE version = ?1", &[json!(v)]).await?;
+            if known.is_empty() {
+                return Err(ApiError::new(
+                    422,
+                    "unknown_model_version",
+                    format!("modelVersion `{v}` is not a registered model version (GET /api/v1/models)"),
+                ));
+            }
+        }
+    }
     let mut stmts = Vec::with_capacity(rows_in.len());
     for r in &rows_in {
         stmts.push(db::bind(
             db.prepare(
                 "INSERT INTO ml_predictions (symbol, model_version, prediction_time, horizon_minutes, predicted_price, \
-                 interval_low, interval_high, confidence, signal, last_close, attention_weights, payload, target_time) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 interval_low, interval_high, confidence, signal, last_close, attention_weights, payload, target_time, \
+                 source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             ),
             &[
                 json!(r.symbol),
@@ -40,6 +67,7 @@ pub async fn post(req: Request, env: &Env, cfg: &Config) -> Res {
                 json!(r.attention_weights),
                 json!(r.payload),
                 json!(r.target_time),
+                json!(caller.source()),
             ],
         )?);
     }

@@ -4,11 +4,11 @@ import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import "./styles.css";
 
-// Configuration: the edge is this page's origin (the worker serves the dashboard); the client token that lets
-// the page store its predictions comes from the build (VITE_MTF_CLIENT_TOKEN). URL parameters:
+// Configuration: the edge is this page's origin (the worker serves the dashboard). No token is built in: the
+// client asks the edge for a short-lived session token (granted to pages of an allowed origin). URL parameters:
 // ?symbols=SPY,AAPL  ?backend=auto|cpu|webgpu  ?live=1
 const params = new URLSearchParams(location.search);
-const edge = new EdgeClient("", { token: import.meta.env.VITE_MTF_CLIENT_TOKEN as string | undefined });
+const edge = new EdgeClient("");
 const watchlist = (params.get("symbols") ?? "SPY,AAPL,GOOG")
   .split(",")
   .map((s) => s.trim().toUpperCase())

@@ -3,7 +3,14 @@
  * Every method rejects with an `MtfError` (`edge` with the HTTP status and the server's message, or `network`).
  */
 import { MtfError, messageOf } from "./errors.js";
-import type { ModelResponse, ModelsResponse, Performance, PredictionsResponse, PredictResponse } from "./generated/edge.js";
+import type {
+  ModelResponse,
+  ModelsResponse,
+  Performance,
+  PredictionsResponse,
+  PredictResponse,
+  SessionResponse,
+} from "./generated/edge.js";
 import type { Bar, Prediction, StreamMessage, Timeframe } from "./types.js";
 
 /** Bars as the edge returns them. `stale` is true when Alpaca failed and a cached copy was served. */
@@ -40,13 +47,18 @@ export type {
   PredictionsResponse,
   PredictResponse,
   ServedModel,
+  SessionResponse,
   StoredPrediction,
   TrainingRow,
 } from "./generated/edge.js";
 
 /** Options of {@link EdgeClient}. */
 export interface EdgeClientOptions {
-  /** Client token for writes (`Authorization: Bearer …`). */
+  /**
+   * The long-lived client token, for server-side use only (Node tools, tests): **never put it in a page's
+   * bundle**. Without it the client asks the edge for a short-lived session token (`POST /api/v1/session`,
+   * granted to pages of an allowed origin), renews it before it expires and once more on a 401.
+   */
   token?: string;
   /** Admin token for model and training-data writes. */
   adminToken?: string;
@@ -65,6 +77,10 @@ export interface StreamHandle {
 export class EdgeClient {
   readonly baseUrl: string;
   private readonly opts: EdgeClientOptions;
+  private session: { token: string; expiresMs: number } | undefined;
+  private sessionRequest: Promise<string | undefined> | undefined;
+  /** Whether the edge has no session route (an older or stand-in edge): requests then go without a token. */
+  private noSessions = false;
 
   constructor(baseUrl = "", opts: EdgeClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
@@ -82,15 +98,75 @@ export class EdgeClient {
     return `${this.baseUrl}${path}${q ? `?${q}` : ""}`;
   }
 
+  /**
+   * The token for the edge's data, predict and write routes: the client token when one was given, else a
+   * session token from `POST /api/v1/session` (cached until a minute before it expires; concurrent callers
+   * share one request). `undefined` when the edge has no session route.
+   */
+  async sessionToken(): Promise<string | undefined> {
+    const known = this.cachedToken();
+    if (known !== null) return known;
+    this.sessionRequest ??= this.newSession().finally(() => {
+      this.sessionRequest = undefined;
+    });
+    return this.sessionRequest;
+  }
+
+  /** The token when it is known without asking the edge (`undefined`: none is needed), else `null`. */
+  cachedToken(): string | undefined | null {
+    if (this.opts.token) return this.opts.token;
+    if (this.noSessions) return undefined;
+    if (this.session && this.session.expiresMs - 60_000 > Date.now()) return this.session.token;
+    return null;
+  }
+
+  /** Forgets a session token the edge refused (expired, or issued to another address). */
+  dropSession(token?: string): void {
+    if (this.session && (token === undefined || this.session.token === token)) this.session = undefined;
+  }
+
+  private async newSession(): Promise<string | undefined> {
+    try {
+      const s = await this.send<SessionResponse>("POST", "/api/v1/session", {});
+      if (typeof s.token !== "string" || !Number.isFinite(Date.parse(s.expires_at)))
+        throw new MtfError("edge", "POST /api/v1/session: the answer has no token and expiry");
+      this.session = { token: s.token, expiresMs: Date.parse(s.expires_at) };
+      return s.token;
+    } catch (e) {
+      if (e instanceof MtfError && e.status === 404) {
+        this.noSessions = true;
+        return undefined;
+      }
+      throw e;
+    }
+  }
+
   private async request<T>(
     method: string,
     path: string,
-    init: { query?: Record<string, string | number | undefined>; body?: unknown; auth?: "client" | "admin" } = {},
+    init: { query?: Record<string, string | number | undefined>; body?: unknown; auth?: "session" | "admin" } = {},
+  ): Promise<T> {
+    if (init.auth !== "session")
+      return this.send(method, path, { ...init, token: init.auth === "admin" ? this.opts.adminToken : undefined });
+    const token = await this.sessionToken();
+    try {
+      return await this.send(method, path, { ...init, token });
+    } catch (e) {
+      // An expired or moved session: one fresh token, one retry.
+      if (!(e instanceof MtfError) || e.status !== 401 || this.opts.token || token === undefined) throw e;
+      this.dropSession(token);
+      return this.send(method, path, { ...init, token: await this.sessionToken() });
+    }
+  }
+
+  private async send<T>(
+    method: string,
+    path: string,
+    init: { query?: Record<string, string | number | undefined>; body?: unknown; token?: string },
   ): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (init.body !== undefined) headers["content-type"] = "application/json";
-    const token = init.auth === "admin" ? this.opts.adminToken : init.auth === "client" ? this.opts.token : undefined;
-    if (token) headers.authorization = `Bearer ${token}`;
+    if (init.token) headers.authorization = `Bearer ${init.token}`;
     const doFetch = this.opts.fetch ?? globalThis.fetch.bind(globalThis);
     let res: Response;
     try {
@@ -119,31 +195,34 @@ export class EdgeClient {
 
   /** Bars of one symbol and timeframe, oldest first; the newest `limit` bars in `[start, end]`. */
   bars(symbol: string, timeframe: Timeframe, q: { start?: string; end?: string; limit?: number } = {}): Promise<BarsResponse> {
-    return this.request("GET", "/api/v1/bars", { query: { symbol, timeframe, ...q } });
+    return this.request("GET", "/api/v1/bars", { query: { symbol, timeframe, ...q }, auth: "session" });
   }
 
   quote(symbol: string): Promise<QuoteResponse> {
-    return this.request("GET", "/api/v1/quote", { query: { symbol } });
+    return this.request("GET", "/api/v1/quote", { query: { symbol }, auth: "session" });
   }
 
   news(symbols: string[], limit = 10): Promise<NewsResponse> {
-    return this.request("GET", "/api/v1/news", { query: { symbols: symbols.join(","), limit } });
+    return this.request("GET", "/api/v1/news", { query: { symbols: symbols.join(","), limit }, auth: "session" });
   }
 
-  /** Stores one prediction or a batch (≤ 100; all or nothing). Needs the client token. */
+  /**
+   * Stores one prediction or a batch (≤ 100; all or nothing). From a page (a session token) the edge accepts
+   * live predictions of a registered model version only, stored as `source: "browser"`.
+   */
   savePredictions(p: Prediction | Prediction[]): Promise<{ stored: number }> {
-    return this.request("POST", "/api/v1/predictions", { body: p, auth: "client" });
+    return this.request("POST", "/api/v1/predictions", { body: p, auth: "session" });
   }
 
   /**
    * Predictions computed at the edge (`ml-predict`: the same Rust code as the browser build, on the worker's
    * CPU) for 1–100 symbols at `at` (default now) with the active model (or `model`). One entry per symbol:
    * a prediction, or an error naming the symbol; `stale: true` when the model or Alpaca failed and the last
-   * valid prediction was served. Needs the client token.
+   * valid prediction was served.
    */
   predict(symbols: string | string[], q: { horizon?: number; at?: string; model?: string } = {}): Promise<PredictResponse> {
     const list = Array.isArray(symbols) ? symbols : [symbols];
-    return this.request("POST", "/api/v1/predict", { body: { symbols: list, ...q }, auth: "client" });
+    return this.request("POST", "/api/v1/predict", { body: { symbols: list, ...q }, auth: "session" });
   }
 
   /** Stored predictions of a symbol, latest first. */
@@ -168,23 +247,26 @@ export class EdgeClient {
     return this.request("GET", `/api/v1/models/${encodeURIComponent(version)}/performance`);
   }
 
-  /** WebSocket URL of the stream for symbols. */
-  streamUrl(symbols: string[]): string {
+  /** WebSocket URL of the stream for symbols (with `token` as a query parameter: a WebSocket has no headers). */
+  streamUrl(symbols: string[], token?: string): string {
     const origin = this.baseUrl || (typeof location !== "undefined" ? location.origin : "");
-    return `${origin.replace(/^http/, "ws")}/api/v1/stream?symbols=${encodeURIComponent(symbols.join(","))}`;
+    const t = token ? `&token=${encodeURIComponent(token)}` : "";
+    return `${origin.replace(/^http/, "ws")}/api/v1/stream?symbols=${encodeURIComponent(symbols.join(","))}${t}`;
   }
 
   /**
    * Subscribes to the edge's shared stream. `onFrame` receives each frame (an array of Alpaca stream messages:
-   * trades `t`, bars `b`, updated bars `u`, plus control messages).
+   * trades `t`, bars `b`, updated bars `u`, plus control messages). `token`: from {@link sessionToken} (the
+   * edge refuses a stream without one); the shared {@link StreamHub} obtains it.
    */
   stream(
     symbols: string[],
     onFrame: (frame: StreamMessage[]) => void,
     onStatus?: (s: "open" | "closed" | "error", why?: string) => void,
+    token?: string,
   ): StreamHandle {
     const WS = this.opts.WebSocket ?? globalThis.WebSocket;
-    const socket = new WS(this.streamUrl(symbols));
+    const socket = new WS(this.streamUrl(symbols, token));
     socket.addEventListener("open", () => onStatus?.("open"));
     socket.addEventListener("close", (e) => onStatus?.("closed", (e as CloseEvent).reason));
     socket.addEventListener("error", () => onStatus?.("error", "WebSocket error"));

@@ -240,13 +240,13 @@ export interface MLPredictionOptions {
   realTimeData?: boolean | StreamMessage | StreamMessage[];
   /** Bars to predict from instead of fetching them from the edge. */
   bars?: BarsByTimeframe;
-  /** Store each new prediction at the edge (needs a client token on the edge client). */
+  /** Store each new prediction at the edge (with the page's session token: a registered model, live times). */
   persist?: boolean;
   /** Refetch and re-predict every `refreshMs` when not live (default 60 s; 0 = never). */
   refreshMs?: number;
   /**
    * Where the prediction is computed: `"browser"` (the provider's wasm model), `"edge"` (`POST /api/v1/predict`
-   * on the worker: no wasm download, needs the client token), or `"auto"` (default): the browser, and the edge
+   * on the worker: no wasm download), or `"auto"` (default): the browser, and the edge
    * when the wasm module or the model cannot load there. `bars` and `realTimeData` apply to the browser only.
    */
   where?: "browser" | "edge" | "auto";

@@ -27,6 +27,9 @@ export class StreamHub {
   private why: string | undefined;
   private delay = 1000;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped by every connect and close: a session token that arrives for an abandoned attempt is dropped. */
+  private attempt = 0;
+  private pending = false;
   /** Connections opened so far (tests and diagnostics). */
   connections = 0;
 
@@ -54,13 +57,15 @@ export class StreamHub {
   /** Opens, re-opens (when the symbols changed) or closes the connection. */
   private reconcile(): void {
     const key = this.key();
-    if (key === this.connectedKey && (this.handle || this.timer)) return;
+    if (key === this.connectedKey && (this.handle || this.timer || this.pending)) return;
     this.close();
     if (key === "") return;
     this.connect(key);
   }
 
   private close(): void {
+    this.attempt++;
+    this.pending = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const h = this.handle;
@@ -75,10 +80,45 @@ export class StreamHub {
     for (const s of this.subs) s.onStatus?.(status, why);
   }
 
+  /** Reconnects after `delay` (doubling to 30 s; reset by the first frame of a healthy connection). */
+  private retry(): void {
+    this.handle = undefined;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const k = this.key();
+      if (k !== "") this.connect(k);
+    }, this.delay);
+    this.delay = Math.min(30_000, this.delay * 2);
+  }
+
+  /** Obtains a session token (the edge requires one on the stream), then opens the socket. */
   private connect(key: string): void {
     this.connectedKey = key;
     this.connections++;
     this.setStatus("connecting");
+    const attempt = ++this.attempt;
+    const known = this.client.cachedToken();
+    if (known !== null) {
+      this.open(key, known);
+      return;
+    }
+    this.pending = true;
+    this.client.sessionToken().then(
+      (token) => {
+        if (attempt !== this.attempt) return;
+        this.pending = false;
+        this.open(key, token);
+      },
+      (e: unknown) => {
+        if (attempt !== this.attempt) return;
+        this.pending = false;
+        this.setStatus("error", `no session token for the stream: ${e instanceof Error ? e.message : String(e)}`);
+        this.retry();
+      },
+    );
+  }
+
+  private open(key: string, token: string | undefined): void {
     const handle = this.client.stream(
       key.split(","),
       (frame) => {
@@ -94,15 +134,12 @@ export class StreamHub {
         if (status === "open") return this.setStatus("open");
         this.setStatus(status, why || this.why);
         if (status === "closed") {
-          this.handle = undefined;
-          this.timer = setTimeout(() => {
-            this.timer = undefined;
-            const k = this.key();
-            if (k !== "") this.connect(k);
-          }, this.delay);
-          this.delay = Math.min(30_000, this.delay * 2);
+          // A refused upgrade (an expired token) looks like a close: the next attempt asks for a fresh token.
+          this.client.dropSession(token);
+          this.retry();
         }
       },
+      token,
     );
     this.handle = handle;
   }

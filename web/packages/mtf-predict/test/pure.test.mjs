@@ -172,7 +172,7 @@ test("EdgeClient builds encoded URLs and sends tokens only where needed", async 
   const c = new EdgeClient("https://edge.example/", { fetch, token: "client-t", adminToken: "admin-t" });
   await c.bars("BRK.B", "1m", { limit: 100 });
   assert.equal(calls[0].url, "https://edge.example/api/v1/bars?symbol=BRK.B&timeframe=1m&limit=100");
-  assert.equal(calls[0].init.headers.authorization, undefined);
+  assert.equal(calls[0].init.headers.authorization, "Bearer client-t", "data routes need a token");
   await c.savePredictions([]);
   assert.equal(calls[1].init.method, "POST");
   assert.equal(calls[1].init.headers.authorization, "Bearer client-t");
@@ -182,6 +182,58 @@ test("EdgeClient builds encoded URLs and sends tokens only where needed", async 
   await c.news(["SPY", "AAPL"], 5);
   assert.equal(calls[3].url, "https://edge.example/api/v1/news?symbols=SPY%2CAAPL&limit=5");
   assert.equal(c.streamUrl(["SPY"]), "wss://edge.example/api/v1/stream?symbols=SPY");
+  assert.equal(c.streamUrl(["SPY"], "mtf1.a+b"), "wss://edge.example/api/v1/stream?symbols=SPY&token=mtf1.a%2Bb");
+  await c.models();
+  assert.equal(calls.at(-1).init.headers.authorization, undefined, "public reads carry no token");
+});
+
+test("EdgeClient without a token: one session for concurrent calls, renewed on a 401, none on an edge without sessions", async () => {
+  const calls = [];
+  let issued = 0;
+  let refuse = false;
+  const fetch = async (url, init) => {
+    calls.push({ url, auth: init.headers.authorization });
+    if (url.endsWith("/api/v1/session")) {
+      issued++;
+      const expires_at = new Date(Date.now() + 900_000).toISOString();
+      return new Response(JSON.stringify({ token: `mtf1.s${issued}.sig`, expires_at, ttl_s: 900, scopes: ["read", "write"] }));
+    }
+    if (refuse) {
+      refuse = false;
+      return new Response(JSON.stringify({ error: { code: "token_expired", message: "expired" } }), { status: 401 });
+    }
+    return new Response(JSON.stringify({ bars: [] }));
+  };
+  const c = new EdgeClient("https://edge.example", { fetch });
+  await Promise.all([c.bars("SPY", "1m"), c.quote("SPY"), c.savePredictions([])]);
+  assert.equal(issued, 1, "one session request for three concurrent calls");
+  assert.deepEqual(
+    calls.filter((x) => !x.url.endsWith("/session")).map((x) => x.auth),
+    ["Bearer mtf1.s1.sig", "Bearer mtf1.s1.sig", "Bearer mtf1.s1.sig"],
+  );
+  assert.equal(calls.find((x) => x.url.endsWith("/session")).auth, undefined, "the session request carries no secret");
+  refuse = true;
+  await c.bars("SPY", "1m");
+  assert.equal(issued, 2, "a 401 gets one fresh token and one retry");
+  assert.equal(calls.at(-1).auth, "Bearer mtf1.s2.sig");
+  // An edge (or stand-in) without the session route: requests go without a token, the route is not asked again.
+  const old = [];
+  const oldEdge = new EdgeClient("https://old.example", {
+    fetch: async (url, init) => {
+      old.push({ url, auth: init.headers.authorization });
+      return url.endsWith("/session") ? new Response("{}", { status: 404 }) : new Response(JSON.stringify({ bars: [] }));
+    },
+  });
+  await oldEdge.bars("SPY", "1m");
+  await oldEdge.bars("SPY", "1d");
+  assert.deepEqual(
+    old.map((x) => [x.url.split("?")[0].split("/").at(-1), x.auth]),
+    [
+      ["session", undefined],
+      ["bars", undefined],
+      ["bars", undefined],
+    ],
+  );
 });
 
 test("EdgeClient.predict posts the symbols with the client token and returns the edge's entries", async () => {
@@ -199,7 +251,7 @@ test("EdgeClient.predict posts the symbols with the client token and returns the
 
 test("EdgeClient surfaces the edge's error code and message with the status", async () => {
   const { fetch } = recordingFetch(400, { error: { code: "invalid_symbol", message: "symbol `$$` is not valid" } });
-  const c = new EdgeClient("http://127.0.0.1:1", { fetch });
+  const c = new EdgeClient("http://127.0.0.1:1", { fetch, token: "t" });
   await assert.rejects(
     c.quote("$$"),
     (e) => e instanceof MtfError && e.status === 400 && /invalid_symbol: symbol `\$\$` is not valid/.test(e.message),
@@ -234,7 +286,7 @@ function fakeSockets() {
 
 test("StreamHub: one connection for all subscribers, every frame delivered, reconnect on a new symbol, closed when the last leaves", async () => {
   const { sockets, WebSocket } = fakeSockets();
-  const hub = new StreamHub(new EdgeClient("https://edge.example", { WebSocket }));
+  const hub = new StreamHub(new EdgeClient("https://edge.example", { WebSocket, token: "t" }));
   const a = [];
   const b = [];
   const status = [];
@@ -257,7 +309,7 @@ test("StreamHub: one connection for all subscribers, every frame delivered, reco
   const offC = hub.subscribe(["AAPL"], (f) => c.push(f));
   assert.equal(sockets.length, 2);
   assert.ok(sockets[0].closed);
-  assert.equal(sockets[1].url, "wss://edge.example/api/v1/stream?symbols=AAPL%2CSPY");
+  assert.equal(sockets[1].url, "wss://edge.example/api/v1/stream?symbols=AAPL%2CSPY&token=t");
   // Frames go to the subscribers of their symbol only; a frame from the replaced socket is ignored.
   sockets[1].emit("message", {
     data: JSON.stringify([
@@ -284,7 +336,7 @@ test("StreamHub: one connection for all subscribers, every frame delivered, reco
 test("StreamHub reconnects after the connection closes (backoff from 1 s)", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout"] });
   const { sockets, WebSocket } = fakeSockets();
-  const hub = new StreamHub(new EdgeClient("https://edge.example", { WebSocket }));
+  const hub = new StreamHub(new EdgeClient("https://edge.example", { WebSocket, token: "t" }));
   const status = [];
   const off = hub.subscribe(
     ["SPY"],
@@ -301,10 +353,32 @@ test("StreamHub reconnects after the connection closes (backoff from 1 s)", asyn
   assert.ok(sockets[1].closed);
 });
 
+test("StreamHub asks for a session token before it opens the socket (and only once for a burst of subscribers)", async () => {
+  const { sockets, WebSocket } = fakeSockets();
+  let issued = 0;
+  const fetch = async () => {
+    issued++;
+    return new Response(
+      JSON.stringify({ token: "mtf1.x.y", expires_at: new Date(Date.now() + 900_000).toISOString(), ttl_s: 900, scopes: ["read"] }),
+    );
+  };
+  const hub = new StreamHub(new EdgeClient("https://edge.example", { WebSocket, fetch }));
+  const offA = hub.subscribe(["SPY"], () => undefined);
+  const offB = hub.subscribe(["SPY"], () => undefined);
+  assert.equal(sockets.length, 0, "no socket before the token");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(sockets.length, 1);
+  assert.equal(issued, 1);
+  assert.equal(sockets[0].url, "wss://edge.example/api/v1/stream?symbols=SPY&token=mtf1.x.y");
+  offA();
+  offB();
+  assert.ok(sockets[0].closed);
+});
+
 test("BarsCache: a request covered by a fresh larger one is answered from it; a larger one fetches", async () => {
   const { calls, fetch } = recordingFetch(200, { symbol: "SPY", timeframe: "1m", bars: [1, 2, 3, 4, 5].map((i) => ({ t: `${i}` })) });
   let now = 0;
-  const cache = new BarsCache(new EdgeClient("https://edge.example", { fetch }), 5_000, () => now);
+  const cache = new BarsCache(new EdgeClient("https://edge.example", { fetch, token: "t" }), 5_000, () => now);
   const big = await cache.bars("SPY", "1m", 5);
   const small = await cache.bars("spy", "1m", 2);
   assert.equal(calls.length, 1);

@@ -104,7 +104,8 @@ payload: Prediction,
  */
 status: "pending" | "scored" | "unscorable" | "expired", 
 /**
- * `edge` (computed by the worker: the trusted source for monitoring) or `client` (posted by a browser).
+ * `edge` (computed by the worker: the trusted source for monitoring), `browser` (posted with a session
+ * token), `client` or `admin` (posted by a server-side tool with that token).
  */
 source: "edge" | "client", };
 
@@ -313,4 +314,26 @@ failed: Array<PredictEntry>,
  * Why the run did nothing, when it did nothing (outside the session, no watchlist, …).
  */
 skipped: string | null, };
+
+/**
+ * `POST /api/v1/session`: a short-lived token for a browser (`Authorization: Bearer <token>` on the data routes,
+ * `ml-predict` and prediction writes; `?token=` on the stream).
+ */
+export type SessionResponse = { 
+/**
+ * The signed token (`mtf1.…`).
+ */
+token: string, 
+/**
+ * When it stops working (RFC 3339 UTC); ask for a new one before.
+ */
+expires_at: string, 
+/**
+ * Its lifetime in seconds.
+ */
+ttl_s: number, 
+/**
+ * What it grants: `read` (data, ml-predict, stream) and `write` (storing predictions).
+ */
+scopes: Array<string>, };
 
