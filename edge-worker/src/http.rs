@@ -39,6 +39,14 @@ pub fn iso(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// RFC 3339 (milliseconds, `Z`) of an epoch-milliseconds instant.
+pub fn iso_millis(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 /// A JSON response with `status`.
 pub fn json_response<T: Serialize>(status: u16, body: &T) -> Res {
     Ok(Response::from_json(body)?.with_status(status))

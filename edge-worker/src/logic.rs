@@ -307,6 +307,46 @@ pub fn check_recent(rows: &[PredictionRow], now_ms: i64, max_age_ms: i64) -> Res
     Ok(())
 }
 
+/// What the stream hub does with an error message from Alpaca's stream (`{"T":"error","code":…}`), by code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamErrorAction {
+    /// Keep the connection (the message concerns one request: 400 invalid syntax, 403 already authenticated,
+    /// 405 symbol limit exceeded, 410 invalid subscribe action).
+    Continue,
+    /// Close and reconnect after at least `min_delay_ms` (404 auth timeout, 407 slow client, 500 internal error:
+    /// the usual backoff; 406 connection limit exceeded: another connection holds the key, so a minute).
+    Reconnect { min_delay_ms: u64 },
+    /// Close; retrying soon cannot help (401 not authenticated, 402 auth failed, 409 insufficient subscription:
+    /// the keys or the plan are wrong), so the next attempt waits five minutes.
+    Fatal { retry_ms: u64 },
+}
+
+/// The action for an Alpaca stream error code (unknown codes reconnect with the usual backoff).
+pub fn stream_error_action(code: u16) -> StreamErrorAction {
+    match code {
+        400 | 403 | 405 | 410 => StreamErrorAction::Continue,
+        401 | 402 | 409 => StreamErrorAction::Fatal { retry_ms: 300_000 },
+        406 => StreamErrorAction::Reconnect { min_delay_ms: 60_000 },
+        _ => StreamErrorAction::Reconnect { min_delay_ms: 0 },
+    }
+}
+
+/// The upstream reconnect delay after a connection ended: a connection that stayed authenticated for
+/// `healthy_after_ms` resets the backoff to 1 s; otherwise it doubles (to 30 s); never below the error's minimum.
+pub fn next_stream_delay(previous_ms: u64, authenticated_for_ms: Option<u64>, min_delay_ms: u64) -> u64 {
+    const HEALTHY_AFTER_MS: u64 = 30_000;
+    let base = if authenticated_for_ms.is_some_and(|d| d >= HEALTHY_AFTER_MS) { 1000 } else { previous_ms };
+    base.max(min_delay_ms)
+}
+
+/// The symbols to unsubscribe upstream when clients leave: subscribed but wanted by no remaining client.
+pub fn unwanted(
+    subscribed: &std::collections::BTreeSet<String>,
+    wanted: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    subscribed.difference(wanted).cloned().collect()
+}
+
 /// A stored prediction row, validated from the prediction JSON the browser produces.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PredictionRow {
@@ -673,6 +713,23 @@ mod tests {
         assert!(err.message.starts_with("[1].confidence"), "{}", err.message);
         assert_eq!(validate_predictions(&json!([]), 100, NOW).unwrap_err().code, "invalid_batch");
         assert_eq!(validate_predictions(&Value::Array(vec![p; 101]), 100, NOW).unwrap_err().code, "invalid_batch");
+    }
+
+    #[test]
+    fn stream_errors_are_handled_by_code() {
+        assert_eq!(stream_error_action(405), StreamErrorAction::Continue, "symbol limit: keep the others");
+        assert_eq!(stream_error_action(402), StreamErrorAction::Fatal { retry_ms: 300_000 });
+        assert_eq!(stream_error_action(406), StreamErrorAction::Reconnect { min_delay_ms: 60_000 });
+        assert_eq!(stream_error_action(407), StreamErrorAction::Reconnect { min_delay_ms: 0 });
+        assert_eq!(stream_error_action(500), StreamErrorAction::Reconnect { min_delay_ms: 0 });
+        // Backoff: reset after a healthy session, kept after a short one, never under the error's minimum.
+        assert_eq!(next_stream_delay(16_000, Some(45_000), 0), 1000);
+        assert_eq!(next_stream_delay(16_000, Some(2_000), 0), 16_000);
+        assert_eq!(next_stream_delay(4_000, None, 0), 4_000);
+        assert_eq!(next_stream_delay(1000, Some(60_000), 60_000), 60_000);
+        let set = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(unwanted(&set(&["AAPL", "SPY", "QQQ"]), &set(&["SPY"])), vec!["AAPL", "QQQ"]);
+        assert!(unwanted(&set(&["SPY"]), &set(&["SPY", "IWM"])).is_empty());
     }
 
     #[test]

@@ -1,5 +1,11 @@
 //! The shared realtime stream: one Durable Object holds the single upstream Alpaca stream connection and fans
 //! its trades and bars out to every subscribed WebSocket client, reconnecting with backoff while clients remain.
+//!
+//! Bounded: at most [`MAX_CLIENTS`] clients, [`MAX_SYMBOLS_PER_CLIENT`] symbols each, [`MAX_SUBSCRIBED`] upstream.
+//! The upstream subscription shrinks when clients leave (symbols nobody wants are unsubscribed) and the upstream
+//! connection is closed when the last client leaves. Upstream errors are handled by Alpaca's code
+//! ([`crate::logic::stream_error_action`]); the backoff resets after a healthy session. A client whose socket
+//! refuses a frame is disconnected (workerd exposes no send-buffer size, so a failed send is the signal).
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -40,6 +46,38 @@ struct Hub {
     upstream_connections: u64,
     frames: u64,
     last_error: Option<String>,
+    /// Clients disconnected because a send failed.
+    dropped_clients: u64,
+}
+
+impl Hub {
+    /// After clients left: unsubscribes the symbols nobody wants any more, or closes the upstream when nobody
+    /// is left.
+    fn shrink(&mut self) {
+        if self.clients.is_empty() {
+            if let Some(up) = self.upstream.take() {
+                let _ = up.close(Some(1000), Some("no clients"));
+            }
+            self.subscribed.clear();
+            return;
+        }
+        let wanted: BTreeSet<String> = self.clients.iter().flat_map(|c| c.symbols.iter().cloned()).collect();
+        let gone = crate::logic::unwanted(&self.subscribed, &wanted);
+        if gone.is_empty() {
+            return;
+        }
+        if let Some(up) = &self.upstream {
+            let _ = up.send_with_str(unsubscribe(&gone));
+        }
+        for g in &gone {
+            self.subscribed.remove(g);
+        }
+    }
+
+    fn remove_client(&mut self, id: u64) {
+        self.clients.retain(|c| c.id != id);
+        self.shrink();
+    }
 }
 
 /// The Durable Object behind `GET /api/v1/stream`.
@@ -64,6 +102,7 @@ impl DurableObject for StreamHub {
                 "subscribed": h.subscribed,
                 "frames": h.frames,
                 "last_error": h.last_error,
+                "dropped_clients": h.dropped_clients,
             }));
         }
         // Validated here as well as in the route (the Durable Object is reachable only through it, but its
@@ -112,7 +151,7 @@ impl DurableObject for StreamHub {
                     }
                 }
             }
-            hub.borrow_mut().clients.retain(|c| c.id != id);
+            hub.borrow_mut().remove_client(id);
         });
         self.ensure_upstream(&symbols);
         Response::from_websocket(pair.client)
@@ -143,14 +182,19 @@ impl StreamHub {
                 if hub.borrow().clients.is_empty() {
                     break;
                 }
-                match run_upstream(&hub, &cfg).await {
-                    Ok(()) => delay_ms = 1000,
-                    Err(e) => hub.borrow_mut().last_error = Some(cfg.scrub(&e.to_string())),
-                }
+                let ended = run_upstream(&hub, &cfg).await;
                 hub.borrow_mut().upstream = None;
+                let (authenticated_for, min_delay) = match ended {
+                    Ok(e) => (e.authenticated_for_ms, e.min_delay_ms),
+                    Err(e) => {
+                        hub.borrow_mut().last_error = Some(cfg.scrub(&e.to_string()));
+                        (None, 0)
+                    }
+                };
                 if hub.borrow().clients.is_empty() {
                     break;
                 }
+                delay_ms = crate::logic::next_stream_delay(delay_ms, authenticated_for, min_delay);
                 worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
                 delay_ms = (delay_ms * 2).min(30_000);
             }
@@ -159,6 +203,29 @@ impl StreamHub {
             h.subscribed.clear();
         });
     }
+}
+
+/// How an upstream connection ended (an `Err` from [`run_upstream`] is a transport failure).
+struct Ended {
+    /// How long it was authenticated (`None`: it never was).
+    authenticated_for_ms: Option<u64>,
+    /// The least delay before the next attempt (from the error code).
+    min_delay_ms: u64,
+}
+
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// The upstream unsubscription of `symbols` (every channel [`subscribe`] uses).
+fn unsubscribe(symbols: &[String]) -> String {
+    let channels = Channels {
+        trades: symbols.to_vec(),
+        bars: symbols.to_vec(),
+        updated_bars: symbols.to_vec(),
+        ..Channels::default()
+    };
+    serde_json::to_string(&ClientMessage::Unsubscribe(channels)).unwrap_or_default()
 }
 
 /// The upstream subscription for `symbols`: trades, minute bars and their corrections.
@@ -183,7 +250,7 @@ fn data_symbol(m: &ServerMessage) -> Option<&str> {
 }
 
 /// One upstream connection: connect, authenticate, subscribe, fan out until it closes.
-async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<()> {
+async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<Ended> {
     let url: worker::Url =
         cfg.stream_url.parse().map_err(|e| worker::Error::RustError(format!("bad ALPACA_STREAM_URL: {e}")))?;
     let ws = WebSocket::connect(url).await?;
@@ -196,11 +263,24 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<()> {
     }
     let auth = ClientMessage::Auth { key: cfg.key.clone(), secret: cfg.secret.clone() };
     ws.send_with_str(serde_json::to_string(&auth).map_err(|e| worker::Error::RustError(e.to_string()))?)?;
+    let mut authenticated_at: Option<u64> = None;
+    let ended = |at: Option<u64>, min_delay_ms: u64| Ended {
+        authenticated_for_ms: at.map(|t| now_ms().saturating_sub(t)),
+        min_delay_ms,
+    };
     while let Some(ev) = events.next().await {
-        let msg = match ev? {
-            WebsocketEvent::Message(m) => m,
-            WebsocketEvent::Close(c) => {
-                return Err(worker::Error::RustError(format!("upstream closed: {} {}", c.code(), c.reason())));
+        let msg = match ev {
+            Ok(WebsocketEvent::Message(m)) => m,
+            Ok(WebsocketEvent::Close(c)) => {
+                if hub.borrow().clients.is_empty() {
+                    return Ok(ended(authenticated_at, 0)); // closed by us: nobody is left
+                }
+                hub.borrow_mut().last_error = Some(format!("upstream closed: {} {}", c.code(), c.reason()));
+                return Ok(ended(authenticated_at, 0));
+            }
+            Err(e) => {
+                hub.borrow_mut().last_error = Some(cfg.scrub(&format!("upstream failed: {e}")));
+                return Ok(ended(authenticated_at, 0));
             }
         };
         let Some(text) = msg.text() else { continue };
@@ -210,16 +290,25 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<()> {
         for m in items {
             match m {
                 ServerMessage::Success { msg } if msg == "authenticated" => {
+                    authenticated_at = Some(now_ms());
                     let symbols: Vec<String> = hub.borrow().subscribed.iter().cloned().collect();
                     if !symbols.is_empty() {
                         ws.send_with_str(subscribe(&symbols))?;
                     }
                 }
                 ServerMessage::Error { code, msg } => {
-                    let e = format!("upstream error {code}: {msg}");
-                    hub.borrow_mut().last_error = Some(e.clone());
-                    let _ = ws.close(Some(1000), Some("error"));
-                    return Err(worker::Error::RustError(e));
+                    hub.borrow_mut().last_error = Some(format!("upstream error {code}: {msg}"));
+                    match crate::logic::stream_error_action(code) {
+                        crate::logic::StreamErrorAction::Continue => {}
+                        crate::logic::StreamErrorAction::Reconnect { min_delay_ms } => {
+                            let _ = ws.close(Some(1000), Some("reconnecting"));
+                            return Ok(ended(authenticated_at, min_delay_ms));
+                        }
+                        crate::logic::StreamErrorAction::Fatal { retry_ms } => {
+                            let _ = ws.close(Some(1000), Some("fatal"));
+                            return Ok(Ended { authenticated_for_ms: None, min_delay_ms: retry_ms });
+                        }
+                    }
                 }
                 m if data_symbol(&m).is_some() => data.push(m),
                 _ => {}
@@ -230,13 +319,22 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<()> {
         }
         let mut h = hub.borrow_mut();
         h.frames += 1;
+        let mut failed: Vec<u64> = Vec::new();
         for c in &h.clients {
             let mine: Vec<ServerMessage> =
                 data.iter().filter(|m| data_symbol(m).is_some_and(|s| c.symbols.contains(s))).cloned().collect();
-            if !mine.is_empty() {
-                let _ = c.socket.send_with_str(render_frame(&mine));
+            if !mine.is_empty() && c.socket.send_with_str(render_frame(&mine)).is_err() {
+                failed.push(c.id);
             }
         }
+        // A client that cannot take a frame is disconnected (its reconnect gets a fresh start).
+        for id in failed {
+            if let Some(c) = h.clients.iter().find(|c| c.id == id) {
+                let _ = c.socket.close(Some(1011), Some("could not deliver a frame"));
+            }
+            h.dropped_clients += 1;
+            h.remove_client(id);
+        }
     }
-    Ok(())
+    Ok(ended(authenticated_at, 0))
 }

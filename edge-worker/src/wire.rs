@@ -147,7 +147,10 @@ pub struct TrainingRows {
 /// `POST /api/v1/training-data`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Upserted {
+    /// Rows inserted or replaced.
     pub upserted: usize,
+    /// Rows not replaced because the stored row's `as_of` is newer.
+    pub kept_newer: usize,
 }
 
 /// One run of accuracy tracking (`POST /api/v1/admin/track-accuracy`, and the cron).

@@ -161,6 +161,28 @@ describe("edge hardening probes", { skip }, () => {
     assert.equal(got.model_version, version);
   });
 
+  test("training rows: a retried older write never overwrites a newer one; sub-second instants stay distinct", async () => {
+    const row = (over) => ({ symbol: "ASOF", timeframe: "1m", timestamp: "2011-01-31T15:00:00Z", features: [1], target: 1, ...over });
+    const up = async (rows) => (await call(w, "/api/v1/training-data", post({ rows }, ADMIN))).json;
+    assert.deepEqual(await up([row({ target: 2, as_of: "2011-02-01T00:00:02Z" })]), { upserted: 1, kept_newer: 0 });
+    // The older request arrives late (a retry): the newer values are kept and the answer says so.
+    assert.deepEqual(await up([row({ target: 1, as_of: "2011-02-01T00:00:01Z" })]), { upserted: 0, kept_newer: 1 });
+    assert.deepEqual(await up([row({ target: 3, as_of: "2011-02-01T00:00:03Z" })]), { upserted: 1, kept_newer: 0 });
+    // Two instants 250 ms apart are two rows (the fraction is not truncated into the whole second's key).
+    await up([row({ timestamp: "2011-01-31T15:01:00.250Z", target: 4 }), row({ timestamp: "2011-01-31T15:01:00Z", target: 5 })]);
+    assert.equal((await up([row({ as_of: "yesterday" })])).error.code, "invalid_row");
+    const got = (await call(w, "/api/v1/training-data?symbol=ASOF&timeframe=1m")).json.rows.map((x) => [x.timestamp, x.target]);
+    assert.deepEqual(got, [
+      ["2011-01-31T15:00:00Z", 3],
+      ["2011-01-31T15:01:00Z", 5],
+      ["2011-01-31T15:01:00.250Z", 4],
+    ]);
+    // A range starting at the whole second includes the row 250 ms after it; one ending there does not.
+    const range = async (q) => (await call(w, `/api/v1/training-data?symbol=ASOF&timeframe=1m&${q}`)).json.rows.map((x) => x.timestamp);
+    assert.deepEqual(await range("start=2011-01-31T15:01:00Z"), ["2011-01-31T15:01:00Z", "2011-01-31T15:01:00.250Z"]);
+    assert.deepEqual(await range("end=2011-01-31T15:01:00Z"), ["2011-01-31T15:00:00Z", "2011-01-31T15:01:00Z"]);
+  });
+
   test("symbols made of dots or dashes only never reach an upstream path", async () => {
     for (const s of [".", "..", "...", "-", ".SPY", "A..B"]) {
       const r = await call(w, `/api/v1/bars?symbol=${encodeURIComponent(s)}&timeframe=1m`, data);

@@ -48,6 +48,7 @@ export function startStandin(args = []) {
             }),
           stats: async () => (await fetch(`${url}/_standin/stats`)).json(),
           fail: (q) => fetch(`${url}/_standin/fail?${q}`, { method: "POST" }),
+          streamFault: async (q) => (await fetch(`${url}/_standin/stream-fault?${q}`, { method: "POST" })).json(),
         });
       }
     });

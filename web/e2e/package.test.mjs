@@ -69,6 +69,7 @@ test("the hook in a Vite app built from the packed tarball predicts what `mtf pr
   await page.screenshot({ path: join(artifacts, "package-cpu.png") });
   assert.deepEqual(problems, []);
   assert.equal(site.counts.artifact, 1);
+  assert.ok(site.counts.sessions >= 1 && site.counts.refused === 0, `sessions ${site.counts.sessions}, refused ${site.counts.refused}`);
   // A second visit takes the artifact from Cache Storage (verified by sha256), not from the network.
   await page.reload();
   await page.waitForSelector("#prediction", { timeout: 60_000 });
@@ -90,6 +91,7 @@ test('where: "edge" asks the edge\'s ml-predict and loads no model; a model the 
   close(state.prediction, site.fixture.expected, 1e-12);
   assert.equal(site.counts.predict, predicts0 + 1);
   assert.deepEqual(site.counts.predictBodies.at(-1).body, { symbols: ["SPY"], horizon: 60 });
+  assert.match(site.counts.predictBodies.at(-1).authorization ?? "", /^Bearer mtf1\./, "predict went without a session");
   assert.equal(site.counts.artifact, artifacts0, "no artifact download on the edge path");
   assert.deepEqual(problems, []);
   await page.close();

@@ -1,7 +1,8 @@
 // A static file server plus a fixture edge API for the package's browser tests and bench page. It serves the
 // committed parity fixture's bars (only bars complete at the fixture's instant, decided by the package's
 // completeBars) and the default model through the same routes and shapes as edge-worker (GET /api/v1/bars,
-// /api/v1/models/active, the artifact, and POST /api/v1/predict answering with the fixture's prediction).
+// /api/v1/models/active, the artifact, and POST /api/v1/predict answering with the fixture's prediction). Like the
+// edge, it issues short-lived session tokens at POST /api/v1/session and refuses bars and predict without one.
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
@@ -38,13 +39,26 @@ export async function serve(statics, port = 0) {
   const artifact = readFileSync(join(root, "models/spy-15m-h4/model.mtf"));
   const sha256 = createHash("sha256").update(artifact).digest("hex");
   const version = "spy-15m-h4@0.1.0";
-  const counts = { bars: 0, artifact: 0, predict: 0, predictBodies: [] };
+  const counts = { bars: 0, artifact: 0, predict: 0, predictBodies: [], sessions: 0, refused: 0 };
+  const tokens = new Set();
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://x");
     const json = (status, body) => {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
+    if (url.pathname === "/api/v1/session" && req.method === "POST") {
+      // The edge's SessionResponse (edge-worker/src/wire.rs); the token is opaque to the client.
+      counts.sessions++;
+      const token = `mtf1.fixture.${counts.sessions}`;
+      tokens.add(token);
+      return json(200, { token, expires_at: new Date(Date.now() + 900_000).toISOString(), ttl_s: 900 });
+    }
+    const needsSession = url.pathname === "/api/v1/bars" || url.pathname === "/api/v1/predict";
+    if (needsSession && !tokens.has((req.headers.authorization ?? "").replace(/^Bearer /, ""))) {
+      counts.refused++;
+      return json(401, { error: { code: "unauthorized", message: "a session token is required" } });
+    }
     if (url.pathname === "/api/v1/bars") {
       counts.bars++;
       const bars = fx.bars[url.searchParams.get("timeframe")];

@@ -9,6 +9,11 @@
 //!   Alpaca's `invalid symbol` error, as for a symbol Alpaca refuses;
 //! - `after=N` (with any): the first `N` matching requests succeed, then the failures begin (a storm mid-run);
 //! - `clear=1`: disarms.
+//!
+//! and `POST stream-fault?…`, which acts on every live stream connection at once: `action=drop` cuts them (no
+//! close frame: a dropped network), `action=error&code=N` sends Alpaca's error message `N` (e.g. 407 slow client,
+//! 500 internal error) and closes. `stats` also reports the live stream connections and the union of their
+//! subscribed symbols (`stream_live`, `stream_symbols`), so tests can see a subscription shrink.
 
 // Handlers' helpers return the reply itself (`Response`) as their error, built once on a cold path.
 #![allow(clippy::result_large_err)]
@@ -52,6 +57,19 @@ pub struct Standin {
     fail: Mutex<Option<Fault>>,
     stream_keys: Mutex<std::collections::BTreeSet<String>>,
     next_conn: AtomicU64,
+    /// Live stream connections' subscribed symbols (trades ∪ bars ∪ updated bars), by connection.
+    stream_subs: Mutex<BTreeMap<u64, Vec<String>>>,
+    /// Faults sent to every live stream connection (`POST /_standin/stream-fault`).
+    stream_faults: tokio::sync::broadcast::Sender<StreamFault>,
+}
+
+/// A fault injected into every live stream connection.
+#[derive(Debug, Clone, Copy)]
+enum StreamFault {
+    /// Cut the connection without a close frame.
+    Drop,
+    /// Send Alpaca's error message with this code, then close.
+    Error(u16),
 }
 
 impl Standin {
@@ -66,6 +84,8 @@ impl Standin {
             fail: Mutex::default(),
             stream_keys: Mutex::default(),
             next_conn: AtomicU64::new(0),
+            stream_subs: Mutex::default(),
+            stream_faults: tokio::sync::broadcast::channel(16).0,
         }
     }
 
@@ -102,6 +122,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v2/{feed}", get(stream))
         .route("/_standin/stats", get(stats))
         .route("/_standin/fail", post(fail))
+        .route("/_standin/stream-fault", post(stream_fault))
         .fallback(|| async { alpaca_error(StatusCode::NOT_FOUND, 40410000, "endpoint not found") })
         .with_state(state)
 }
@@ -424,7 +445,33 @@ async fn news(State(s): State<Shared>, headers: HeaderMap, Query(p): Query<NewsP
 async fn stats(State(s): State<Shared>) -> Response {
     let counts = s.counts.lock().map(|c| c.clone()).unwrap_or_default();
     let total: u64 = counts.values().sum();
-    axum::Json(json!({ "requests": counts, "total": total, "now": s.clock.map(|c| Utc.timestamp_millis_opt(c.now_ms()).single()), "synthetic": s.store.synthetic })).into_response()
+    let subs = s.stream_subs.lock().map(|m| m.clone()).unwrap_or_default();
+    let symbols: std::collections::BTreeSet<&String> = subs.values().flatten().collect();
+    axum::Json(json!({
+        "requests": counts,
+        "total": total,
+        "now": s.clock.map(|c| Utc.timestamp_millis_opt(c.now_ms()).single()),
+        "synthetic": s.store.synthetic,
+        "stream_live": subs.len(),
+        "stream_symbols": symbols,
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamFaultParams {
+    action: String,
+    code: Option<u16>,
+}
+
+async fn stream_fault(State(s): State<Shared>, Query(p): Query<StreamFaultParams>) -> Response {
+    let fault = match (p.action.as_str(), p.code) {
+        ("drop", _) => StreamFault::Drop,
+        ("error", Some(code)) => StreamFault::Error(code),
+        _ => return unprocessable("stream-fault needs action=drop or action=error&code=N"),
+    };
+    let reached = s.stream_faults.send(fault).unwrap_or(0);
+    axum::Json(json!({ "connections": reached })).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -516,7 +563,7 @@ fn client_message(msg: &Message) -> Option<Result<ClientMessage, String>> {
 
 /// One client connection: connected → auth (10 s) → subscribe → replayed trades and bars as the clock passes them.
 async fn stream_session(s: Shared, mut socket: WebSocket, wire: Wire) -> Result<(), axum::Error> {
-    let _conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
+    let conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
     send_on(&mut socket, wire, &[ServerMessage::Success { msg: "connected".into() }]).await?;
     let auth = tokio::time::timeout(std::time::Duration::from_secs(10), socket.recv()).await;
     let Ok(Some(Ok(first))) = auth else {
@@ -544,16 +591,31 @@ async fn stream_session(s: Shared, mut socket: WebSocket, wire: Wire) -> Result<
             .await?;
         return Ok(());
     }
-    let result = stream_loop(&s, &mut socket, wire).await;
+    let result = stream_loop(&s, &mut socket, wire, conn).await;
     if let Ok(mut keys) = s.stream_keys.lock() {
         keys.remove(&key);
+    }
+    if let Ok(mut subs) = s.stream_subs.lock() {
+        subs.remove(&conn);
     }
     result
 }
 
-async fn stream_loop(s: &Shared, socket: &mut WebSocket, wire: Wire) -> Result<(), axum::Error> {
+/// Records a connection's subscribed symbols for `stats`.
+fn record_subs(s: &Standin, conn: u64, subs: &Channels) {
+    let mut all: Vec<String> = subs.trades.iter().chain(&subs.bars).chain(&subs.updated_bars).cloned().collect();
+    all.sort();
+    all.dedup();
+    if let Ok(mut m) = s.stream_subs.lock() {
+        m.insert(conn, all);
+    }
+}
+
+async fn stream_loop(s: &Shared, socket: &mut WebSocket, wire: Wire, conn: u64) -> Result<(), axum::Error> {
+    let mut faults = s.stream_faults.subscribe();
     send_on(socket, wire, &[ServerMessage::Success { msg: "authenticated".into() }]).await?;
     let mut subs = Channels::default();
+    record_subs(s, conn, &subs);
     let mut cursor = s.now_ms().min(i64::MAX - 1);
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
     loop {
@@ -567,6 +629,7 @@ async fn stream_loop(s: &Shared, socket: &mut WebSocket, wire: Wire) -> Result<(
                         add(&mut subs.bars, c.bars);
                         add(&mut subs.updated_bars, c.updated_bars);
                         add(&mut subs.daily_bars, c.daily_bars);
+                        record_subs(s, conn, &subs);
                         send_on(socket, wire, &[ServerMessage::Subscription(subs.clone())]).await?;
                     }
                     Ok(ClientMessage::Unsubscribe(c)) => {
@@ -575,12 +638,24 @@ async fn stream_loop(s: &Shared, socket: &mut WebSocket, wire: Wire) -> Result<(
                         subs.bars.retain(|x| !c.bars.contains(x));
                         subs.updated_bars.retain(|x| !c.updated_bars.contains(x));
                         subs.daily_bars.retain(|x| !c.daily_bars.contains(x));
+                        record_subs(s, conn, &subs);
                         send_on(socket, wire, &[ServerMessage::Subscription(subs.clone())]).await?;
                     }
                     _ => send_on(socket, wire, &[ServerMessage::Error { code: 400, msg: "invalid syntax".into() }]).await?,
                 },
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
                 Some(Ok(_)) => {}
+            },
+            fault = faults.recv() => match fault {
+                // Returning drops the socket: the TCP connection ends without a close frame.
+                Ok(StreamFault::Drop) => return Ok(()),
+                Ok(StreamFault::Error(code)) => {
+                    let msg = match code { 406 => "connection limit exceeded", 407 => "slow client", 500 => "internal error", _ => "injected error" };
+                    send_on(socket, wire, &[ServerMessage::Error { code, msg: msg.into() }]).await?;
+                    let _ = socket.send(Message::Close(None)).await;
+                    return Ok(());
+                }
+                Err(_) => {}
             },
             _ = tick.tick() => {
                 let Some(clock) = s.clock else { continue };

@@ -165,7 +165,15 @@ export type TrainingRows = { rows: Array<TrainingRow>, };
 /**
  * `POST /api/v1/training-data`.
  */
-export type Upserted = { upserted: number, };
+export type Upserted = { 
+/**
+ * Rows inserted or replaced.
+ */
+upserted: number, 
+/**
+ * Rows not replaced because the stored row's `as_of` is newer.
+ */
+kept_newer: number, };
 
 /**
  * One run of accuracy tracking (`POST /api/v1/admin/track-accuracy`, and the cron).
