@@ -9,7 +9,7 @@ use crate::auth;
 use crate::config::Config;
 use crate::http::{self, Res, decode_segment as seg, json_response, log_error};
 use crate::logic::{self, ApiError};
-use crate::routes::{market, models, predict, predictions, session, training};
+use crate::routes::{market, models, predict, predictions, retrains, session, training};
 use crate::session::Scope;
 
 #[event(fetch)]
@@ -89,6 +89,9 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
         (Method::Get, ["api", "v1", "models", v, "artifact"]) => models::artifact(&req, &seg(v), env).await,
         (Method::Post, ["api", "v1", "models", v, "activate"]) => models::activate(&req, &seg(v), env, cfg).await,
         (Method::Get, ["api", "v1", "models", v, "performance"]) => models::performance(&seg(v), env).await,
+        (Method::Get, ["api", "v1", "models", v, "health"]) => retrains::health(&req, &seg(v), env).await,
+        (Method::Post, ["api", "v1", "retrains"]) => retrains::post(req, env, cfg).await,
+        (Method::Get, ["api", "v1", "retrains"]) => retrains::list(&req, env).await,
         (Method::Post, ["api", "v1", "training-data"]) => training::post(req, env, cfg).await,
         (Method::Get, ["api", "v1", "training-data"]) => training::get(&req, env).await,
         (Method::Post, ["api", "v1", "admin", "track-accuracy"]) => {

@@ -206,3 +206,41 @@ impl TrainingDbRow {
         }
     }
 }
+
+/// A scored prediction as model health reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HealthDbRow {
+    pub horizon_minutes: f64,
+    pub target_time: Option<String>,
+    pub last_close: f64,
+    pub predicted_price: f64,
+    pub interval_low: f64,
+    pub interval_high: f64,
+    pub level: Option<f64>,
+    pub realized_price: f64,
+    pub hit: Option<f64>,
+}
+
+impl HealthDbRow {
+    /// The health input (`None` for a row without a readable target time or band level).
+    pub fn into_scored(self) -> Option<mtf_retrain::health::ScoredRow> {
+        let target_time = chrono::DateTime::parse_from_rfc3339(self.target_time.as_deref()?).ok()?.to_utc();
+        Some(mtf_retrain::health::ScoredRow {
+            horizon_minutes: self.horizon_minutes as i64,
+            target_time,
+            last_close: self.last_close,
+            predicted_price: self.predicted_price,
+            interval_low: self.interval_low,
+            interval_high: self.interval_high,
+            level: self.level.filter(|l| *l > 0.0 && *l < 1.0)?,
+            realized_price: self.realized_price,
+            hit: self.hit.map(|h| h != 0.0),
+        })
+    }
+}
+
+/// A stored retrain record (JSON text).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordRow {
+    pub record: String,
+}

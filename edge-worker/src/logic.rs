@@ -287,6 +287,27 @@ impl RateLimiter {
     }
 }
 
+/// A retrain record is stored only when its id is the 16 hex digits of a run id and its times are RFC 3339
+/// (422 `invalid_record` naming the field otherwise).
+///
+/// # Errors
+/// [`ApiError`] 422.
+pub fn check_retrain_record(r: &mtf_retrain::record::RetrainRecord) -> Result<(), ApiError> {
+    let bad = |m: String| ApiError::new(422, "invalid_record", m);
+    if r.id.len() != 16 || !r.id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(bad(format!("id: `{}` is not a run id (16 lower-case hex digits)", r.id.escape_debug())));
+    }
+    for (name, v) in [("started_at", &r.started_at), ("finished_at", &r.finished_at)] {
+        if DateTime::parse_from_rfc3339(v).is_err() {
+            return Err(bad(format!("{name}: `{}` is not RFC 3339", v.escape_debug())));
+        }
+    }
+    if !r.duration_s.is_finite() || r.duration_s < 0.0 {
+        return Err(bad("duration_s: must be a non-negative number".into()));
+    }
+    Ok(())
+}
+
 /// Refuses rows whose `prediction_time` is more than `max_age_ms` before `now_ms` (422 `prediction_too_old`,
 /// naming the first such row).
 pub fn check_recent(rows: &[PredictionRow], now_ms: i64, max_age_ms: i64) -> Result<(), ApiError> {
@@ -796,5 +817,53 @@ mod tests {
         assert!((o.error - 0.5).abs() < 1e-12);
         assert!(!score(101.0, 100.0, 99.0, 102.0, "sell", 100.5).hit);
         assert!(!score(101.0, 100.0, 100.8, 102.0, "hold", 100.5).in_interval);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod retrain_record_tests {
+    use mtf_retrain::record::{Decision, RetrainInputs, RetrainRecord};
+
+    fn record() -> RetrainRecord {
+        let inputs = RetrainInputs {
+            snapshot: "s".into(),
+            config_sha256: "c".into(),
+            seed: 1,
+            champion: None,
+            search_trials: 0,
+        };
+        RetrainRecord {
+            id: inputs.run_id(),
+            started_at: "2011-02-01T00:00:00Z".into(),
+            finished_at: "2011-02-01T00:01:00Z".into(),
+            duration_s: 60.0,
+            triggers: vec!["manual".into()],
+            inputs,
+            holdout: None,
+            champion: None,
+            challenger: None,
+            baselines: Default::default(),
+            decision: Decision::Skipped,
+            reasons: vec![],
+            activated: false,
+            search: vec![],
+            checks: vec![],
+            drift: Default::default(),
+        }
+    }
+
+    #[test]
+    fn records_need_a_run_id_and_times() {
+        assert!(super::check_retrain_record(&record()).is_ok());
+        let mut r = record();
+        r.id = "../../etc".into();
+        assert_eq!(super::check_retrain_record(&r).unwrap_err().code, "invalid_record");
+        let mut r = record();
+        r.finished_at = "yesterday".into();
+        assert!(super::check_retrain_record(&r).unwrap_err().message.contains("finished_at"));
+        let mut r = record();
+        r.duration_s = f64::NAN;
+        assert!(super::check_retrain_record(&r).is_err());
     }
 }

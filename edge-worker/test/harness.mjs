@@ -56,9 +56,13 @@ export function startStandin(args = []) {
   });
 }
 
-/** A Miniflare instance running the built worker against `standin`; migrations applied. */
-export async function startWorker(standin, vars = {}) {
+/**
+ * A Miniflare instance running the built worker against `standin`; migrations applied. With `{ listen: true }`
+ * it also serves HTTP on a free local port (for processes such as `mtf retrain`) and `url` is that address.
+ */
+export async function startWorker(standin, vars = {}, { listen = false } = {}) {
   const mf = new Miniflare({
+    ...(listen ? { host: "127.0.0.1", port: 0 } : {}),
     rootPath: workerDir,
     scriptPath: join(workerDir, "build/index.js"),
     modules: true,
@@ -90,7 +94,8 @@ export async function startWorker(standin, vars = {}) {
       .filter(Boolean))
       await db.prepare(stmt).run();
   }
-  return { mf, db, url: "http://edge.local" };
+  const url = listen ? (await mf.ready).toString().replace(/\/$/, "") : "http://edge.local";
+  return { mf, db, url };
 }
 
 export const built = () => existsSync(join(workerDir, "build/index.js")) && existsSync(mtfBin());

@@ -106,6 +106,10 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     assert.ok(stored.predictions.length >= 1, JSON.stringify(stored).slice(0, 300));
     assert.equal(stored.latest.model_version, "spy-15m-h4@0.1.0");
     await page.waitForSelector("[data-testid=history-row]", { timeout: 30_000 });
+    // Model health from the edge: nothing of the default model is scored yet, and the panel says so.
+    await page.waitForSelector("[data-testid=health-panel] [data-testid=health-empty], [data-testid=coverage-line]", {
+      timeout: 30_000,
+    });
     assert.deepEqual(problems, []);
     writeFileSync(join(results, "dashboard-timing.json"), JSON.stringify({ firstPredictionMs }, null, 2));
     console.log(`page load → first prediction (CPU): ${firstPredictionMs.toFixed(0)} ms`);

@@ -2,8 +2,10 @@
 
 mod backfill_command;
 mod commands;
+mod edge_client;
 mod input;
 mod model_commands;
+mod retrain_command;
 mod store_commands;
 
 use std::path::PathBuf;
@@ -235,6 +237,14 @@ enum Command {
     /// or Ctrl-C keeps what was fetched; running the same command again continues. Refused symbols are named
     /// and the others stored.
     Backfill(backfill_command::BackfillArgs),
+    /// Retrain against the edge: backfill the store, train a challenger on the latest window, score it and the
+    /// active model on the same unseen holdout, apply the config's promotion rule, register (and activate) the
+    /// challenger, and record the run (local log + the edge's `/api/v1/retrains`).
+    ///
+    /// The admin token comes from MTF_ADMIN_TOKEN; backfill keys from APCA_API_KEY_ID / APCA_API_SECRET_KEY.
+    /// `--if-needed` runs only when a trigger fires (schedule, no champion, live coverage, hit rate, interval
+    /// score, feature drift, volatility regime) and prints every check.
+    Retrain(retrain_command::RetrainArgs),
     /// What a store holds (`ls`) and whether it is sound (`verify`).
     Store {
         #[command(subcommand)]
@@ -374,6 +384,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             store_commands::import(&input, symbol.as_deref(), timeframe, &store, read.repair)
         }
         Command::Backfill(args) => backfill_command::backfill(args),
+        Command::Retrain(args) => retrain_command::retrain(args),
         Command::Store { command: StoreCommand::Ls { store, snapshot, json } } => {
             store_commands::ls(&store, snapshot.as_deref(), json)
         }

@@ -16,35 +16,38 @@ use crate::input;
 
 /// A training config file: the experiment plus where its bars come from.
 #[derive(Debug, Deserialize)]
-struct TrainFile {
+pub(crate) struct TrainFile {
     #[serde(flatten)]
-    experiment: ExperimentConfig,
-    inputs: Inputs,
+    pub(crate) experiment: ExperimentConfig,
+    pub(crate) inputs: Inputs,
+    /// `mtf retrain`'s section (holdout, backfill, promotion rule, triggers); `mtf train` ignores it.
+    #[serde(default)]
+    pub(crate) retrain: Option<crate::retrain_command::RetrainSection>,
 }
 
 /// Where the training bars come from: CSV files (`minutes`, `daily`) or a store snapshot (`store`, `snapshot`,
 /// `symbols`, optional `start`/`end`), never both.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Inputs {
+pub(crate) struct Inputs {
     /// 1-minute bars, relative to the data directory.
-    minutes: Option<String>,
+    pub(crate) minutes: Option<String>,
     /// Daily bars for `1d`, relative to the data directory.
-    daily: Option<String>,
+    pub(crate) daily: Option<String>,
     /// Repair OHLC inconsistencies (with warnings).
     #[serde(default)]
-    repair: bool,
+    pub(crate) repair: bool,
     /// A bar store directory (`mtf import` / `mtf backfill`), relative to the config file's directory.
-    store: Option<String>,
+    pub(crate) store: Option<String>,
     /// The store snapshot to train on (required with `store`: it pins the data; it must verify).
-    snapshot: Option<String>,
+    pub(crate) snapshot: Option<String>,
     /// Symbols pooled into one training set.
     #[serde(default)]
-    symbols: Vec<String>,
+    pub(crate) symbols: Vec<String>,
     /// First bar start used (YYYY-MM-DD, UTC).
-    start: Option<chrono::NaiveDate>,
+    pub(crate) start: Option<chrono::NaiveDate>,
     /// Bars before this day only (YYYY-MM-DD, UTC, exclusive).
-    end: Option<chrono::NaiveDate>,
+    pub(crate) end: Option<chrono::NaiveDate>,
 }
 
 /// The training data a store config names: snapshot and symbols (recorded in the artifact and the card).
@@ -97,7 +100,7 @@ fn input_bars(
     Ok(given)
 }
 
-fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -155,7 +158,7 @@ type SymbolBars = Vec<(String, std::collections::BTreeMap<Timeframe, Vec<Bar>>)>
 
 /// Reads the config's symbols from a verified store snapshot: every stored bar size up to the coarsest input
 /// timeframe (the finest ones feed resampling), within `start`/`end`, pooled into one [`Prepared`].
-fn load_store(
+pub(crate) fn load_store(
     inputs: &Inputs,
     dir: &Path,
     spec: &mtf_model::data::DataSpec,
@@ -528,7 +531,7 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
     Ok(s)
 }
 
-fn burn_device() -> burn::tensor::Device {
+pub(crate) fn burn_device() -> burn::tensor::Device {
     burn::tensor::Device::flex()
 }
 

@@ -610,6 +610,20 @@ pub fn train_walk_forward(
 /// # Errors
 /// [`ExperimentError`] when no sample lies after the model's training range, or folds cannot be built.
 pub fn evaluate(predictor: &Predictor, p: &Prepared, eval: &EvalConfig) -> Result<Report, ExperimentError> {
+    evaluate_on(predictor, p, eval, &|_| true)
+}
+
+/// [`evaluate`] restricted to the samples `keep` accepts (e.g. one holdout window shared by two models); the
+/// embargo after the model's training range still applies, and baselines are still fit on every earlier sample.
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_on(
+    predictor: &Predictor,
+    p: &Prepared,
+    eval: &EvalConfig,
+    keep: &dyn Fn(&crate::labels::Sample) -> bool,
+) -> Result<Report, ExperimentError> {
     let h = &predictor.header;
     let horizon = h.data.labels.horizon;
     let cutoff = h.training_range[1];
@@ -617,6 +631,7 @@ pub fn evaluate(predictor: &Predictor, p: &Prepared, eval: &EvalConfig) -> Resul
     let last_train_index = p.samples.iter().filter(|s| s.at <= cutoff).map(|s| s.base_index).max();
     let scorable: Vec<usize> = (0..p.samples.len())
         .filter(|&i| last_train_index.is_none_or(|li| p.samples[i].base_index >= li + eval.embargo.max(horizon)))
+        .filter(|&i| keep(&p.samples[i]))
         .collect();
     if scorable.is_empty() {
         return Err(ExperimentError::Other(format!(

@@ -4,5 +4,6 @@ pub mod market;
 pub mod models;
 pub mod predict;
 pub mod predictions;
+pub mod retrains;
 pub mod session;
 pub mod training;

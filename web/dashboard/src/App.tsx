@@ -4,6 +4,7 @@ import { type Bar, type EdgeClient, indicators, type Prediction, type Timeframe 
 import { useLiveBars, useLiveStream, useMLPrediction, usePredictionHistory, usePredictor } from "mtf-predict/react";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { type Overlay, PriceChart } from "./Chart";
+import { HealthPanel } from "./health";
 import { Alerts, AttentionView, HistoryPanel, ModelPanel, SignalPanel } from "./panels";
 
 const TIMEFRAMES: Timeframe[] = ["1m", "5m", "15m", "1h", "1d"];
@@ -156,6 +157,7 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
         </aside>
         <section className="lower">
           <ModelPanel predictor={predictor} edge={edge} onChanged={history.reload} />
+          <HealthPanel edge={edge} version={predictor?.version} />
           <HistoryPanel symbol={symbol} rows={history.predictions.slice(0, 12)} error={history.error} />
           <Alerts alerts={alerts} />
         </section>

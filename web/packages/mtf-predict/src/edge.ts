@@ -11,6 +11,7 @@ import type {
   PredictResponse,
   SessionResponse,
 } from "./generated/edge.js";
+import type { ModelHealth, RetrainsResponse } from "./generated/retrain.js";
 import type { Bar, Prediction, StreamMessage, Timeframe } from "./types.js";
 
 /** Bars as the edge returns them. `stale` is true when Alpaca failed and a cached copy was served. */
@@ -51,6 +52,21 @@ export type {
   StoredPrediction,
   TrainingRow,
 } from "./generated/edge.js";
+// Retrain records and model health: generated from crates/retrain (the types `mtf retrain` writes).
+export type {
+  Candidate,
+  Check,
+  DailyPoint,
+  Decision,
+  HorizonHealth,
+  ModelHealth,
+  RetrainRecord,
+  RetrainsResponse,
+  Score,
+  SymbolScore,
+  Validation,
+  WindowMetrics,
+} from "./generated/retrain.js";
 
 /** Options of {@link EdgeClient}. */
 export interface EdgeClientOptions {
@@ -245,6 +261,20 @@ export class EdgeClient {
 
   modelPerformance(version: string): Promise<Performance> {
     return this.request("GET", `/api/v1/models/${encodeURIComponent(version)}/performance`);
+  }
+
+  /**
+   * Rolling live metrics of a version per horizon (last day, last 7 days, newest 100 scored predictions, and per
+   * day for plots) next to its validation numbers; `source` restricts to one origin of predictions (`edge`: the
+   * edge's scheduled ones).
+   */
+  modelHealth(version: string, source?: "edge" | "browser" | "client" | "admin"): Promise<ModelHealth> {
+    return this.request("GET", `/api/v1/models/${encodeURIComponent(version)}/health`, { query: { source } });
+  }
+
+  /** Retrain records (`mtf retrain`), newest first: inputs, both models' holdout scores, the decision and why. */
+  retrains(limit = 20): Promise<RetrainsResponse> {
+    return this.request("GET", "/api/v1/retrains", { query: { limit } });
   }
 
   /** WebSocket URL of the stream for symbols (with `token` as a query parameter: a WebSocket has no headers). */

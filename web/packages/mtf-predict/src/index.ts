@@ -13,18 +13,30 @@ export type { ArtifactFetchOptions, ArtifactSource, CachedPrediction } from "./c
 export { BarsCache, fetchArtifact, PredictionCache, sha256Hex } from "./cache.js";
 export type {
   BarsResponse,
+  Candidate,
+  Check,
+  DailyPoint,
+  Decision,
   EdgeClientOptions,
   EntryError,
+  HorizonHealth,
   InputRange,
+  ModelHealth,
   ModelPerformance,
   ModelVersion,
   NewsResponse,
   PredictEntry,
   PredictResponse,
   QuoteResponse,
+  RetrainRecord,
+  RetrainsResponse,
+  Score,
   ServedModel,
   StoredPrediction,
   StreamHandle,
+  SymbolScore,
+  Validation,
+  WindowMetrics,
 } from "./edge.js";
 export { EdgeClient } from "./edge.js";
 export { MtfError } from "./errors.js";
