@@ -60,9 +60,9 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
     let path = req.path();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let m = req.method();
-    // One limiter for every API route (per client address; health checks excepted).
+    // One limiter for every API route (per client address, per isolate and edge-wide; health checks excepted).
     if segs.first() == Some(&"api") && segs.get(2) != Some(&"health") {
-        http::rate_limit(&req, cfg)?;
+        http::rate_limit(&req, env, cfg).await?;
     }
     match (m.clone(), segs.as_slice()) {
         (Method::Get, ["api", "v1", "health"]) => json_response(200, &json!({ "ok": true })),

@@ -334,6 +334,20 @@ describe("edge hardening probes", { skip }, () => {
       await sw.mf.dispose();
     }
   });
+  test("the edge-wide limiter (Rate Limiting binding) counts across isolates: over its limit is a 429 with Retry-After", async () => {
+    const sw = await startWorker(standin, { RATE_LIMIT_PER_MIN: "100000", EDGE_RATE_LIMIT: "3" });
+    try {
+      const from = (ip) => ({ headers: { "cf-connecting-ip": ip } });
+      for (let i = 0; i < 3; i++) assert.equal((await call(sw, "/api/v1/models", from("198.51.100.7"))).status, 200);
+      const over = await call(sw, "/api/v1/predictions?symbol=SPY", from("198.51.100.7"));
+      assert.equal(over.status, 429, "the isolate's own budget is far from spent: the binding refused");
+      assert.equal(over.json.error.code, "rate_limited");
+      assert.equal(over.headers.get("retry-after"), "60");
+      assert.equal((await call(sw, "/api/v1/models", from("198.51.100.8"))).status, 200, "another address");
+    } finally {
+      await sw.mf.dispose();
+    }
+  });
   test("cache keys are normalised: varied start, end and limit reach Alpaca once and answer exactly", async () => {
     const base = "/api/v1/bars?symbol=SPY&timeframe=1m";
     const before = (await standin.stats()).requests.bars ?? 0;

@@ -71,6 +71,8 @@ export async function startWorker(standin, vars = {}, { listen = false } = {}) {
     kvNamespaces: ["CACHE", "MODELS"],
     d1Databases: ["DB"],
     durableObjects: { STREAM: "StreamHub" },
+    // The edge-wide limiter (wrangler.toml's [[ratelimits]]); `EDGE_RATE_LIMIT` sets its limit per minute here.
+    ratelimits: { RATE_LIMITER: { simple: { limit: Number(vars.EDGE_RATE_LIMIT ?? 100000), period: 60 } } },
     bindings: {
       ALPACA_DATA_URL: standin.url,
       ALPACA_STREAM_URL: standin.ws,

@@ -246,16 +246,18 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<()> {
     }
     let mut train_inputs = inputs.clone();
     train_inputs.end = Some(holdout_first);
-    if let Some(n) = section.train_sessions {
-        train_inputs.start = Some(train_days[train_days.len().saturating_sub(n)]);
+    // The window limits the samples, not the bars: coarser timeframes keep their history for warm-up.
+    let window_start = section.train_sessions.map(|n| train_days[train_days.len().saturating_sub(n)]);
+    let (_, mut train_p) = model_commands::load_store(&train_inputs, &store_dir, &cfg.data, &a.config)?;
+    if let Some(d) = window_start {
+        train_p.samples.retain(|s| s.at.date_naive() >= d);
     }
-    let (_, train_p) = model_commands::load_store(&train_inputs, &store_dir, &cfg.data, &a.config)?;
     let holdout_start = holdout_first.and_time(chrono::NaiveTime::MIN).and_utc();
     eprintln!(
         "run {id}: snapshot {}, champion {}, training {} → {} ({} samples), holdout {} → {} ({} days)",
         &snapshot[..12],
         champion.as_ref().map_or("none", |m| m.version.as_str()),
-        train_inputs.start.map_or("the first day".into(), |d| d.to_string()),
+        window_start.or(train_inputs.start).map_or("the first day".into(), |d| d.to_string()),
         holdout_first.pred_opt().unwrap_or(holdout_first),
         train_p.samples.len(),
         holdout_first,
@@ -629,9 +631,13 @@ fn drift_and_volatility(
         return Ok(());
     }
     o.psi = feature_psi(&data, p, &reference, &recent)?;
+    // Per day: a return is taken only between two instants of one session.
     let vol = |idx: &[usize]| {
-        let closes: Vec<f64> = idx.iter().map(|&i| data.samples[i].last_close).collect();
-        mtf_retrain::drift::realised_volatility(&closes)
+        let mut days: BTreeMap<NaiveDate, Vec<f64>> = BTreeMap::new();
+        for &i in idx {
+            days.entry(data.samples[i].at.date_naive()).or_default().push(data.samples[i].last_close);
+        }
+        mtf_retrain::drift::realised_volatility(&days.into_values().collect::<Vec<_>>())
     };
     if data.parts.len() == 1
         && let (Some(a), Some(b)) = (vol(&reference), vol(&recent))
