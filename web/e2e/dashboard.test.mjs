@@ -116,6 +116,57 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     await page.close();
   });
 
+  test("Model health shows the retrain history and the last run's champion/challenger comparison", { timeout: 120_000 }, async () => {
+    // A record as `mtf retrain` posts it (the loop itself runs against workerd in edge-worker/test/retrain.test.mjs);
+    // the demo's admin token is scripts/demo's constant.
+    const score = (is, coverage) => ({
+      n: 110,
+      interval_score: is,
+      coverage,
+      band_width: 0.005,
+      directional_accuracy: 0.42,
+      mae_ratio_vs_persistence: 1.02,
+      by_symbol: {},
+    });
+    const record = {
+      id: "0123456789abcdef",
+      started_at: "2026-12-01T00:00:00Z",
+      finished_at: "2026-12-01T00:00:05Z",
+      duration_s: 5,
+      triggers: ["schedule"],
+      inputs: { snapshot: "s", config_sha256: "c", seed: 7, champion: ["spy-15m-h4@0.1.0", "x"], search_trials: 0 },
+      holdout: ["2011-01-31T00:00:00Z", "2011-01-31T21:00:00Z"],
+      champion: { version: "spy-15m-h4@0.1.0", sha256: "x", training_range: ["a", "b"], score: score(0.0061, 0.88) },
+      challenger: { version: "spy-15m-h4@0.1.0-r01234567", sha256: "y", training_range: ["a", "b"], score: score(0.0065, 0.91) },
+      baselines: { persistence: score(0.007, 0.8) },
+      decision: "rejected",
+      reasons: ["fail: challenger coverage 0.909 (band 0.77–0.83)"],
+      activated: false,
+      search: [],
+      checks: [{ trigger: "schedule", fired: true, why: "no earlier retrain on record (every 7 days)" }],
+      drift: { "1d": 0.41, "15m": 0.05 },
+    };
+    const res = await fetch(`${base}/api/v1/retrains`, {
+      method: "POST",
+      headers: { authorization: "Bearer demo-admin-token", "content-type": "application/json" },
+      body: JSON.stringify(record),
+    });
+    assert.equal(res.status, 201, await res.text());
+    const { page, problems } = await open("?symbols=SPY&backend=cpu");
+    await page.waitForSelector("[data-testid=last-decision]", { timeout: 60_000 });
+    assert.equal(await page.locator("[data-testid=last-decision]").innerText(), "rejected");
+    const drift = await page.locator("[data-testid=drift]").innerText();
+    assert.match(drift, /1d 0\.41 \(shifted\)/);
+    assert.match(drift, /15m 0\.05(?! \(shifted)/);
+    const panel = await page.locator("[data-testid=health-panel]").innerText();
+    assert.match(panel, /challenger spy-15m-h4@0\.1\.0-r01234567/);
+    assert.match(panel, /fail: challenger coverage 0\.909/);
+    assert.equal(await page.locator("[data-testid=retrain-history] tbody tr").count(), 1);
+    await page.locator("[data-testid=health-panel]").screenshot({ path: join(results, "dashboard-health.png") });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
   test("switching symbol and timeframe; a symbol without minute bars says so", { timeout: 120_000 }, async () => {
     const { page, problems } = await open("?symbols=SPY,AAPL,GOOG&backend=cpu");
     await page.waitForSelector("[data-testid=prediction]", { timeout: 60_000 });

@@ -65,27 +65,44 @@ impl EdgeClient {
         }
     }
 
+    /// Sends with up to three attempts on a transport failure (a reset pooled connection, a refused connect):
+    /// every call here is idempotent (reads, registration of the same bytes, activation, records upserted by id).
+    fn send(
+        &self,
+        what: &str,
+        attempt: &dyn Fn() -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match attempt() {
+                Ok(resp) => return Self::finish(what, resp),
+                Err(e) if tries < 3 => {
+                    tracing::warn!("{what}: {e}; retrying");
+                    std::thread::sleep(Duration::from_millis(300 * tries));
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("{what}: the edge at {} did not answer ({tries} attempts)", self.base)));
+                }
+            }
+        }
+    }
+
     fn get(&self, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
         let what = format!("GET {path}");
-        let resp = self
-            .agent
-            .get(self.url(path))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .call()
-            .with_context(|| format!("{what}: the edge at {} did not answer", self.base))?;
-        Self::finish(&what, resp)
+        let url = self.url(path);
+        let auth = format!("Bearer {}", self.token);
+        self.send(&what, &|| self.agent.get(&url).header("Authorization", &auth).call())
     }
 
     fn post(&self, path: &str, content_type: &str, body: &[u8]) -> anyhow::Result<Value> {
         let what = format!("POST {path}");
-        let resp = self
-            .agent
-            .post(self.url(path))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .header("Content-Type", content_type)
-            .send(body)
-            .with_context(|| format!("{what}: the edge at {} did not answer", self.base))?;
-        let (status, bytes) = Self::finish(&what, resp)?;
+        let url = self.url(path);
+        let auth = format!("Bearer {}", self.token);
+        let (status, bytes) = self.send(&what, &|| {
+            self.agent.post(&url).header("Authorization", &auth).header("Content-Type", content_type).send(body)
+        })?;
         if !(200..300).contains(&status) {
             return Err(Self::error(&what, status, &bytes));
         }
