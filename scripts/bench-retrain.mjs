@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Times `mtf retrain` of the default intraday model (models/spy-15m-h4/retrain.toml) on the shared data: the
 // stand-in (`mtf replay`) serves the bars, the worker runs in workerd (Miniflare, local D1) with the committed
-// default model registered as the champion. Prints the record's decision and the wall time of each phase.
+// default model registered as the champion. Prints the run's wall time and its record's decision and scores.
 // Run: cargo build --release -p mtf-cli && scripts/build-worker && MTF_BIN=target/release/mtf node scripts/bench-retrain.mjs
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -19,6 +19,9 @@ pub enum Caller {
     Session(SessionClaims),
 }
 
+/// Every `source` a stored prediction can have: the edge's own scheduled ones and [`Caller::source`]'s.
+pub const SOURCES: [&str; 4] = ["edge", "admin", "client", "browser"];
+
 impl Caller {
     /// The `source` of predictions this caller writes: only the edge's own (`edge`) are trusted for
     /// monitoring; `browser` and `client` rows are kept apart.

@@ -33,18 +33,16 @@ pub fn now_ms() -> i64 {
 
 /// RFC 3339 (seconds, `Z`) of an epoch-milliseconds instant.
 pub fn iso(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
+    rfc3339(ms, chrono::SecondsFormat::Secs)
 }
 
 /// RFC 3339 (milliseconds, `Z`) of an epoch-milliseconds instant.
 pub fn iso_millis(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
+    rfc3339(ms, chrono::SecondsFormat::Millis)
+}
+
+fn rfc3339(ms: i64, f: chrono::SecondsFormat) -> String {
+    Utc.timestamp_millis_opt(ms).single().map(|t| t.to_rfc3339_opts(f, true)).unwrap_or_default()
 }
 
 /// A JSON response with `status`.

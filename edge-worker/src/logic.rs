@@ -352,8 +352,9 @@ pub fn stream_error_action(code: u16) -> StreamErrorAction {
     }
 }
 
-/// The upstream reconnect delay after a connection ended: a connection that stayed authenticated for
-/// `healthy_after_ms` resets the backoff to 1 s; otherwise it doubles (to 30 s); never below the error's minimum.
+/// The upstream reconnect delay after a connection ended: after a connection that stayed authenticated for 30 s
+/// the backoff restarts at 1 s, otherwise `previous_ms` stands (the caller doubles it after each wait, to 30 s);
+/// never below the error's minimum.
 pub fn next_stream_delay(previous_ms: u64, authenticated_for_ms: Option<u64>, min_delay_ms: u64) -> u64 {
     const HEALTHY_AFTER_MS: u64 = 30_000;
     let base = if authenticated_for_ms.is_some_and(|d| d >= HEALTHY_AFTER_MS) { 1000 } else { previous_ms };

@@ -213,30 +213,19 @@ struct Ended {
     min_delay_ms: u64,
 }
 
-fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
+/// The channels the hub uses upstream for `symbols`: trades, minute bars and their corrections.
+fn channels(symbols: &[String]) -> Channels {
+    Channels { trades: symbols.to_vec(), bars: symbols.to_vec(), updated_bars: symbols.to_vec(), ..Channels::default() }
 }
 
-/// The upstream unsubscription of `symbols` (every channel [`subscribe`] uses).
-fn unsubscribe(symbols: &[String]) -> String {
-    let channels = Channels {
-        trades: symbols.to_vec(),
-        bars: symbols.to_vec(),
-        updated_bars: symbols.to_vec(),
-        ..Channels::default()
-    };
-    serde_json::to_string(&ClientMessage::Unsubscribe(channels)).unwrap_or_default()
-}
-
-/// The upstream subscription for `symbols`: trades, minute bars and their corrections.
+/// The upstream subscription for `symbols`.
 fn subscribe(symbols: &[String]) -> String {
-    let channels = Channels {
-        trades: symbols.to_vec(),
-        bars: symbols.to_vec(),
-        updated_bars: symbols.to_vec(),
-        ..Channels::default()
-    };
-    serde_json::to_string(&ClientMessage::Subscribe(channels)).unwrap_or_default()
+    serde_json::to_string(&ClientMessage::Subscribe(channels(symbols))).unwrap_or_default()
+}
+
+/// The upstream unsubscription of `symbols` (the channels [`subscribe`] added).
+fn unsubscribe(symbols: &[String]) -> String {
+    serde_json::to_string(&ClientMessage::Unsubscribe(channels(symbols))).unwrap_or_default()
 }
 
 /// The symbol of a market-data message (`None` for control messages, which are not relayed).
@@ -263,9 +252,9 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<Ended> {
     }
     let auth = ClientMessage::Auth { key: cfg.key.clone(), secret: cfg.secret.clone() };
     ws.send_with_str(serde_json::to_string(&auth).map_err(|e| worker::Error::RustError(e.to_string()))?)?;
-    let mut authenticated_at: Option<u64> = None;
-    let ended = |at: Option<u64>, min_delay_ms: u64| Ended {
-        authenticated_for_ms: at.map(|t| now_ms().saturating_sub(t)),
+    let mut authenticated_at: Option<i64> = None;
+    let ended = |at: Option<i64>, min_delay_ms: u64| Ended {
+        authenticated_for_ms: at.map(|t| (crate::http::now_ms() - t).max(0) as u64),
         min_delay_ms,
     };
     while let Some(ev) = events.next().await {
@@ -290,7 +279,7 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<Ended> {
         for m in items {
             match m {
                 ServerMessage::Success { msg } if msg == "authenticated" => {
-                    authenticated_at = Some(now_ms());
+                    authenticated_at = Some(crate::http::now_ms());
                     let symbols: Vec<String> = hub.borrow().subscribed.iter().cloned().collect();
                     if !symbols.is_empty() {
                         ws.send_with_str(subscribe(&symbols))?;

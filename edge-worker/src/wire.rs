@@ -1,5 +1,6 @@
 //! The edge's response bodies, one Rust definition each: serialised with serde, and declared for the TypeScript
-//! client by `ts_rs` in `web/packages/mtf-predict/src/generated/edge.ts` (a test fails when that file is out of
+//! client by `ts_rs` in `web/packages/mtf-predict/src/generated/edge.ts` (with the retrain records and model
+//! health defined in `crates/retrain`) (a test fails when that file is out of
 //! date; regenerate with `MTF_UPDATE_GENERATED=1 cargo test --manifest-path edge-worker/Cargo.toml --lib wire`).
 //! Pure data: built from typed D1 rows in `db`, tested natively.
 
@@ -286,7 +287,7 @@ fn decl<T: TS>() -> String {
 #[must_use]
 pub fn typescript() -> String {
     let mut s = String::from(
-        "// Generated from edge-worker/src/wire.rs by ts-rs — do not edit.\n\
+        "// Generated from edge-worker/src/wire.rs (and crates/retrain) by ts-rs — do not edit.\n\
          // Regenerate: MTF_UPDATE_GENERATED=1 cargo test --manifest-path edge-worker/Cargo.toml --lib wire\n\n\
          import type { Prediction, Timeframe } from \"./contract.js\";\n\n",
     );
@@ -309,6 +310,21 @@ pub fn typescript() -> String {
         decl::<PredictResponse>(),
         decl::<ScheduledRun>(),
         decl::<SessionResponse>(),
+        // Retrain records and model health (`/api/v1/retrains`, `/models/{v}/health`), defined in crates/retrain.
+        decl::<mtf_retrain::record::Decision>(),
+        decl::<mtf_retrain::record::SymbolScore>(),
+        decl::<mtf_retrain::record::Score>(),
+        decl::<mtf_retrain::record::Candidate>(),
+        decl::<mtf_retrain::record::RetrainInputs>(),
+        decl::<mtf_retrain::record::SearchTrial>(),
+        decl::<mtf_retrain::record::RetrainRecord>(),
+        decl::<mtf_retrain::record::RetrainsResponse>(),
+        decl::<mtf_retrain::triggers::Check>(),
+        decl::<mtf_retrain::health::Validation>(),
+        decl::<mtf_retrain::health::WindowMetrics>(),
+        decl::<mtf_retrain::health::DailyPoint>(),
+        decl::<mtf_retrain::health::HorizonHealth>(),
+        decl::<mtf_retrain::health::ModelHealth>(),
     ] {
         s.push_str(&d);
         s.push('\n');

@@ -12,6 +12,7 @@
 //! Idempotence: the run id hashes the inputs (snapshot, config bytes, seed, champion, search trials); a run
 //! whose id is already in the log prints the earlier decision and stops.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ use mtf_retrain::triggers::{self, Check, Observed, Triggers};
 use serde::{Deserialize, Serialize};
 
 use crate::edge_client::{EdgeClient, EdgeModel};
-use crate::model_commands::{self, Inputs, TrainFile};
+use crate::model_commands::{self, TrainFile};
 
 /// `[retrain]` in the training config.
 #[derive(Debug, Clone, Deserialize)]
@@ -156,16 +157,24 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<()> {
     let mut inputs = file.inputs.clone();
     inputs.snapshot = Some(snapshot.clone());
     inputs.end = None;
+    let cfg = &file.experiment;
+    // Every sample of the snapshot; the champion's samples are the same unless its spec differs, then read once
+    // for both drift and scoring.
+    let (_, full) = model_commands::load_store(&inputs, &store_dir, &cfg.data, &a.config)?;
+    let champ_data: Option<Result<Cow<'_, Prepared>, String>> = champ.as_ref().map(|p| {
+        if serde_json::to_value(&p.header.data).ok() == serde_json::to_value(&cfg.data).ok() {
+            Ok(Cow::Borrowed(&full))
+        } else {
+            model_commands::load_store(&inputs, &store_dir, &p.header.data, &a.config)
+                .map(|(_, d)| Cow::Owned(d))
+                .map_err(|e| format!("{e:#}"))
+        }
+    });
+    let champ_data = champ_data.as_ref().map(|r| r.as_ref().map(AsRef::as_ref).map_err(String::as_str));
 
     let mut fired = vec!["manual".to_string()];
-    let observed = observe(&edge, &log, &section, champion.as_ref(), champ.as_ref(), &inputs, &store_dir)?;
+    let (observed, drift) = observe(&edge, &log, &section, champion.as_ref(), champ.as_ref(), champ_data)?;
     let checks = triggers::evaluate(&section.triggers, &observed);
-    let mut drift: BTreeMap<String, f64> = BTreeMap::new();
-    for (name, v) in &observed.psi {
-        let tf = name.split(' ').next().unwrap_or_default().to_string();
-        let e = drift.entry(tf).or_insert(0.0);
-        *e = e.max(*v);
-    }
     print_checks(&checks);
     if a.if_needed {
         fired = checks.iter().filter(|c| c.fired).map(|c| c.trigger.clone()).collect();
@@ -176,7 +185,6 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<()> {
         eprintln!("retraining: {} fired", fired.join(", "));
     }
 
-    let cfg = &file.experiment;
     let retrain_inputs = RetrainInputs {
         snapshot: snapshot.clone(),
         config_sha256,
@@ -224,10 +232,8 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<()> {
         Ok(record)
     };
 
-    // The data: every sample of the snapshot, and the holdout days at its end.
-    let (_, full) = model_commands::load_store(&inputs, &store_dir, &cfg.data, &a.config)?;
-    let mut days: Vec<NaiveDate> = full.samples.iter().map(|s| s.at.date_naive()).collect();
-    days.dedup();
+    // The holdout: the newest days of the data the champion did not see.
+    let days = sample_days(&full);
     let champ_end = champ.as_ref().map(|p| p.header.training_range[1].date_naive());
     let unseen: Vec<NaiveDate> = days.iter().copied().filter(|d| champ_end.is_none_or(|e| *d > e)).collect();
     let holdout_days: Vec<NaiveDate> = unseen[unseen.len().saturating_sub(section.holdout_sessions)..].to_vec();
@@ -338,17 +344,12 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<()> {
         training_range: challenger.header.training_range.map(iso),
         score: Some(chall_score.clone()),
     });
-    let champ_score = match &champ {
-        None => None,
-        Some(p) => {
-            let same = serde_json::to_value(&p.header.data).ok() == serde_json::to_value(&cfg.data).ok();
-            let scored = if same {
-                experiment::evaluate_on(p, &full, &eval, &keep).map_err(anyhow::Error::from)
-            } else {
-                model_commands::load_store(&inputs, &store_dir, &p.header.data, &a.config)
-                    .and_then(|(_, data)| Ok(experiment::evaluate_on(p, &data, &eval, &keep)?))
-            };
-            match scored {
+    let champ_score = match (&champ, champ_data) {
+        (Some(p), Some(data)) => {
+            match data
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .and_then(|d| Ok(experiment::evaluate_on(p, d, &eval, &keep)?))
+            {
                 Ok(r) => Some(score(&r)),
                 Err(e) => {
                     record.reasons.push(format!("the champion could not be scored on the holdout: {e:#}"));
@@ -356,6 +357,7 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<()> {
                 }
             }
         }
+        _ => None,
     };
     if let (Some(c), Some(cand)) = (&mut record.champion, &champ_score) {
         c.score = Some(cand.clone());
@@ -575,17 +577,24 @@ fn backfill(file: &TrainFile, s: &RetrainSection, url: &str, store_dir: &Path) -
     Ok(())
 }
 
+/// The UTC dates of the samples' instants, in order, each once.
+fn sample_days(p: &Prepared) -> Vec<NaiveDate> {
+    let mut days: Vec<NaiveDate> = p.samples.iter().map(|s| s.at.date_naive()).collect();
+    days.dedup();
+    days
+}
+
 /// What the triggers read: the last run, the champion's live health and validation numbers, and drift and
-/// volatility of the recent days against the champion's training window (from the store).
+/// volatility of the recent days against the champion's training window (`data`: the champion's samples of the
+/// store, or why they could not be read). Also the largest PSI per input timeframe, for the record.
 fn observe(
     edge: &EdgeClient,
     log: &Path,
     s: &RetrainSection,
     champion: Option<&EdgeModel>,
     champ: Option<&Predictor>,
-    inputs: &Inputs,
-    store_dir: &Path,
-) -> anyhow::Result<Observed> {
+    data: Option<Result<&Prepared, &str>>,
+) -> anyhow::Result<(Observed, BTreeMap<String, f64>)> {
     let last_edge = edge.retrains(1)?.into_iter().next();
     let last_local = read_log(log)?.pop();
     let last_retrain = [last_edge, last_local]
@@ -594,7 +603,7 @@ fn observe(
         .filter_map(|r| DateTime::parse_from_rfc3339(&r.finished_at).ok().map(|t| t.with_timezone(&Utc)))
         .max();
     let mut o = Observed { now: Some(Utc::now()), last_retrain, champion: champion.is_some(), ..Observed::default() };
-    let (Some(m), Some(p)) = (champion, champ) else { return Ok(o) };
+    let (Some(m), Some(p), Some(data)) = (champion, champ, data) else { return Ok((o, BTreeMap::new())) };
     let minutes = p.header.data.base.minutes() * p.header.data.labels.horizon as i64;
     if let Some(h) = edge.health(&m.version)? {
         o.live = h.horizons.iter().find(|x| x.horizon_minutes == minutes).map(|x| x.last_100.clone());
@@ -603,34 +612,40 @@ fn observe(
     if o.validation.is_none() {
         o.validation = Some(Validation::from_metrics(&p.header.metrics));
     }
-    if let Err(e) = drift_and_volatility(&mut o, s, p, inputs, store_dir) {
-        eprintln!("drift and volatility not measured: {e:#}");
-    }
-    Ok(o)
+    let drift = match data.map_err(|e| anyhow::anyhow!("{e}")).and_then(|d| drift_and_volatility(&mut o, s, p, d)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("drift and volatility not measured: {e:#}");
+            BTreeMap::new()
+        }
+    };
+    Ok((o, drift))
 }
 
-/// Fills `o.psi` and `o.volatility` from the store (the champion's spec over the config's symbols).
+/// Fills `o.psi` and `o.volatility` from the champion's samples; returns the largest PSI per timeframe.
 fn drift_and_volatility(
     o: &mut Observed,
     s: &RetrainSection,
     p: &Predictor,
-    inputs: &Inputs,
-    store_dir: &Path,
-) -> anyhow::Result<()> {
-    let (_, data) = model_commands::load_store(inputs, store_dir, &p.header.data, Path::new("--store"))?;
+    data: &Prepared,
+) -> anyhow::Result<BTreeMap<String, f64>> {
     let [from, to] = p.header.training_range;
     let reference: Vec<usize> =
         (0..data.samples.len()).filter(|&i| (from..=to).contains(&data.samples[i].at)).collect();
-    let mut days: Vec<NaiveDate> = data.samples.iter().map(|x| x.at.date_naive()).collect();
-    days.dedup();
+    let days = sample_days(data);
     let recent_from = days.get(days.len().saturating_sub(s.drift_sessions)).copied();
     let recent: Vec<usize> = (0..data.samples.len())
         .filter(|&i| recent_from.is_some_and(|d| data.samples[i].at.date_naive() >= d) && data.samples[i].at > to)
         .collect();
     if reference.is_empty() || recent.is_empty() {
-        return Ok(());
+        return Ok(BTreeMap::new());
     }
-    o.psi = feature_psi(&data, p, &reference, &recent)?;
+    let mut by_tf: BTreeMap<String, f64> = BTreeMap::new();
+    for (tf, feature, v) in feature_psi(data, p, &reference, &recent)? {
+        let e = by_tf.entry(tf.clone()).or_insert(0.0);
+        *e = e.max(v);
+        o.psi.push((format!("{tf} {feature}"), v));
+    }
     // Per day: a return is taken only between two instants of one session.
     let vol = |idx: &[usize]| {
         let mut days: BTreeMap<NaiveDate, Vec<f64>> = BTreeMap::new();
@@ -644,17 +659,17 @@ fn drift_and_volatility(
     {
         o.volatility = Some((a, b));
     }
-    Ok(())
+    Ok(by_tf)
 }
 
 /// PSI of each input feature's newest value (per timeframe) between two sets of samples, on the champion's
-/// normalisation (a monotone map per feature, which PSI's quantile bins do not see).
+/// normalisation (a monotone map per feature, which PSI's quantile bins do not see): (timeframe, feature, PSI).
 fn feature_psi(
     data: &Prepared,
     p: &Predictor,
     reference: &[usize],
     recent: &[usize],
-) -> anyhow::Result<Vec<(String, f64)>> {
+) -> anyhow::Result<Vec<(String, &'static str, f64)>> {
     let thin = |idx: &[usize]| -> Vec<usize> {
         let step = idx.len().div_ceil(2000).max(1);
         idx.iter().step_by(step).copied().collect()
@@ -683,7 +698,7 @@ fn feature_psi(
         for j in 0..f {
             if let Some(v) = mtf_retrain::drift::psi(&a[tf * f + j], &b[tf * f + j], 10) {
                 let tf_name = p.header.data.timeframes.get(tf).map_or("?", |t| t.short());
-                out.push((format!("{tf_name} {}", names.get(j).copied().unwrap_or("?")), v));
+                out.push((tf_name.to_string(), names.get(j).copied().unwrap_or("?"), v));
             }
         }
     }

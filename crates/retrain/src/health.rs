@@ -92,10 +92,9 @@ pub struct Validation {
 
 impl Validation {
     /// From a model's registered metrics (`report.json`: the model's `coverage_q10_q90`, `interval_score`,
-    /// `directional_accuracy` at the top level next to `baselines`, or under `model`).
+    /// `directional_accuracy` at the top level, next to `baselines`).
     #[must_use]
-    pub fn from_metrics(metrics: &serde_json::Value) -> Self {
-        let m = if metrics["model"].is_object() { &metrics["model"] } else { metrics };
+    pub fn from_metrics(m: &serde_json::Value) -> Self {
         Self {
             coverage: m["coverage_q10_q90"].as_f64(),
             interval_score: m["interval_score"].as_f64(),
@@ -267,14 +266,10 @@ mod tests {
 
     #[test]
     fn validation_reads_the_registered_report() {
-        let v = Validation::from_metrics(
-            &serde_json::json!({"model": {"coverage_q10_q90": 0.79, "interval_score": 0.012, "directional_accuracy": 0.51}}),
-        );
-        assert_eq!((v.coverage, v.interval_score, v.directional_accuracy), (Some(0.79), Some(0.012), Some(0.51)));
         // report.json as `mtf train` writes it: the model's metrics flattened beside the baselines.
-        let flat = Validation::from_metrics(
-            &serde_json::json!({"coverage_q10_q90": 0.81, "interval_score": 0.02, "baselines": {"persistence": {}}}),
-        );
-        assert_eq!((flat.coverage, flat.interval_score, flat.directional_accuracy), (Some(0.81), Some(0.02), None));
+        let v = Validation::from_metrics(&serde_json::json!({
+            "coverage_q10_q90": 0.79, "interval_score": 0.012, "directional_accuracy": 0.51, "baselines": {}
+        }));
+        assert_eq!((v.coverage, v.interval_score, v.directional_accuracy), (Some(0.79), Some(0.012), Some(0.51)));
     }
 }

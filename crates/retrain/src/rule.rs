@@ -162,14 +162,10 @@ mod tests {
     }
 
     #[test]
-    fn the_rule_reads_from_toml_with_defaults() {
-        let r: Promotion = toml_like(r#"{"min_interval_score_gain": 0.05}"#);
+    fn the_rule_deserialises_with_defaults_and_refuses_unknown_keys() {
+        let r: Promotion = serde_json::from_str(r#"{"min_interval_score_gain": 0.05}"#).unwrap();
         assert_eq!(r.min_interval_score_gain, 0.05);
         assert_eq!(r.coverage, [0.77, 0.83]);
         assert!(serde_json::from_str::<Promotion>(r#"{"min_gain": 1}"#).is_err(), "unknown keys are refused");
-    }
-
-    fn toml_like<T: serde::de::DeserializeOwned>(json: &str) -> T {
-        serde_json::from_str(json).unwrap()
     }
 }

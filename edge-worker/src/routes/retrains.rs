@@ -56,9 +56,12 @@ pub async fn health(req: &Request, version: &str, env: &Env) -> Res {
     let q = query(req)?;
     let source = q.get("source").map(String::as_str);
     if let Some(s) = source
-        && !["edge", "browser", "client", "admin"].contains(&s)
+        && !crate::auth::SOURCES.contains(&s)
     {
-        return Err(ApiError::bad_request("invalid_source", "source: one of edge, browser, client, admin"));
+        return Err(ApiError::bad_request(
+            "invalid_source",
+            format!("source: one of {}", crate::auth::SOURCES.join(", ")),
+        ));
     }
     let db = db::d1(env)?;
     let model = db::model(&db, version).await?;

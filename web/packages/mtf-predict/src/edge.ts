@@ -4,14 +4,15 @@
  */
 import { MtfError, messageOf } from "./errors.js";
 import type {
+  ModelHealth,
   ModelResponse,
   ModelsResponse,
   Performance,
   PredictionsResponse,
   PredictResponse,
+  RetrainsResponse,
   SessionResponse,
 } from "./generated/edge.js";
-import type { ModelHealth, RetrainsResponse } from "./generated/retrain.js";
 import type { Bar, Prediction, StreamMessage, Timeframe } from "./types.js";
 
 /** Bars as the edge returns them. `stale` is true when Alpaca failed and a cached copy was served. */
@@ -36,10 +37,17 @@ export interface NewsResponse {
   stale?: boolean;
 }
 
-// Response bodies of the edge's registry and prediction routes: generated from edge-worker/src/wire.rs.
+// Response bodies of the edge's routes, generated from edge-worker/src/wire.rs (the retrain records and model
+// health from their definitions in crates/retrain).
 export type {
+  Candidate,
+  Check,
+  DailyPoint,
+  Decision,
   EntryError,
+  HorizonHealth,
   InputRange,
+  ModelHealth,
   ModelResponse,
   ModelsResponse,
   ModelVersion,
@@ -47,26 +55,17 @@ export type {
   PredictEntry,
   PredictionsResponse,
   PredictResponse,
-  ServedModel,
-  SessionResponse,
-  StoredPrediction,
-  TrainingRow,
-} from "./generated/edge.js";
-// Retrain records and model health: generated from crates/retrain (the types `mtf retrain` writes).
-export type {
-  Candidate,
-  Check,
-  DailyPoint,
-  Decision,
-  HorizonHealth,
-  ModelHealth,
   RetrainRecord,
   RetrainsResponse,
   Score,
+  ServedModel,
+  SessionResponse,
+  StoredPrediction,
   SymbolScore,
+  TrainingRow,
   Validation,
   WindowMetrics,
-} from "./generated/retrain.js";
+} from "./generated/edge.js";
 
 /** Options of {@link EdgeClient}. */
 export interface EdgeClientOptions {
