@@ -2,7 +2,8 @@
 //! gives every one a terminal state (the rules are in [`crate::scoring`]). One run: pending rows undecided after
 //! [`scoring::MAX_ATTEMPTS`] runs expire; the due ones (fewest failed attempts, then oldest target first) are fetched once per
 //! symbol and window; all updates go in one D1 batch, each conditional on the row still being pending, and what
-//! changed is counted from D1's `meta.changes` — so overlapping runs never score a row twice.
+//! changed is counted from D1's `meta.changes` — so overlapping runs never score a row twice. Then the monitoring
+//! step: the health of every version it scored is recomputed and stored (`ml_model_health`).
 
 use std::collections::BTreeMap;
 
@@ -55,7 +56,7 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
     let due: Vec<PendingRow> = db::rows(
         &d1,
         &format!(
-            "SELECT id, symbol, target_time, predicted_price, last_close, interval_low, interval_high, signal \
+            "SELECT id, symbol, model_version, target_time, predicted_price, last_close, interval_low, interval_high, signal \
              FROM ml_predictions WHERE status = 'pending' AND target_time <= ?1 \
              ORDER BY score_attempts ASC, target_time ASC LIMIT {}",
             scoring::ROWS_PER_RUN
@@ -64,6 +65,7 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
     )
     .await?;
     let mut by_symbol: BTreeMap<String, Vec<(i64, Pending)>> = BTreeMap::new();
+    let version_of: BTreeMap<i64, String> = due.iter().map(|r| (r.id as i64, r.model_version.clone())).collect();
     for r in due {
         let Some(target_ms) = chrono::DateTime::parse_from_rfc3339(&r.target_time).ok().map(|t| t.timestamp_millis())
         else {
@@ -85,6 +87,7 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
     let mut stmts = Vec::new();
     let mut kinds = Vec::new(); // what each statement is, to count its changes
     let mut touched: Vec<String> = Vec::new();
+    let mut scored_versions: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     'symbols: for (symbol, rows) in &by_symbol {
         let targets: Vec<i64> = rows.iter().map(|(_, p)| p.target_ms).collect();
         for (start, end, members) in scoring::windows(&targets).into_iter().take(scoring::WINDOWS_PER_SYMBOL) {
@@ -121,17 +124,24 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
                     ),
                 };
                 stmts.push(db::bind(d1.prepare(sql), &args)?);
-                kinds.push((kind, symbol.clone()));
+                kinds.push((kind, symbol.clone(), *id));
             }
         }
     }
-    let mut run = AccuracyRun { scored: 0, unscorable: 0, expired, waiting: 0 };
+    let mut run = AccuracyRun { scored: 0, unscorable: 0, expired, waiting: 0, monitored: 0 };
     if !stmts.is_empty() {
         let results = d1.batch(stmts).await?;
-        for (r, (kind, symbol)) in results.iter().zip(&kinds) {
+        for (r, (kind, symbol, id)) in results.iter().zip(&kinds) {
             let changed = r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0);
             match *kind {
-                "scored" => run.scored += changed,
+                "scored" => {
+                    run.scored += changed;
+                    if changed > 0
+                        && let Some(v) = version_of.get(id)
+                    {
+                        scored_versions.insert(v.clone());
+                    }
+                }
                 "unscorable" => run.unscorable += changed,
                 _ => run.waiting += changed,
             }
@@ -142,6 +152,15 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
     }
     for s in &touched {
         bump_generation(env, s).await;
+    }
+    // Monitoring: the health of every version this run scored, recomputed once here instead of on each request.
+    if !scored_versions.is_empty() {
+        let versions: Vec<String> = scored_versions.into_iter().collect();
+        match crate::routes::retrains::refresh(env, cfg, &d1, &versions).await {
+            Ok(n) => run.monitored = n,
+            // Not fatal: the health route computes on request while its stored numbers are outdated.
+            Err(e) => log_error("monitoring: health refresh", &e, cfg),
+        }
     }
     Ok(run)
 }

@@ -89,7 +89,7 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
         (Method::Get, ["api", "v1", "models", v, "artifact"]) => models::artifact(&req, &seg(v), env).await,
         (Method::Post, ["api", "v1", "models", v, "activate"]) => models::activate(&req, &seg(v), env, cfg).await,
         (Method::Get, ["api", "v1", "models", v, "performance"]) => models::performance(&seg(v), env).await,
-        (Method::Get, ["api", "v1", "models", v, "health"]) => retrains::health(&req, &seg(v), env).await,
+        (Method::Get, ["api", "v1", "models", v, "health"]) => retrains::health(&req, &seg(v), env, cfg).await,
         (Method::Post, ["api", "v1", "retrains"]) => retrains::post(req, env, cfg).await,
         (Method::Get, ["api", "v1", "retrains"]) => retrains::list(&req, env).await,
         (Method::Post, ["api", "v1", "training-data"]) => training::post(req, env, cfg).await,

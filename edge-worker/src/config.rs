@@ -34,6 +34,9 @@ pub struct Config {
     /// `PREDICTION_MAX_AGE_S`: how far in the past a browser-written prediction may be (default 3600; `0` = no
     /// bound, for replays of past sessions such as the demo's).
     pub prediction_max_age_s: i64,
+    /// `STREAM_MAX_UNACKED`: frames the stream sends a client ahead of its acknowledgements before it
+    /// disconnects it (default [`crate::flow::DEFAULT_MAX_UNACKED`]).
+    pub stream_max_unacked: u64,
     session_secret: String,
 }
 
@@ -71,6 +74,7 @@ impl Config {
             session_writes_per_min: num("SESSION_WRITES_PER_MIN", 30) as u32,
             session_issue_per_min: num("SESSION_ISSUE_PER_MIN", 20) as u32,
             prediction_max_age_s: num("PREDICTION_MAX_AGE_S", 3600) as i64,
+            stream_max_unacked: num("STREAM_MAX_UNACKED", crate::flow::DEFAULT_MAX_UNACKED).max(1),
             session_secret: text(env, "SESSION_SECRET").unwrap_or_default(),
         }
         .with_session_key()

@@ -1,6 +1,7 @@
 //! The cron (every 5 minutes, `wrangler.toml`): scheduled predictions of the `WATCHLIST` at the newest base-bar
-//! close, stored once per (model, symbol, horizon, instant), then accuracy tracking of what is stored — so the
-//! model panel and the performance route have data with no browser open.
+//! close, stored once per (model, symbol, horizon, instant) with their inputs (for feature drift), then accuracy
+//! tracking of what is stored and the monitoring step (model health) — so the model panel, the performance and
+//! health routes have data with no browser open.
 
 use chrono::{DateTime, TimeZone, Utc};
 use mtf_market::Timeframe;
@@ -14,7 +15,7 @@ use crate::db;
 use crate::http::{iso, log_error, now_ms};
 use crate::inference;
 use crate::logic::{self, ApiError};
-use crate::routes::predict::predict;
+use crate::routes::predict::predict_with_inputs;
 use crate::routes::predictions::bump_generation;
 use crate::serving::{self, PredictQuery};
 use crate::wire::ScheduledRun;
@@ -86,7 +87,8 @@ pub async fn predict_watchlist(env: &Env, cfg: &Config, at: Option<DateTime<Utc>
         at: Some(instant),
         model: None,
     };
-    let r = predict(env, cfg, &q, false).await?;
+    // Fresh (not from the prediction cache): each stored prediction comes with its inputs, recorded for drift.
+    let (r, inputs) = predict_with_inputs(env, cfg, &q, true).await?;
     let d1 = db::d1(env)?;
     let (mut stored, mut predicted, mut failed) = (0, 0, Vec::new());
     for e in r.predictions {
@@ -126,6 +128,16 @@ pub async fn predict_watchlist(env: &Env, cfg: &Config, at: Option<DateTime<Utc>
         if changes > 0 {
             stored += changes;
             bump_generation(env, &row.symbol).await;
+            if let Some(x) = inputs.get(&e.symbol)
+                && let Ok(text) = serde_json::to_string(x)
+            {
+                db::run(
+                    &d1,
+                    "INSERT OR IGNORE INTO ml_feature_obs (model_version, symbol, at, inputs) VALUES (?1, ?2, ?3, ?4)",
+                    &[json!(row.model_version), json!(row.symbol), json!(iso(instant.timestamp_millis())), json!(text)],
+                )
+                .await?;
+            }
         }
     }
     Ok(ScheduledRun { at: iso(instant.timestamp_millis()), stored, predicted, failed, skipped: None })

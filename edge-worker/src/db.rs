@@ -167,6 +167,7 @@ impl PredictionDbRow {
 pub struct PendingRow {
     pub id: f64,
     pub symbol: String,
+    pub model_version: String,
     pub target_time: String,
     pub predicted_price: f64,
     pub last_close: f64,

@@ -14,6 +14,7 @@
 //! panic path is used (no `unwrap`), so one bad request cannot poison the isolate. Alpaca keys are read from
 //! secrets and scrubbed from every message where it leaves the worker.
 
+pub mod flow;
 pub mod logic;
 pub mod scoring;
 pub mod serving;

@@ -4,8 +4,10 @@
 //! Bounded: at most [`MAX_CLIENTS`] clients, [`MAX_SYMBOLS_PER_CLIENT`] symbols each, [`MAX_SUBSCRIBED`] upstream.
 //! The upstream subscription shrinks when clients leave (symbols nobody wants are unsubscribed) and the upstream
 //! connection is closed when the last client leaves. Upstream errors are handled by Alpaca's code
-//! ([`crate::logic::stream_error_action`]); the backoff resets after a healthy session. A client whose socket
-//! refuses a frame is disconnected (workerd exposes no send-buffer size, so a failed send is the signal).
+//! ([`crate::logic::stream_error_action`]); the backoff resets after a healthy session, and every change of the
+//! upstream's state is told to the clients (`{"T":"status"}`). Slow readers: every client has a credit window
+//! ([`crate::flow`]): it acknowledges the frames it has processed, and one that falls `STREAM_MAX_UNACKED`
+//! frames behind is disconnected (1008), as is one whose socket refuses a frame (1011).
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -20,6 +22,8 @@ use worker::{
 };
 
 use crate::config::Config;
+use crate::flow::{Admit, ClientFrame, Credit, SLOW_READER_CLOSE};
+use crate::wire::{StreamHello, StreamStatusMessage, UpstreamState};
 
 /// Symbols one client may subscribe (as the route allows).
 const MAX_SYMBOLS_PER_CLIENT: usize = 30;
@@ -32,6 +36,27 @@ struct Client {
     id: u64,
     socket: WebSocket,
     symbols: BTreeSet<String>,
+    credit: Credit,
+}
+
+/// Why a client is disconnected.
+enum Cut {
+    /// Its socket refused a frame.
+    SendFailed,
+    /// It fell this many frames behind.
+    TooSlow(u64),
+}
+
+impl Client {
+    /// Sends one frame through the client's credit window.
+    fn offer(&mut self, text: &str, max_unacked: u64) -> std::result::Result<(), Cut> {
+        if let Admit::TooSlow { behind } = self.credit.admit(max_unacked) {
+            return Err(Cut::TooSlow(behind));
+        }
+        self.socket.send_with_str(text).map_err(|_| Cut::SendFailed)?;
+        self.credit.sent_one();
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -48,6 +73,12 @@ struct Hub {
     last_error: Option<String>,
     /// Clients disconnected because a send failed.
     dropped_clients: u64,
+    /// Clients disconnected because they fell `max_unacked` frames behind.
+    slow_clients: u64,
+    /// Frames a client may be sent ahead of its acknowledgements.
+    max_unacked: u64,
+    /// The upstream connection's state, as told to clients.
+    upstream_state: Option<UpstreamState>,
 }
 
 impl Hub {
@@ -78,6 +109,47 @@ impl Hub {
         self.clients.retain(|c| c.id != id);
         self.shrink();
     }
+
+    /// Sends each client its frame (`None`: nothing for it) through its credit window, and disconnects the
+    /// clients that cannot take it: 1008 for one too far behind, 1011 for a refused send.
+    fn fan_out(&mut self, frame_for: impl Fn(&Client) -> Option<String>) {
+        let max = self.max_unacked;
+        let mut cut: Vec<(u64, Cut)> = Vec::new();
+        for c in &mut self.clients {
+            if let Some(text) = frame_for(c)
+                && let Err(why) = c.offer(&text, max)
+            {
+                cut.push((c.id, why));
+            }
+        }
+        for (id, why) in cut {
+            if let Some(c) = self.clients.iter().find(|c| c.id == id) {
+                let _ = match why {
+                    Cut::TooSlow(behind) => c.socket.close(
+                        Some(SLOW_READER_CLOSE),
+                        Some(&format!("slow reader: {behind} frames not acknowledged")),
+                    ),
+                    Cut::SendFailed => c.socket.close(Some(1011), Some("could not deliver a frame")),
+                };
+            }
+            match why {
+                Cut::TooSlow(_) => self.slow_clients += 1,
+                Cut::SendFailed => self.dropped_clients += 1,
+            }
+            self.remove_client(id);
+        }
+    }
+
+    /// Records the upstream's new state and tells every client (once per change).
+    fn set_upstream_state(&mut self, state: UpstreamState, retry_in_ms: Option<u64>, reason: Option<String>) {
+        if self.upstream_state == Some(state) && retry_in_ms.is_none() {
+            return;
+        }
+        self.upstream_state = Some(state);
+        let msg = StreamStatusMessage { kind: "status".into(), upstream: state, retry_in_ms, reason };
+        let text = serde_json::to_string(&[msg]).unwrap_or_default();
+        self.fan_out(|_| Some(text.clone()));
+    }
 }
 
 /// The Durable Object behind `GET /api/v1/stream`.
@@ -89,7 +161,8 @@ pub struct StreamHub {
 
 impl DurableObject for StreamHub {
     fn new(_state: State, env: Env) -> Self {
-        StreamHub { env, hub: Rc::new(RefCell::new(Hub::default())) }
+        let max_unacked = Config::from_env(&env).stream_max_unacked;
+        StreamHub { env, hub: Rc::new(RefCell::new(Hub { max_unacked, ..Hub::default() })) }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -103,6 +176,9 @@ impl DurableObject for StreamHub {
                 "frames": h.frames,
                 "last_error": h.last_error,
                 "dropped_clients": h.dropped_clients,
+                "slow_clients": h.slow_clients,
+                "max_unacked": h.max_unacked,
+                "upstream_state": h.upstream_state,
             }));
         }
         // Validated here as well as in the route (the Durable Object is reachable only through it, but its
@@ -137,17 +213,34 @@ impl DurableObject for StreamHub {
             let mut h = self.hub.borrow_mut();
             h.next_id += 1;
             let id = h.next_id;
-            h.clients.push(Client { id, socket: server.clone(), symbols: symbols.clone() });
+            let max = h.max_unacked;
+            let hello = StreamHello {
+                kind: "success".into(),
+                msg: "connected".into(),
+                symbols: symbols.iter().cloned().collect(),
+                ack_every: crate::flow::ack_every(max),
+                max_unacked: max,
+                upstream: h.upstream_state.unwrap_or(UpstreamState::Connecting),
+            };
+            let mut client = Client { id, socket: server.clone(), symbols: symbols.clone(), credit: Credit::default() };
+            let _ = client.offer(&serde_json::to_string(&[hello]).unwrap_or_default(), max);
+            h.clients.push(client);
             id
         };
-        let _ = server.send_with_str(json!([{ "T": "success", "msg": "connected", "symbols": symbols }]).to_string());
-        // Client reader: only closes matter.
+        // Client reader: acknowledgements and the close.
         let hub = self.hub.clone();
         spawn_local(async move {
             if let Ok(mut events) = server.events() {
                 while let Some(ev) = events.next().await {
-                    if matches!(ev, Ok(WebsocketEvent::Close(_)) | Err(_)) {
-                        break;
+                    match ev {
+                        Ok(WebsocketEvent::Message(m)) => {
+                            if let Some(ClientFrame::Ack(n)) = m.text().map(|t| crate::flow::parse_client_frame(&t))
+                                && let Some(c) = hub.borrow_mut().clients.iter_mut().find(|c| c.id == id)
+                            {
+                                c.credit.ack(n);
+                            }
+                        }
+                        Ok(WebsocketEvent::Close(_)) | Err(_) => break,
                     }
                 }
             }
@@ -182,25 +275,33 @@ impl StreamHub {
                 if hub.borrow().clients.is_empty() {
                     break;
                 }
+                hub.borrow_mut().set_upstream_state(UpstreamState::Connecting, None, None);
                 let ended = run_upstream(&hub, &cfg).await;
                 hub.borrow_mut().upstream = None;
-                let (authenticated_for, min_delay) = match ended {
-                    Ok(e) => (e.authenticated_for_ms, e.min_delay_ms),
+                let (authenticated_for, min_delay, fatal) = match ended {
+                    Ok(e) => (e.authenticated_for_ms, e.min_delay_ms, e.fatal),
                     Err(e) => {
                         hub.borrow_mut().last_error = Some(cfg.scrub(&e.to_string()));
-                        (None, 0)
+                        (None, 0, false)
                     }
                 };
                 if hub.borrow().clients.is_empty() {
                     break;
                 }
                 delay_ms = crate::logic::next_stream_delay(delay_ms, authenticated_for, min_delay);
+                {
+                    let mut h = hub.borrow_mut();
+                    let reason = h.last_error.clone();
+                    let state = if fatal { UpstreamState::Unavailable } else { UpstreamState::Reconnecting };
+                    h.set_upstream_state(state, Some(delay_ms), reason);
+                }
                 worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
                 delay_ms = (delay_ms * 2).min(30_000);
             }
             let mut h = hub.borrow_mut();
             h.running = false;
             h.subscribed.clear();
+            h.upstream_state = None;
         });
     }
 }
@@ -211,6 +312,8 @@ struct Ended {
     authenticated_for_ms: Option<u64>,
     /// The least delay before the next attempt (from the error code).
     min_delay_ms: u64,
+    /// Alpaca refused the edge (an error the operator must fix, such as bad keys).
+    fatal: bool,
 }
 
 /// The channels the hub uses upstream for `symbols`: trades, minute bars and their corrections.
@@ -256,6 +359,7 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<Ended> {
     let ended = |at: Option<i64>, min_delay_ms: u64| Ended {
         authenticated_for_ms: at.map(|t| (crate::http::now_ms() - t).max(0) as u64),
         min_delay_ms,
+        fatal: false,
     };
     while let Some(ev) = events.next().await {
         let msg = match ev {
@@ -284,6 +388,7 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<Ended> {
                     if !symbols.is_empty() {
                         ws.send_with_str(subscribe(&symbols))?;
                     }
+                    hub.borrow_mut().set_upstream_state(UpstreamState::Live, None, None);
                 }
                 ServerMessage::Error { code, msg } => {
                     hub.borrow_mut().last_error = Some(format!("upstream error {code}: {msg}"));
@@ -295,7 +400,7 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<Ended> {
                         }
                         crate::logic::StreamErrorAction::Fatal { retry_ms } => {
                             let _ = ws.close(Some(1000), Some("fatal"));
-                            return Ok(Ended { authenticated_for_ms: None, min_delay_ms: retry_ms });
+                            return Ok(Ended { authenticated_for_ms: None, min_delay_ms: retry_ms, fatal: true });
                         }
                     }
                 }
@@ -308,22 +413,12 @@ async fn run_upstream(hub: &Rc<RefCell<Hub>>, cfg: &Config) -> Result<Ended> {
         }
         let mut h = hub.borrow_mut();
         h.frames += 1;
-        let mut failed: Vec<u64> = Vec::new();
-        for c in &h.clients {
+        // A client that cannot take a frame, or is too far behind, is disconnected (its reconnect starts afresh).
+        h.fan_out(|c| {
             let mine: Vec<ServerMessage> =
                 data.iter().filter(|m| data_symbol(m).is_some_and(|s| c.symbols.contains(s))).cloned().collect();
-            if !mine.is_empty() && c.socket.send_with_str(render_frame(&mine)).is_err() {
-                failed.push(c.id);
-            }
-        }
-        // A client that cannot take a frame is disconnected (its reconnect gets a fresh start).
-        for id in failed {
-            if let Some(c) = h.clients.iter().find(|c| c.id == id) {
-                let _ = c.socket.close(Some(1011), Some("could not deliver a frame"));
-            }
-            h.dropped_clients += 1;
-            h.remove_client(id);
-        }
+            (!mine.is_empty()).then(|| render_frame(&mine))
+        });
     }
     Ok(ended(authenticated_at, 0))
 }

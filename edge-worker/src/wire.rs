@@ -165,6 +165,8 @@ pub struct AccuracyRun {
     pub expired: usize,
     /// Due predictions left pending (bars not final yet, or Alpaca failed), tried again after the others.
     pub waiting: usize,
+    /// Model versions whose health (`/models/{v}/health`) the monitoring step recomputed after this run.
+    pub monitored: usize,
 }
 
 /// The model that served a `/api/v1/predict` answer.
@@ -272,6 +274,61 @@ pub struct SessionResponse {
     pub scopes: Vec<String>,
 }
 
+/// The state of the edge's upstream (Alpaca) stream connection, as the shared stream tells its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamState {
+    /// Connecting or authenticating.
+    Connecting,
+    /// Authenticated and subscribed: market data flows.
+    Live,
+    /// The connection ended; the edge reconnects after `retry_in_ms`.
+    Reconnecting,
+    /// Alpaca refused the edge (bad keys, plan): retried after `retry_in_ms`; the operator must act.
+    Unavailable,
+}
+
+/// The first frame of `GET /api/v1/stream` (an element of a JSON array, as Alpaca's messages are): the
+/// symbols, the flow-control window and the upstream's state. The client acknowledges with
+/// `{"action":"ack","frames":N}` (N: frames processed on this connection, this one included) at least every
+/// `ack_every` frames; one more than `max_unacked` frames behind is disconnected (close code 1008).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StreamHello {
+    /// Always `success`.
+    #[serde(rename = "T")]
+    #[ts(type = "\"success\"")]
+    pub kind: String,
+    /// Always `connected`.
+    #[ts(type = "\"connected\"")]
+    pub msg: String,
+    /// The symbols of this connection.
+    pub symbols: Vec<String>,
+    /// Acknowledge at least every this many frames.
+    #[ts(type = "number")]
+    pub ack_every: u64,
+    /// Frames the edge sends ahead of the last acknowledgement before it disconnects the client.
+    #[ts(type = "number")]
+    pub max_unacked: u64,
+    /// The upstream's state now.
+    pub upstream: UpstreamState,
+}
+
+/// `{"T":"status", …}`: sent to every stream client when the upstream's state changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StreamStatusMessage {
+    /// Always `status`.
+    #[serde(rename = "T")]
+    #[ts(type = "\"status\"")]
+    pub kind: String,
+    /// The new state.
+    pub upstream: UpstreamState,
+    /// When the edge tries again (milliseconds from now), for `reconnecting` and `unavailable`.
+    #[ts(type = "number | null")]
+    pub retry_in_ms: Option<u64>,
+    /// Why (the upstream's close or error, secrets scrubbed).
+    pub reason: Option<String>,
+}
+
 /// Where the npm package keeps the generated declarations, relative to the repository root.
 pub const EDGE_TS_PATH: &str = "web/packages/mtf-predict/src/generated/edge.ts";
 
@@ -310,6 +367,9 @@ pub fn typescript() -> String {
         decl::<PredictResponse>(),
         decl::<ScheduledRun>(),
         decl::<SessionResponse>(),
+        decl::<UpstreamState>(),
+        decl::<StreamHello>(),
+        decl::<StreamStatusMessage>(),
         // Retrain records and model health (`/api/v1/retrains`, `/models/{v}/health`), defined in crates/retrain.
         decl::<mtf_retrain::record::Decision>(),
         decl::<mtf_retrain::record::SymbolScore>(),

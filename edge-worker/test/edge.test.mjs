@@ -272,6 +272,41 @@ describe("edge worker", { skip }, () => {
     assert.equal((await call(w, `/api/v1/models/${encodeURIComponent("cron-test@1")}/performance`)).json.evaluated, 2);
   });
 
+  test("monitoring: accuracy runs recompute the health of the versions they scored; the route serves it while current", async () => {
+    const version = (await call(w, "/api/v1/models/active")).json.model.version;
+    const v = encodeURIComponent(version);
+    const write = (t) => call(w, "/api/v1/predictions", post({ ...prediction(), symbol: "SPY", predictionTime: t, modelVersion: version }, CLIENT));
+    assert.equal((await write("2011-01-18T15:00:00Z")).status, 201);
+    assert.equal((await write("2011-01-18T16:00:00Z")).status, 201);
+    const run = await call(w, "/api/v1/admin/track-accuracy", { method: "POST", headers: auth(ADMIN) });
+    assert.equal(run.status, 200, run.text);
+    assert.equal(run.json.scored, 2, run.text);
+    assert.equal(run.json.monitored, 1, "the version it scored");
+    let h = (await call(w, `/api/v1/models/${v}/health`)).json;
+    assert.equal(h.precomputed, true, JSON.stringify(h));
+    assert.equal(h.scored, 2);
+    assert.equal(h.horizons[0].last_100.n, 2);
+    const edgeOnly = (await call(w, `/api/v1/models/${v}/health?source=edge`)).json;
+    assert.deepEqual([edgeOnly.precomputed, edgeOnly.scored], [true, 0], "browser-written rows are not the edge's");
+    const client = (await call(w, `/api/v1/models/${v}/health?source=client`)).json;
+    assert.deepEqual([client.precomputed, client.scored], [false, 2], "other sources are computed on request");
+    // The stored numbers equal what the route computes on request from the same rows.
+    const { computed_at: _a, precomputed: _b, ...stored } = h;
+    const { computed_at: _c, precomputed: _d, ...fresh } = client;
+    assert.deepEqual(stored, fresh);
+    // A prediction scored after the stored numbers (here: marked so directly in D1) makes them outdated.
+    const marked = await w.db
+      .prepare(
+        "UPDATE ml_predictions SET evaluated_at = '2999-01-01T00:00:00Z' WHERE model_version = ?1 AND julianday(prediction_time) = julianday('2011-01-18T16:00:00Z')",
+      )
+      .bind(version)
+      .run();
+    assert.equal(marked.meta.changes, 1);
+    h = (await call(w, `/api/v1/models/${v}/health`)).json;
+    assert.equal(h.precomputed, false, "outdated numbers are not served");
+    assert.equal(h.scored, 2);
+  });
+
   test("CORS: allowlisted origins get headers, others cannot write", async () => {
     const pre = await w.mf.dispatchFetch(`${w.url}/api/v1/predictions`, {
       method: "OPTIONS",
@@ -348,13 +383,15 @@ describe("edge worker: failures and limits", { skip }, () => {
         const res = await w.mf.dispatchFetch(`${w.url}/api/v1/stream?symbols=SPY`, { headers: { upgrade: "websocket", ...auth(CLIENT) } });
         assert.equal(res.status, 101);
         const ws = res.webSocket;
-        const c = { ws, bars: [], trades: 0 };
+        const c = { ws, bars: [], trades: 0, frames: 0 };
         ws.accept();
         ws.addEventListener("message", (e) => {
           for (const m of JSON.parse(e.data)) {
             if (m.T === "b") c.bars.push(m.t);
             if (m.T === "t") c.trades++;
           }
+          // The edge's flow control: acknowledge what was processed (cumulative).
+          ws.send(JSON.stringify({ action: "ack", frames: ++c.frames }));
         });
         clients.push(c);
       }

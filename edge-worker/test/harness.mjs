@@ -102,13 +102,12 @@ export async function startWorker(standin, vars = {}, { listen = false } = {}) {
 
 export const built = () => existsSync(join(workerDir, "build/index.js")) && existsSync(mtfBin());
 
-/** A copy of the artifact with another version (and optionally another `created_at`), re-serialised. */
-export function artifactWithVersion(bytes, version, createdAt) {
+/** A copy of the artifact with its header JSON changed by `edit` (in place), re-serialised; weights kept. */
+export function artifactWith(bytes, edit) {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const h = dv.getUint32(12, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + h)));
-  header.version = version;
-  if (createdAt) header.created_at = createdAt;
+  edit(header);
   const json = new TextEncoder().encode(JSON.stringify(header));
   const out = new Uint8Array(16 + json.length + bytes.length - 16 - h);
   out.set(bytes.subarray(0, 16));
@@ -116,6 +115,14 @@ export function artifactWithVersion(bytes, version, createdAt) {
   out.set(json, 16);
   out.set(bytes.subarray(16 + h), 16 + json.length);
   return out;
+}
+
+/** A copy of the artifact with another version (and optionally another `created_at`), re-serialised. */
+export function artifactWithVersion(bytes, version, createdAt) {
+  return artifactWith(bytes, (header) => {
+    header.version = version;
+    if (createdAt) header.created_at = createdAt;
+  });
 }
 
 /** `Authorization: Bearer <token>`. */

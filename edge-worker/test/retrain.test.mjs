@@ -1,8 +1,10 @@
 // The retrain loop end to end (issue 16): `mtf retrain` backfills January 2011 SPY bars from `mtf replay` into a
 // store, trains a tiny challenger, scores it and the champion on the same unseen holdout (the last five sessions),
 // applies the config's promotion rule and registers / activates at the worker in workerd (Miniflare, local D1),
-// which keeps the records (`/api/v1/retrains`) and serves model health. The rule's thresholds are the test's lever:
-// a lenient rule promotes, a strict one rejects (the rule itself is unit-tested in crates/retrain).
+// which keeps the records (`/api/v1/retrains`) and serves model health (precomputed by the monitoring step, with the
+// drift of the edge's own predictions' inputs). A lenient rule promotes and a strict one rejects; under the default
+// gain rule a challenger beats a champion whose band is miscalibrated on its numbers; the registry keeps the last
+// five versions plus the active one (the rule itself is unit-tested in crates/retrain).
 // Run: scripts/build-worker && cargo build -p mtf-cli && node --test edge-worker/test/retrain.test.mjs
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -10,7 +12,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ADMIN, built, dataDir, KEY, mtfBin, SECRET, startStandin, startWorker, workerDir } from "./harness.mjs";
+import { ADMIN, artifactWith, built, dataDir, KEY, mtfBin, SECRET, startStandin, startWorker, workerDir } from "./harness.mjs";
 import { checkResponses, loadSpec } from "./openapi.mjs";
 
 const skip = !built();
@@ -104,7 +106,7 @@ describe("mtf retrain against the worker", { skip }, () => {
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     standin = await startStandin(["--data", dataDir()]);
-    w = await startWorker(standin, {}, { listen: true });
+    w = await startWorker(standin, { WATCHLIST: "SPY" }, { listen: true });
   });
   after(async () => {
     await w?.mf.dispose();
@@ -206,6 +208,59 @@ describe("mtf retrain against the worker", { skip }, () => {
     assert.ok(Object.keys(r.record.drift).length > 0, "PSI per timeframe recorded");
   });
 
+  test("a champion whose band is miscalibrated loses on its numbers under the default gain rule: promoted and served", async () => {
+    // The champion: the serving model with its interval widened by 3 label units (a band far too wide, as a
+    // model whose calibration went stale would have), registered and activated as its own version.
+    const served = (await get("/api/v1/models/active")).model;
+    const bytes = new Uint8Array(await (await fetch(`${w.url}${served.artifact_url}`)).arrayBuffer());
+    let wideVersion;
+    const wide = artifactWith(bytes, (h) => {
+      h.version = `${h.version}-wide`;
+      h.calibration.interval_delta += 3.0;
+      wideVersion = `${h.name}@${h.version}`;
+    });
+    const admin = { authorization: `Bearer ${ADMIN}` };
+    const reg = await fetch(`${w.url}/api/v1/models`, { method: "POST", headers: admin, body: wide });
+    assert.equal(reg.status, 201, await reg.text());
+    const act = await fetch(`${w.url}/api/v1/models/${encodeURIComponent(wideVersion)}/activate`, { method: "POST", headers: admin });
+    assert.equal(act.status, 200, await act.text());
+    assert.equal(await active(), wideVersion);
+    // The default rule (2 % interval-score gain, 5 % per-symbol bound); only the coverage band is opened, as a
+    // two-epoch model's coverage on 5 sessions is not the point here.
+    const r = await retrain(config("beats", { seed: 6, promotion: "coverage = [0.0, 1.0]" }, standin));
+    assert.equal(r.code, 0, r.stderr);
+    const rec = r.record;
+    assert.equal(rec.champion.version, wideVersion);
+    assert.equal(rec.decision, "promoted", rec.reasons.join("\n"));
+    assert.ok(
+      rec.reasons.some((x) => /^pass: interval score .* vs champion .*: \+\d+\.\d % \(≥ 2\.0 % better required\)$/.test(x)),
+      rec.reasons.join("\n"),
+    );
+    assert.ok(rec.challenger.score.interval_score < 0.98 * rec.champion.score.interval_score, JSON.stringify([rec.challenger.score, rec.champion.score]));
+    assert.ok(rec.champion.score.coverage > rec.challenger.score.coverage, "the wide band over-covers");
+    assert.equal(rec.champion.score.n, rec.challenger.score.n, "the same holdout");
+    assert.equal(await active(), rec.challenger.version, "the winner serves");
+    assert.equal((await get("/api/v1/retrains")).retrains[0].id, rec.id);
+  });
+
+  test("the registry keeps the last five versions plus the active one across retrains", async () => {
+    const models = (await get("/api/v1/models")).models;
+    const activeOnes = models.filter((m) => m.active);
+    assert.equal(activeOnes.length, 1);
+    // Seven versions were registered by now (five retrain challengers, the wide champion, and this run's);
+    // only the five newest are kept, plus the active one if it is older.
+    const r = await retrain(config("prune", { seed: 7, promotion: "coverage = [0.0, 1.0]\nmin_interval_score_gain = 0.9" }, standin));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.record.decision, "rejected");
+    const after = (await get("/api/v1/models")).models;
+    const kept = after.map((m) => m.version);
+    assert.ok(kept.includes(r.record.challenger.version), "the newest (rejected) challenger is kept, inactive");
+    assert.ok(kept.includes(await active()), "the active model is kept");
+    assert.ok(after.filter((m) => !m.active).length <= 5, kept.join(", "));
+    assert.ok(after.length <= 6, kept.join(", "));
+    assert.ok(!kept.includes(first.challenger.version), "the oldest version was pruned");
+  });
+
   test("model health: rolling live metrics of the scored predictions next to the validation numbers", async () => {
     const version = await active();
     const h = await get(`/api/v1/models/${encodeURIComponent(version)}/health`);
@@ -215,6 +270,35 @@ describe("mtf retrain against the worker", { skip }, () => {
     assert.equal(typeof h.validation.coverage, "number");
     const missing = await fetch(`${w.url}/api/v1/models/nope@1/health`);
     assert.equal(missing.status, 404);
+    // The edge's own predictions: the watchlist predicted at twelve 15-minute closes of the last session (the
+    // cron's work, on demand), then scored; the monitoring step stores the health with the drift of their inputs.
+    const post = async (path) => {
+      const res = await fetch(`${w.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } });
+      const json = await res.json();
+      responses.push({ method: "POST", path: path.split("?")[0], status: res.status, json });
+      return json;
+    };
+    for (let k = 0; k < 12; k++) {
+      const at = new Date(Date.parse("2011-01-31T15:00:00Z") + k * 15 * 60_000).toISOString();
+      const run = await post(`/api/v1/admin/predict-watchlist?at=${at}`);
+      assert.equal(run.stored, 1, JSON.stringify(run));
+    }
+    const scoring = await post("/api/v1/admin/track-accuracy");
+    assert.equal(scoring.scored, 12, JSON.stringify(scoring));
+    assert.equal(scoring.monitored, 1);
+    const after = await get(`/api/v1/models/${encodeURIComponent(version)}/health`);
+    assert.equal(after.precomputed, true, "stored by the monitoring step");
+    assert.equal(after.scored, 12);
+    assert.equal(after.horizons[0].last_100.n, 12);
+    assert.equal(after.drift_reference, true, "a retrained artifact carries its training reference");
+    assert.equal(after.drift_observations, 12);
+    assert.deepEqual(Object.keys(after.drift).sort(), ["15m", "1d", "1h"]);
+    assert.ok(
+      Object.values(after.drift).every((v) => Number.isFinite(v) && v >= 0),
+      JSON.stringify(after.drift),
+    );
+    const edgeOnly = await get(`/api/v1/models/${encodeURIComponent(version)}/health?source=edge`);
+    assert.equal(edgeOnly.scored, 12, "they are the edge's own predictions");
   });
 
   test("every JSON response matches openapi.yaml", () => {

@@ -21,19 +21,29 @@ async function until(what, cond, ms = 30_000) {
   assert.fail(`timed out waiting for ${what}`);
 }
 
-/** A stream client of the worker: counts the bar frames it receives. */
-async function client(w, symbols) {
+/**
+ * A stream client of the worker: counts the bar frames it receives, keeps the upstream status messages and
+ * acknowledges every frame it has processed (the edge's flow control), unless `{ ack: false }` (a slow reader).
+ */
+async function client(w, symbols, { ack = true } = {}) {
   const res = await w.mf.dispatchFetch(`${w.url}/api/v1/stream?symbols=${symbols}`, {
     headers: { upgrade: "websocket", ...auth(CLIENT) },
   });
   assert.equal(res.status, 101);
-  const c = { ws: res.webSocket, bars: 0, closed: false };
+  const c = { ws: res.webSocket, bars: 0, frames: 0, statuses: [], hello: undefined, closed: false, close: undefined };
   c.ws.accept();
   c.ws.addEventListener("message", (e) => {
-    for (const m of JSON.parse(e.data)) if (m.T === "b") c.bars++;
+    for (const m of JSON.parse(e.data)) {
+      if (m.T === "b") c.bars++;
+      if (m.T === "status") c.statuses.push(m);
+      if (m.T === "success" && m.msg === "connected") c.hello = m;
+    }
+    c.frames++;
+    if (ack && c.frames % (c.hello?.ack_every ?? 1) === 0) c.ws.send(JSON.stringify({ action: "ack", frames: c.frames }));
   });
-  c.ws.addEventListener("close", () => {
+  c.ws.addEventListener("close", (e) => {
     c.closed = true;
+    c.close = { code: e.code, reason: e.reason };
   });
   return c;
 }
@@ -58,6 +68,42 @@ describe("edge stream under churn", { skip }, () => {
       const s = await (await w.mf.dispatchFetch(`${w.url}/api/v1/stream/status`)).json();
       assert.equal(s.clients, 0);
       assert.equal(s.upstream_connected, false);
+    } finally {
+      await w.mf.dispose();
+      await standin.stop();
+    }
+  });
+
+  test("flow control: a reader that stops acknowledging is cut at the window; the others keep receiving and hear upstream status", async () => {
+    const standin = await startStandin(clock);
+    const w = await startWorker(standin, { STREAM_MAX_UNACKED: "6" });
+    try {
+      const good = await client(w, "SPY");
+      const slow = await client(w, "SPY", { ack: false });
+      await until("the slow reader disconnected", async () => slow.closed);
+      assert.equal(slow.close.code, 1008, JSON.stringify(slow.close));
+      assert.match(slow.close.reason, /slow reader: 6 frames not acknowledged/);
+      assert.equal(slow.frames, 6, "exactly the window was sent");
+      assert.deepEqual([good.hello.ack_every, good.hello.max_unacked], [1, 6]);
+      const before = good.bars;
+      await until("bars keep flowing to the reader that acknowledges", async () => good.bars > before + 8);
+      assert.ok(!good.closed);
+      let s = await (await w.mf.dispatchFetch(`${w.url}/api/v1/stream/status`)).json();
+      assert.equal(s.slow_clients, 1, JSON.stringify(s));
+      assert.equal(s.clients, 1);
+      // The upstream drops: the client is told (reconnecting, with the delay), then told it is live again.
+      assert.equal(good.statuses.at(-1)?.upstream, "live", JSON.stringify(good.statuses));
+      const seen = good.statuses.length;
+      await standin.streamFault("action=drop");
+      await until("reconnecting and live again", async () => {
+        const later = good.statuses.slice(seen).map((m) => m.upstream);
+        return later.includes("reconnecting") && later.at(-1) === "live";
+      });
+      const notice = good.statuses.slice(seen).find((m) => m.upstream === "reconnecting");
+      assert.ok(notice.retry_in_ms >= 1000, JSON.stringify(notice));
+      assert.ok(!good.closed, "the client stays connected through the upstream's reconnect");
+      s = await (await w.mf.dispatchFetch(`${w.url}/api/v1/stream/status`)).json();
+      assert.equal(s.upstream_state, "live");
     } finally {
       await w.mf.dispose();
       await standin.stop();

@@ -696,7 +696,9 @@ fn feature_psi(
     let mut out = Vec::new();
     for tf in 0..k {
         for j in 0..f {
-            if let Some(v) = mtf_retrain::drift::psi(&a[tf * f + j], &b[tf * f + j], 10) {
+            if let Some(v) =
+                mtf_features::reference::psi(&a[tf * f + j], &b[tf * f + j], mtf_features::reference::DRIFT_BINS)
+            {
                 let tf_name = p.header.data.timeframes.get(tf).map_or("?", |t| t.short());
                 out.push((tf_name.to_string(), names.get(j).copied().unwrap_or("?"), v));
             }

@@ -5,9 +5,11 @@
 //! - [`spec`]: the per-timeframe feature set, its formulas and its stable identifier.
 //! - [`normalize`]: statistics fit on a training slice, applied identically at inference, with clipping.
 //! - [`window`]: `[B, T, K, F]` model inputs with a `[B, T, K]` mask, as of prediction instants.
+//! - [`reference`]: equal-mass bins of the training inputs and the population stability index (drift).
 
 pub mod frames;
 pub mod indicators;
 pub mod normalize;
+pub mod reference;
 pub mod spec;
 pub mod window;

@@ -68,6 +68,10 @@ pub struct ArtifactHeader {
     /// Where the training bars came from, when that was a bar store (absent for CSV inputs and older artifacts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_data: Option<TrainingData>,
+    /// The training distribution of the inputs (equal-mass bins of the newest window step per timeframe and
+    /// feature, last fold's training samples) that live drift is measured against; absent in older artifacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_reference: Option<mtf_features::reference::FeatureReference>,
 }
 
 /// The store snapshot and symbols a model was trained on.

@@ -14,6 +14,7 @@
 
 use chrono::{DateTime, Utc};
 use mtf_features::normalize::NormStats;
+use mtf_features::reference::{DRIFT_BINS, FeatureReference};
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{ArtifactHeader, WeightDtype};
@@ -558,9 +559,10 @@ pub fn train_walk_forward(
         pooled.extend(&eval_idx, scored, base);
         curves.push(curve);
         let range = [p.samples[fold.train[0]].at, p.samples[last_train].at];
-        last = Some((model, norm, targets, cal, range));
+        let reference = FeatureReference::fit(&bx, &cfg.data.timeframes, full_train.shape[2], DRIFT_BINS);
+        last = Some((model, norm, targets, cal, range, reference));
     }
-    let (model, norm, targets, calibration, training_range) =
+    let (model, norm, targets, calibration, training_range, drift_reference) =
         last.ok_or_else(|| ExperimentError::Other("no folds were run".into()))?;
     let (model_metrics, baseline_metrics, adaptive, by_symbol) = pooled.summarise(p, step, ppy);
     let report = Report {
@@ -601,6 +603,7 @@ pub fn train_walk_forward(
         weights_len: 0,
         weights_sha256: String::new(),
         training_data: None,
+        drift_reference: Some(drift_reference),
     };
     Ok(TrainOutcome { report, model, header, curves })
 }

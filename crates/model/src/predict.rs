@@ -241,6 +241,20 @@ impl Predictor {
         Ok(MultiTimeframe::from_bars(&given, &self.header.data.timeframes, session)?)
     }
 
+    /// The normalised inputs of the newest window step at `at` (`K × F`, timeframe-major; a timeframe without a
+    /// valid bar there is zeros, as in training): what live drift compares with the artifact's
+    /// [`drift_reference`](crate::artifact::ArtifactHeader::drift_reference).
+    ///
+    /// # Errors
+    /// [`PredictError::Norm`] when the window cannot be built.
+    pub fn newest_inputs(&self, mtf: &MultiTimeframe, at: DateTime<Utc>) -> Result<Vec<f64>, PredictError> {
+        let d = &self.header.data;
+        let w = build_windows(mtf, &[at], d.lookback, Some(&self.header.norm))?;
+        let row = w.timeframes * w.features;
+        let newest = w.values.get((w.lookback - 1) * row..w.lookback * row).unwrap_or(&[]);
+        Ok(newest.iter().map(|&v| f64::from(v)).collect())
+    }
+
     /// Model input and context for predictions at `ats` (one per symbol/instant pair).
     ///
     /// # Errors

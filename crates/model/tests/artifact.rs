@@ -56,6 +56,7 @@ fn fixture() -> (MultiTimeframe, ArtifactHeader, mtf_model::model::MtfModel) {
         weights_len: 0,
         weights_sha256: String::new(),
         training_data: None,
+        drift_reference: None,
     };
     (mtf, header, model)
 }

@@ -117,6 +117,24 @@ pub struct ModelHealth {
     pub horizons: Vec<HorizonHealth>,
     /// The version's validation numbers.
     pub validation: Validation,
+    /// When these numbers were computed (RFC 3339 UTC); `None` until the edge stamps them.
+    #[serde(default)]
+    pub computed_at: Option<String>,
+    /// Whether they were computed by the edge's monitoring run after scoring (`true`) or on request.
+    #[serde(default)]
+    pub precomputed: bool,
+    /// Feature drift of the edge's own (server-side) predictions: per timeframe, the largest population
+    /// stability index over its inputs of the newest 7 days of observations against the artifact's training
+    /// reference (< 0.1 stable, > 0.25 large). Empty when not measured.
+    #[serde(default)]
+    pub drift: BTreeMap<String, f64>,
+    /// Observations (edge predictions with their inputs) the drift was measured on.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub drift_observations: usize,
+    /// Whether the version's artifact carries a training reference (older artifacts do not: no drift).
+    #[serde(default)]
+    pub drift_reference: bool,
 }
 
 /// Winkler interval score at level `level` in log-return units: width plus `2 / (1 − level)` times the
@@ -201,6 +219,11 @@ pub fn summarise(version: &str, rows: &[ScoredRow], validation: Validation) -> M
         scored: rows.len(),
         horizons,
         validation,
+        computed_at: None,
+        precomputed: false,
+        drift: BTreeMap::new(),
+        drift_observations: 0,
+        drift_reference: false,
     }
 }
 

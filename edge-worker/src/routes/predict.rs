@@ -107,12 +107,27 @@ fn horizon_minutes(m: &Loaded) -> i64 {
     d.base.minutes() * d.labels.horizon as i64
 }
 
-/// Predictions for `q` (the route's and the cron's work). `fresh` skips the prediction cache.
+/// Predictions for `q` (the route's work). `fresh` skips the prediction cache.
 ///
 /// # Errors
 /// 400 for a bad instant or horizon, 404 for an unknown model version, 503 when no model is active; per-symbol
 /// failures are entries, not errors.
 pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> Result<PredictResponse, ApiError> {
+    Ok(predict_with_inputs(env, cfg, q, fresh).await?.0)
+}
+
+/// [`predict`], also returning the newest-step model inputs of each symbol predicted now (not of cached or
+/// stale entries): what the cron records for feature drift.
+///
+/// # Errors
+/// As [`predict`].
+pub async fn predict_with_inputs(
+    env: &Env,
+    cfg: &Config,
+    q: &PredictQuery,
+    fresh: bool,
+) -> Result<(PredictResponse, BTreeMap<String, Vec<f64>>), ApiError> {
+    let mut newest_inputs = BTreeMap::new();
     let now = now_ms();
     let at = match q.at {
         Some(t) if t.timestamp_millis() > now + 1000 => {
@@ -141,12 +156,13 @@ pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> 
             for (i, sym) in &valid {
                 entries[*i] = Some(stale_or(env, sym, q.horizon_minutes, now, "model_unavailable", &e.message).await);
             }
-            return Ok(PredictResponse {
+            let r = PredictResponse {
                 model: None,
                 at: iso(at.timestamp_millis()),
                 predictions: entries.into_iter().flatten().collect(),
                 warnings,
-            });
+            };
+            return Ok((r, newest_inputs));
         }
         Err(e) => return Err(e),
     };
@@ -189,7 +205,10 @@ pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> 
             Ok(mut bars) => {
                 let computed = compute(&model, &misses, &mut bars, at);
                 let mut writes = Vec::new();
-                for ((i, sym), result) in misses.iter().zip(computed) {
+                for ((i, sym), (result, inputs_now)) in misses.iter().zip(computed) {
+                    if let Some(x) = inputs_now {
+                        newest_inputs.insert(sym.clone(), x);
+                    }
                     let inputs = bars.get(sym).map(|b| b.inputs.clone()).unwrap_or_default();
                     entries[*i] = Some(match result {
                         Ok(prediction) => {
@@ -209,22 +228,27 @@ pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> 
             }
         }
     }
-    Ok(PredictResponse {
+    let r = PredictResponse {
         model: Some(ServedModel { version: model.version.clone(), sha256: model.sha256.clone() }),
         at: iso(at.timestamp_millis()),
         predictions: entries.into_iter().flatten().collect(),
         warnings,
-    })
+    };
+    Ok((r, newest_inputs))
 }
 
+/// A symbol's prediction (or error) and, when it was predicted, its newest-step inputs.
+type Computed = (Result<Value, ApiError>, Option<Vec<f64>>);
+
 /// Features and one batched forward pass for the symbols whose bars arrived; a symbol whose features or
-/// window fail gets its own error (the batch is then re-run without it).
+/// window fail gets its own error (the batch is then re-run without it). With each prediction, the newest
+/// window step of its inputs.
 fn compute(
     model: &Loaded,
     symbols: &[(usize, String)],
     bars: &mut BTreeMap<String, inference::SymbolBars>,
     at: DateTime<Utc>,
-) -> Vec<Result<Value, ApiError>> {
+) -> Vec<Computed> {
     let p = &model.predictor;
     let mut out: Vec<Option<Result<Value, ApiError>>> = vec![None; symbols.len()];
     let mut features: Vec<(usize, MultiTimeframe)> = Vec::new();
@@ -272,7 +296,13 @@ fn compute(
             }
         }
     }
-    out.into_iter().map(|r| r.unwrap_or_else(|| Err(ApiError::internal("no result")))).collect()
+    let mut inputs: Vec<Option<Vec<f64>>> = vec![None; symbols.len()];
+    for (k, m) in &features {
+        if matches!(out[*k], Some(Ok(_))) {
+            inputs[*k] = p.newest_inputs(m, at).ok();
+        }
+    }
+    out.into_iter().zip(inputs).map(|(r, x)| (r.unwrap_or_else(|| Err(ApiError::internal("no result"))), x)).collect()
 }
 
 fn history_error(sym: &str, e: &mtf_model::predict::PredictError) -> ApiError {

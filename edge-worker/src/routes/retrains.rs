@@ -1,6 +1,9 @@
 //! `POST /api/v1/retrains` (admin: `mtf retrain`'s records, upserted by run id), `GET /api/v1/retrains`
 //! (newest first) and `GET /api/v1/models/{version}/health` (rolling live metrics of a version's scored
-//! predictions next to its validation numbers, computed by `mtf_retrain::health`).
+//! predictions next to its validation numbers, computed by `mtf_retrain::health`, and the feature drift of the
+//! edge's own predictions against the artifact's training reference, `mtf_features::reference`). The monitoring
+//! step ([`refresh`], after each accuracy run that scored something) stores each version's health; the route
+//! serves the stored numbers while nothing newer was scored, else computes them.
 
 use serde_json::json;
 use worker::{Env, Request};
@@ -9,7 +12,7 @@ use crate::config::Config;
 use crate::db::{self, HealthDbRow, RecordRow};
 use crate::http::{self, Res, json_response, query};
 use crate::logic::{self, ApiError};
-use mtf_retrain::health::{self, Validation};
+use mtf_retrain::health::{self, ModelHealth, Validation};
 use mtf_retrain::record::{RetrainRecord, RetrainsResponse};
 
 /// Scored rows read per health request (newest first): more than a week of 15-minute predictions of 100 symbols
@@ -52,7 +55,7 @@ pub async fn list(req: &Request, env: &Env) -> Res {
     json_response(200, &RetrainsResponse { retrains })
 }
 
-pub async fn health(req: &Request, version: &str, env: &Env) -> Res {
+pub async fn health(req: &Request, version: &str, env: &Env, cfg: &Config) -> Res {
     let q = query(req)?;
     let source = q.get("source").map(String::as_str);
     if let Some(s) = source
@@ -65,8 +68,47 @@ pub async fn health(req: &Request, version: &str, env: &Env) -> Res {
     }
     let db = db::d1(env)?;
     let model = db::model(&db, version).await?;
-    let rows: Vec<HealthDbRow> = db::rows(
+    // The monitoring run's numbers, while nothing of this version was scored after they were computed.
+    let cached: Vec<HealthCacheRow> = db::rows(
         &db,
+        "SELECT h.body, h.computed_at, (SELECT MAX(evaluated_at) FROM ml_predictions          WHERE model_version = ?1 AND status = 'scored') AS newest_scored          FROM ml_model_health h WHERE h.version = ?1 AND h.source = ?2",
+        &[json!(version), json!(source.unwrap_or(ALL_SOURCES))],
+    )
+    .await?;
+    if let Some(c) = cached.into_iter().next()
+        && c.outdated.is_none_or(|o| o == 0.0)
+        && let Ok(h) = serde_json::from_str::<ModelHealth>(&c.body)
+    {
+        return json_response(200, &h);
+    }
+    let mut h = compute(env, cfg, &db, &model, source).await?;
+    h.computed_at = Some(http::iso_millis(http::now_ms()));
+    json_response(200, &h)
+}
+
+/// The `source` key of the health of every source together.
+const ALL_SOURCES: &str = "all";
+
+/// A stored health and the newest scoring of its version.
+#[derive(serde::Deserialize)]
+struct HealthCacheRow {
+    body: String,
+    /// 1 when a prediction of the version was scored after the row was computed (NULL: none scored).
+    outdated: Option<f64>,
+}
+
+/// The health of `model` from its newest [`HEALTH_ROWS`] scored predictions (of `source`, or all), with the
+/// feature drift of the edge's own predictions.
+async fn compute(
+    env: &Env,
+    cfg: &Config,
+    db: &worker::D1Database,
+    model: &db::ModelRow,
+    source: Option<&str>,
+) -> Result<ModelHealth, ApiError> {
+    let version = model.version.as_str();
+    let rows: Vec<HealthDbRow> = db::rows(
+        db,
         &format!(
             "SELECT horizon_minutes, target_time, last_close, predicted_price, interval_low, interval_high, \
              json_extract(payload, '$.interval.level') AS level, realized_price, hit FROM ml_predictions \
@@ -79,5 +121,89 @@ pub async fn health(req: &Request, version: &str, env: &Env) -> Res {
     .await?;
     let scored: Vec<_> = rows.into_iter().filter_map(HealthDbRow::into_scored).collect();
     let validation = Validation::from_metrics(&crate::wire::json_column(model.metrics.as_deref()));
-    json_response(200, &health::summarise(version, &scored, validation))
+    let mut h = health::summarise(version, &scored, validation);
+    // Drift is best effort: health without it is still worth serving.
+    if let Err(e) = drift(env, cfg, db, &mut h).await {
+        http::log_error("health: drift", &e, cfg);
+    }
+    Ok(h)
+}
+
+/// Observations read for drift: the newest [`DRIFT_DAYS`] days, at most this many.
+const DRIFT_ROWS: usize = 2000;
+/// The drift window, days before the newest observation.
+const DRIFT_DAYS: i64 = 7;
+/// Observations kept per version, days before the newest (older ones are deleted by the monitoring step).
+const OBS_KEEP_DAYS: i64 = 30;
+
+#[derive(serde::Deserialize)]
+struct ObsRow {
+    inputs: String,
+}
+
+/// Fills `h.drift*`: the edge's recorded inputs of `h.version` over the newest [`DRIFT_DAYS`] days against the
+/// artifact's training reference (loaded through the isolate's model cache).
+async fn drift(env: &Env, cfg: &Config, db: &worker::D1Database, h: &mut ModelHealth) -> Result<(), ApiError> {
+    let rows: Vec<ObsRow> = db::rows(
+        db,
+        &format!(
+            "SELECT inputs FROM ml_feature_obs WHERE model_version = ?1 AND julianday(at) > \
+             (SELECT julianday(MAX(at)) FROM ml_feature_obs WHERE model_version = ?1) - {DRIFT_DAYS} \
+             ORDER BY at DESC LIMIT {DRIFT_ROWS}"
+        ),
+        &[json!(h.version)],
+    )
+    .await?;
+    let obs: Vec<Vec<f64>> = rows.iter().filter_map(|r| serde_json::from_str(&r.inputs).ok()).collect();
+    h.drift_observations = obs.len();
+    let served = crate::inference::model(env, cfg, Some(&h.version)).await?;
+    let Some(reference) = served.model.predictor.header.drift_reference.as_ref() else {
+        return Ok(());
+    };
+    h.drift_reference = true;
+    h.drift = reference.psi_by_timeframe(&obs).into_iter().map(|(tf, v)| (tf.short().to_string(), v)).collect();
+    Ok(())
+}
+
+/// The monitoring step (after an accuracy run scored predictions): recomputes and stores the health of each of
+/// `versions`, for all sources together and for the edge's own (trusted) predictions. Returns how many versions
+/// were refreshed.
+///
+/// # Errors
+/// D1 failing.
+pub async fn refresh(env: &Env, cfg: &Config, db: &worker::D1Database, versions: &[String]) -> Result<usize, ApiError> {
+    let mut done = 0;
+    for v in versions {
+        db::run(
+            db,
+            &format!(
+                "DELETE FROM ml_feature_obs WHERE model_version = ?1 AND julianday(at) < \
+                 (SELECT julianday(MAX(at)) FROM ml_feature_obs WHERE model_version = ?1) - {OBS_KEEP_DAYS}"
+            ),
+            &[json!(v)],
+        )
+        .await?;
+        let model = match db::model(db, v).await {
+            Ok(m) => m,
+            Err(e) if e.status == 404 => continue, // pruned since
+            Err(e) => return Err(e),
+        };
+        for source in [None, Some("edge")] {
+            // Stamped before the read: a prediction scored meanwhile is newer and bypasses this row.
+            let at = http::iso_millis(http::now_ms());
+            let mut h = compute(env, cfg, db, &model, source).await?;
+            h.computed_at = Some(at.clone());
+            h.precomputed = true;
+            let body = serde_json::to_string(&h).map_err(|e| ApiError::internal(e.to_string()))?;
+            db::run(
+                db,
+                "INSERT INTO ml_model_health (version, source, computed_at, body) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (version, source) DO UPDATE SET computed_at = excluded.computed_at, body = excluded.body",
+                &[json!(v), json!(source.unwrap_or(ALL_SOURCES)), json!(at), json!(body)],
+            )
+            .await?;
+        }
+        done += 1;
+    }
+    Ok(done)
 }

@@ -87,6 +87,8 @@ export function HealthPanel({ edge, version }: { edge: EdgeClient; version: stri
         <div key={h.horizon_minutes}>
           <p>
             {h.horizon_minutes}-minute horizon, up to {health.as_of?.slice(0, 16).replace("T", " ")} UTC
+            {health.computed_at &&
+              ` (computed ${health.precomputed ? "by the edge's monitoring run" : "on request"} at ${health.computed_at.slice(0, 19).replace("T", " ")} UTC)`}
           </p>
           <HealthPlot h={h} validation={health.validation} />
           <table className="metrics">
@@ -129,6 +131,20 @@ export function HealthPanel({ edge, version }: { edge: EdgeClient; version: stri
           </table>
         </div>
       ))}
+      {health && Object.keys(health.drift).length > 0 && (
+        <p data-testid="live-drift">
+          live feature drift (edge predictions, {health.drift_observations} in the newest 7 days; largest PSI per timeframe):{" "}
+          {Object.entries(health.drift)
+            .map(([tf, v]) => `${tf} ${v.toFixed(2)}${v > 0.25 ? " (shifted)" : ""}`)
+            .join(" · ")}
+        </p>
+      )}
+      {health && health.drift_observations > 0 && !health.drift_reference && (
+        <p className="note">
+          live feature drift not measured: {health.version}'s artifact carries no training reference (models trained before it was recorded;
+          the next retrain adds it).
+        </p>
+      )}
       {last && Object.keys(last.drift).length > 0 && (
         <p data-testid="drift">
           feature drift (largest PSI per timeframe, last run):{" "}

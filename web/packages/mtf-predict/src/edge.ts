@@ -12,6 +12,8 @@ import type {
   PredictResponse,
   RetrainsResponse,
   SessionResponse,
+  StreamHello,
+  StreamStatusMessage,
 } from "./generated/edge.js";
 import type { Bar, Prediction, StreamMessage, Timeframe } from "./types.js";
 
@@ -61,8 +63,11 @@ export type {
   ServedModel,
   SessionResponse,
   StoredPrediction,
+  StreamHello,
+  StreamStatusMessage,
   SymbolScore,
   TrainingRow,
+  UpstreamState,
   Validation,
   WindowMetrics,
 } from "./generated/edge.js";
@@ -284,29 +289,61 @@ export class EdgeClient {
   }
 
   /**
-   * Subscribes to the edge's shared stream. `onFrame` receives each frame (an array of Alpaca stream messages:
-   * trades `t`, bars `b`, updated bars `u`, plus control messages). `token`: from {@link sessionToken} (the
-   * edge refuses a stream without one); the shared {@link StreamHub} obtains it.
+   * Subscribes to the edge's shared stream. `onFrame` receives each data frame (an array of Alpaca stream
+   * messages: trades `t`, bars `b`, updated bars `u`, and the `connected` greeting); the edge's `status`
+   * messages become `onStatus("stalled" | "open", why)` (the edge is connected but its market-data source is
+   * not, or is again). Flow control: every frame is acknowledged once `onFrame` has returned, at least every
+   * `ack_every` frames the greeting asks for; a reader that falls `max_unacked` frames behind is disconnected
+   * by the edge (close code 1008) and reconnects. `token`: from {@link sessionToken} (the edge refuses a stream
+   * without one); the shared {@link StreamHub} obtains it.
    */
   stream(
     symbols: string[],
     onFrame: (frame: StreamMessage[]) => void,
-    onStatus?: (s: "open" | "closed" | "error", why?: string) => void,
+    onStatus?: (s: "open" | "stalled" | "closed" | "error", why?: string) => void,
     token?: string,
   ): StreamHandle {
     const WS = this.opts.WebSocket ?? globalThis.WebSocket;
     const socket = new WS(this.streamUrl(symbols, token));
+    let received = 0;
+    let ackEvery = 1;
     socket.addEventListener("open", () => onStatus?.("open"));
     socket.addEventListener("close", (e) => onStatus?.("closed", (e as CloseEvent).reason));
     socket.addEventListener("error", () => onStatus?.("error", "WebSocket error"));
     socket.addEventListener("message", (e) => {
+      let frame: StreamMessage[];
       try {
         const v = JSON.parse(String((e as MessageEvent).data));
-        onFrame(Array.isArray(v) ? v : [v]);
+        frame = Array.isArray(v) ? v : [v];
       } catch {
         onStatus?.("error", "a stream frame was not JSON");
+        return;
+      }
+      const data: StreamMessage[] = [];
+      for (const m of frame) {
+        if (m.T === "status") {
+          const st = m as unknown as StreamStatusMessage;
+          if (st.upstream === "live") onStatus?.("open");
+          else if (st.upstream !== "connecting") onStatus?.("stalled", upstreamWhy(st));
+        } else {
+          if (m.T === "success" && m.msg === "connected") ackEvery = Math.max(1, Number((m as unknown as StreamHello).ack_every) || 1);
+          data.push(m);
+        }
+      }
+      try {
+        if (data.length > 0) onFrame(data);
+      } finally {
+        received++;
+        if (received % ackEvery === 0 && socket.readyState === 1) socket.send(JSON.stringify({ action: "ack", frames: received }));
       }
     });
     return { socket, close: () => socket.close() };
   }
+}
+
+/** What a stream status message says, for a person: the upstream's state, when it retries, and why. */
+function upstreamWhy(m: StreamStatusMessage): string {
+  const retry = m.retry_in_ms == null ? "" : ` (retrying in ${Math.round(m.retry_in_ms / 1000)} s)`;
+  const what = m.upstream === "unavailable" ? "the edge's market-data source refused it" : "the edge's market-data source is reconnecting";
+  return `${what}${retry}${m.reason ? `: ${m.reason}` : ""}`;
 }

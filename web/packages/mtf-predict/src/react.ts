@@ -174,7 +174,8 @@ export function useStockBars(
 
 /** Result of {@link useLiveStream}. */
 export interface LiveStreamState {
-  status: "connecting" | "open" | "closed" | "error";
+  /** See {@link StreamStatus}: `stalled` is connected to the edge while its market-data source is down. */
+  status: StreamStatus;
   /** The last frame received. */
   lastFrame: StreamMessage[] | undefined;
   lastTrade: StreamMessage | undefined;

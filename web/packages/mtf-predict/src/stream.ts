@@ -3,13 +3,17 @@
  * register symbols and a callback, the hub keeps one connection for the union of their symbols (reconnecting
  * with the new list when it changes), delivers **every** frame to every subscriber whose symbols it concerns
  * (no frame is dropped between renders), and reconnects with backoff (1 s doubling to 30 s). The connection is
- * closed when the last subscriber leaves.
+ * closed when the last subscriber leaves. Frames are acknowledged to the edge after the subscribers' callbacks
+ * return (the edge disconnects a reader that falls too far behind; see {@link EdgeClient.stream}).
  */
 import type { EdgeClient, StreamHandle } from "./edge.js";
 import type { StreamMessage } from "./types.js";
 
-/** Connection state as a subscriber sees it. */
-export type StreamStatus = "connecting" | "open" | "closed" | "error";
+/**
+ * Connection state as a subscriber sees it: `stalled` means connected to the edge while the edge's market-data
+ * source (Alpaca) is not — no bars arrive until it reconnects, which the edge does by itself.
+ */
+export type StreamStatus = "connecting" | "open" | "stalled" | "closed" | "error";
 
 /** One subscriber: its symbols (upper case), its frame callback, its status callback. */
 interface Subscriber {
@@ -131,7 +135,7 @@ export class StreamHub {
       },
       (status, why) => {
         if (this.handle !== handle) return; // a replaced connection
-        if (status === "open") return this.setStatus("open");
+        if (status === "open" || status === "stalled") return this.setStatus(status, why);
         this.setStatus(status, why || this.why);
         if (status === "closed") {
           // A refused upgrade (an expired token) looks like a close: the next attempt asks for a fresh token.

@@ -268,7 +268,12 @@ function fakeSockets() {
       this.url = url;
       this.listeners = {};
       this.closed = false;
+      this.readyState = 1;
+      this.sent = [];
       sockets.push(this);
+    }
+    send(text) {
+      this.sent.push(JSON.parse(text));
     }
     addEventListener(type, f) {
       if (!this.listeners[type]) this.listeners[type] = [];
@@ -331,6 +336,44 @@ test("StreamHub: one connection for all subscribers, every frame delivered, reco
   offB();
   assert.ok(sockets[2].closed, "closed when the last subscriber leaves");
   assert.equal(hub.connections, 3);
+});
+
+test("the stream acknowledges processed frames at the greeting's cadence and reports the edge's upstream status", () => {
+  const { sockets, WebSocket } = fakeSockets();
+  const hub = new StreamHub(new EdgeClient("https://edge.example", { WebSocket, token: "t" }));
+  const frames = [];
+  const status = [];
+  const ackedWhenSeen = [];
+  hub.subscribe(
+    ["SPY"],
+    (f) => {
+      frames.push(f);
+      ackedWhenSeen.push(sockets[0].sent.length);
+    },
+    (s, why) => status.push([s, why]),
+  );
+  const ws = sockets[0];
+  ws.emit("open");
+  ws.emit("message", {
+    data: JSON.stringify([{ T: "success", msg: "connected", symbols: ["SPY"], ack_every: 2, max_unacked: 16, upstream: "connecting" }]),
+  });
+  ws.emit("message", { data: JSON.stringify([{ T: "status", upstream: "live", retry_in_ms: null, reason: null }]) });
+  assert.deepEqual(ws.sent, [{ action: "ack", frames: 2 }], "every second frame, counting status frames");
+  for (let i = 0; i < 3; i++) ws.emit("message", { data: JSON.stringify([{ T: "b", S: "SPY", c: i }]) });
+  assert.deepEqual(
+    ws.sent.map((a) => a.frames),
+    [2, 4],
+  );
+  // An acknowledgement goes after the subscriber has processed the frame, never before.
+  assert.deepEqual(ackedWhenSeen, [0, 1, 1, 2]);
+  // Status frames are not delivered as data; the subscriber hears them as its status.
+  assert.ok(frames.every((f) => f.every((m) => m.T !== "status")));
+  ws.emit("message", {
+    data: JSON.stringify([{ T: "status", upstream: "reconnecting", retry_in_ms: 2000, reason: "upstream closed: 1006" }]),
+  });
+  assert.deepEqual(status.at(-1), ["stalled", "the edge's market-data source is reconnecting (retrying in 2 s): upstream closed: 1006"]);
+  ws.emit("message", { data: JSON.stringify([{ T: "status", upstream: "live", retry_in_ms: null, reason: null }]) });
+  assert.equal(status.at(-1)[0], "open");
 });
 
 test("StreamHub reconnects after the connection closes (backoff from 1 s)", async (t) => {

@@ -194,7 +194,11 @@ expired: number,
 /**
  * Due predictions left pending (bars not final yet, or Alpaca failed), tried again after the others.
  */
-waiting: number, };
+waiting: number, 
+/**
+ * Model versions whose health (`/models/{v}/health`) the monitoring step recomputed after this run.
+ */
+monitored: number, };
 
 /**
  * The model that served a `/api/v1/predict` answer.
@@ -344,6 +348,64 @@ ttl_s: number,
  * What it grants: `read` (data, ml-predict, stream) and `write` (storing predictions).
  */
 scopes: Array<string>, };
+
+/**
+ * The state of the edge's upstream (Alpaca) stream connection, as the shared stream tells its clients.
+ */
+export type UpstreamState = "connecting" | "live" | "reconnecting" | "unavailable";
+
+/**
+ * The first frame of `GET /api/v1/stream` (an element of a JSON array, as Alpaca's messages are): the
+ * symbols, the flow-control window and the upstream's state. The client acknowledges with
+ * `{"action":"ack","frames":N}` (N: frames processed on this connection, this one included) at least every
+ * `ack_every` frames; one more than `max_unacked` frames behind is disconnected (close code 1008).
+ */
+export type StreamHello = { 
+/**
+ * Always `success`.
+ */
+T: "success", 
+/**
+ * Always `connected`.
+ */
+msg: "connected", 
+/**
+ * The symbols of this connection.
+ */
+symbols: Array<string>, 
+/**
+ * Acknowledge at least every this many frames.
+ */
+ack_every: number, 
+/**
+ * Frames the edge sends ahead of the last acknowledgement before it disconnects the client.
+ */
+max_unacked: number, 
+/**
+ * The upstream's state now.
+ */
+upstream: UpstreamState, };
+
+/**
+ * `{"T":"status", …}`: sent to every stream client when the upstream's state changes.
+ */
+export type StreamStatusMessage = { 
+/**
+ * Always `status`.
+ */
+T: "status", 
+/**
+ * The new state.
+ */
+upstream: UpstreamState, 
+/**
+ * When the edge tries again (milliseconds from now), for `reconnecting` and `unavailable`.
+ */
+retry_in_ms: number | null, 
+/**
+ * Why (the upstream's close or error, secrets scrubbed).
+ */
+reason: string | null, };
 
 /**
  * What a run decided.
@@ -669,5 +731,27 @@ horizons: Array<HorizonHealth>,
 /**
  * The version's validation numbers.
  */
-validation: Validation, };
+validation: Validation, 
+/**
+ * When these numbers were computed (RFC 3339 UTC); `None` until the edge stamps them.
+ */
+computed_at: string | null, 
+/**
+ * Whether they were computed by the edge's monitoring run after scoring (`true`) or on request.
+ */
+precomputed: boolean, 
+/**
+ * Feature drift of the edge's own (server-side) predictions: per timeframe, the largest population
+ * stability index over its inputs of the newest 7 days of observations against the artifact's training
+ * reference (< 0.1 stable, > 0.25 large). Empty when not measured.
+ */
+drift: { [key in string]: number }, 
+/**
+ * Observations (edge predictions with their inputs) the drift was measured on.
+ */
+drift_observations: number, 
+/**
+ * Whether the version's artifact carries a training reference (older artifacts do not: no drift).
+ */
+drift_reference: boolean, };
 
