@@ -4,7 +4,8 @@
 // Run after scripts/build-wasm, `npm run build` in web/, scripts/build-worker.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { launch } from "./server.mjs";
@@ -220,5 +221,79 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     assert.deepEqual(problems, []);
     await page.screenshot({ path: join(results, "dashboard-webgpu.png") });
     await page.close();
+  });
+
+  // Last: it replaces the demo's active model. A real `mtf retrain` of the default model's config against the
+  // demo's edge (its data from a stand-in without a replay clock, so the holdout — the newest five sessions of the
+  // shared data — lies after the champion's training range), with a rule that promotes whatever the numbers.
+  test("a real retrain run promotes a challenger; the edge serves it and Model health shows the decision", {
+    timeout: 600_000,
+  }, async () => {
+    const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
+    const mtf = join(target, "debug", "mtf");
+    const data = process.env.MTF_DATA_DIR ?? join(root, "../shared/data");
+    const work = mkdtempSync(join(tmpdir(), "mtf-dashboard-retrain-"));
+    const keys = { APCA_API_KEY_ID: "mtf-local-key", APCA_API_SECRET_KEY: "mtf-local-secret" };
+    const standin = spawn(mtf, ["replay", "--data", data, "--port", "0"], {
+      env: { ...process.env, ...keys },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    try {
+      const url = await new Promise((resolve, reject) => {
+        let buf = "";
+        standin.stderr.on("data", (d) => {
+          buf += d;
+          const m = /listening on (http:\/\/[\d.:]+)\r?\n/.exec(buf);
+          if (m) resolve(m[1]);
+        });
+        standin.once("exit", (c) => reject(new Error(`mtf replay exited ${c}: ${buf}`)));
+      });
+      const config = readFileSync(join(root, "models/spy-15m-h4/retrain.toml"), "utf8")
+        .replace(/^data_url = .*$/m, `data_url = "${url}"`)
+        .replace(/^backfill_start = .*$/m, 'backfill_start = "2010-01-04"')
+        .replace(/^min_interval_score_gain = .*$/m, "min_interval_score_gain = -10.0")
+        .replace(/^coverage = \[0\.77, 0\.83\].*$/m, "coverage = [0.0, 1.0]")
+        .replace(/^max_symbol_regression = .*$/m, "max_symbol_regression = 10.0")
+        .replace(/^min_holdout = .*$/m, "min_holdout = 20");
+      writeFileSync(join(work, "retrain.toml"), config);
+      const run = await new Promise((resolve, reject) => {
+        const child = spawn(mtf, ["retrain", "--config", join(work, "retrain.toml"), "--edge", base, "--json"], {
+          env: { ...process.env, ...keys, MTF_ADMIN_TOKEN: "demo-admin-token" },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => {
+          out += d;
+        });
+        child.stderr.on("data", (d) => {
+          err += d;
+        });
+        child.once("error", reject);
+        child.once("close", (code) => resolve({ code, err, record: out.trim() ? JSON.parse(out) : null }));
+      });
+      assert.equal(run.code, 0, run.err);
+      const rec = run.record;
+      assert.equal(rec.decision, "promoted", rec.reasons.join("\n"));
+      assert.equal(rec.champion.version, "spy-15m-h4@0.1.0");
+      assert.equal(rec.champion.score.n, rec.challenger.score.n, "both scored on the same holdout");
+      const active = await (await fetch(`${base}/api/v1/models/active`)).json();
+      assert.equal(active.model.version, rec.challenger.version);
+      const { page, problems } = await open("?symbols=SPY&backend=cpu");
+      await page.waitForSelector("[data-testid=prediction]", { timeout: 90_000 });
+      // The page predicts with the promoted model and its panel shows the run that promoted it.
+      assert.equal(await page.locator("[data-testid=model-version]").innerText(), rec.challenger.version);
+      await page.waitForSelector("[data-testid=last-decision]", { timeout: 60_000 });
+      assert.equal(await page.locator("[data-testid=last-decision]").innerText(), "promoted");
+      const panel = await page.locator("[data-testid=health-panel]").innerText();
+      assert.ok(panel.includes(`challenger ${rec.challenger.version}`), panel);
+      assert.ok(panel.includes(`champion ${rec.champion.version}`), panel);
+      await page.locator("[data-testid=health-panel]").screenshot({ path: join(results, "dashboard-health-promoted.png") });
+      assert.deepEqual(problems, []);
+      await page.close();
+    } finally {
+      standin.kill("SIGTERM");
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
