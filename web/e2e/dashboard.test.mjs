@@ -206,6 +206,8 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     const second = await page.locator("[data-testid=prediction]").getAttribute("data-time");
     assert.ok(second > first, `${second} after ${first}`);
     assert.match(await page.locator("label.live").innerText(), /open, \d+ frames/);
+    // A live prediction says how its band was recalibrated (adaptive conformal inference, in the wasm session).
+    assert.match(await page.locator("[data-testid=recalibration]").innerText(), /Band ×\d\.\d\d by live recalibration \(ACI, \d+ outcomes/);
     // The chart's bars moved on with the stream (the wasm LiveBars), without a REST refresh in between.
     assert.notEqual(await chartLast(), lastBefore);
     // One WebSocket for the chart, the prediction and the status line (the provider's shared stream).

@@ -40,6 +40,7 @@ pub fn declarations() -> String {
         decl::<Interval>(),
         decl::<Probabilities>(),
         decl::<Attention>(),
+        decl::<crate::recalibration::Recalibration>(),
         decl::<Prediction>(),
         decl::<InfoLabels>(),
         decl::<InfoData>(),

@@ -94,6 +94,10 @@ pub struct Prediction {
     pub confidence: f64,
     /// Attention weights.
     pub attention: Attention,
+    /// The live recalibration applied to `interval` (absent: the model's band as predicted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub recalibration: Option<crate::recalibration::Recalibration>,
 }
 
 /// Why a prediction cannot be made.
@@ -349,6 +353,7 @@ impl Predictor {
                         across_timeframes: f64s(across),
                         over_time: over.chunks(t.max(1)).map(f64s).collect(),
                     },
+                    recalibration: None,
                 })
             })
             .collect()

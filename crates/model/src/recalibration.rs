@@ -97,6 +97,100 @@ impl AdaptiveBand {
     }
 }
 
+/// What the live recalibration did to a prediction's band (`Prediction::recalibration`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Recalibration {
+    /// `aci`: adaptive conformal inference (this module).
+    pub method: String,
+    /// Step size γ.
+    pub gamma: f64,
+    /// The scale applied to the band's half-widths (1 = the model's band).
+    pub scale: f64,
+    /// Outcomes observed so far by this session.
+    #[ts(type = "number")]
+    pub observed: u64,
+    /// Share of the last `window` observed outcomes inside the band shown for them (`null` before any).
+    pub realised_coverage: Option<f64>,
+    /// How many outcomes `realised_coverage` is over (at most [`DEFAULT_WINDOW`]).
+    #[ts(type = "number")]
+    pub window: usize,
+}
+
+/// A band shown live and waiting for its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Shown {
+    /// When the outcome is known: the end of the horizon's last base bar (ms since the epoch).
+    target_ms: i64,
+    /// The close the prediction was made from.
+    last_close: f64,
+    /// The log-return quantiles shown.
+    quantiles: [f64; 3],
+}
+
+/// Live recalibration of one symbol's predictions, as a live session runs it: each new prediction's band is
+/// scaled by the [`AdaptiveBand`] state, and the band shown waits until its target instant has passed; its outcome
+/// (the close then) updates the state only then — the same rule as [`replay`], so a live session and the
+/// evaluation's "model + live recalibration" row compute the same bands from the same outcomes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LiveRecalibration {
+    band: AdaptiveBand,
+    pending: Vec<Shown>,
+}
+
+/// Shown bands kept waiting at most (older ones, e.g. a horizon past the close that never resolves, are dropped).
+const MAX_PENDING: usize = 256;
+
+impl LiveRecalibration {
+    /// Resolves every band whose target instant is at or before `now_ms` with `close_at(target_ms)` (the close of
+    /// the bar ending then; `None` drops that band: its outcome cannot be known, e.g. a holiday). Returns how many
+    /// outcomes were observed.
+    pub fn resolve(&mut self, now_ms: i64, close_at: impl Fn(i64) -> Option<f64>) -> usize {
+        let mut observed = 0;
+        let mut keep = Vec::with_capacity(self.pending.len());
+        let mut due: Vec<Shown> = Vec::new();
+        for s in self.pending.drain(..) {
+            if s.target_ms <= now_ms { due.push(s) } else { keep.push(s) }
+        }
+        due.sort_by_key(|s| s.target_ms);
+        for s in due {
+            if let Some(c) = close_at(s.target_ms).filter(|c| *c > 0.0 && s.last_close > 0.0) {
+                self.band.observe(s.quantiles, (c / s.last_close).ln());
+                observed += 1;
+            }
+        }
+        self.pending = keep;
+        observed
+    }
+
+    /// Scales `p`'s band by the current state (median kept), records it as shown until its horizon has passed,
+    /// and says so in `p.recalibration`.
+    pub fn apply(&mut self, p: &mut crate::predict::Prediction) {
+        let last = p.last_close;
+        if !(last > 0.0 && p.interval.low > 0.0 && p.interval.high > 0.0) {
+            return;
+        }
+        let q = [(p.interval.low / last).ln(), p.predicted_log_return, (p.interval.high / last).ln()];
+        let shown = self.band.apply(q);
+        p.interval.low = last * shown[0].exp();
+        p.interval.high = last * shown[2].exp();
+        let target_ms = p.prediction_time.timestamp_millis() + p.horizon.minutes * 60_000;
+        if self.pending.len() == MAX_PENDING {
+            self.pending.remove(0);
+        }
+        self.pending.push(Shown { target_ms, last_close: last, quantiles: shown });
+        let (realised_coverage, window) = self.band.realised_coverage().map_or((None, 0), |(c, n)| (Some(c), n));
+        p.recalibration = Some(Recalibration {
+            method: "aci".into(),
+            gamma: self.band.gamma,
+            scale: self.band.scale(),
+            observed: self.band.observed,
+            realised_coverage,
+            window,
+        });
+    }
+}
+
 /// One scored prediction in time: when it was made and when its outcome became known (ms since the epoch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
@@ -206,5 +300,74 @@ mod tests {
             assert_eq!(shown[i].quantiles.map(f64::to_bits), again[i].quantiles.map(f64::to_bits), "prediction {i}");
         }
         assert_ne!(shown[30].quantiles, again[30].quantiles, "later bands do depend on those outcomes");
+    }
+
+    fn prediction(at_ms: i64, close: f64, half: f64) -> crate::predict::Prediction {
+        use chrono::TimeZone;
+        let t = chrono::Utc.timestamp_millis_opt(at_ms).single().unwrap();
+        crate::predict::Prediction {
+            symbol: "SPY".into(),
+            model_version: "m@1".into(),
+            prediction_time: t,
+            horizon: crate::predict::Horizon { timeframe: "15m".into(), bars: 4, minutes: 60 },
+            last_close: close,
+            last_bar_start: t,
+            predicted_price: close,
+            predicted_log_return: 0.0,
+            interval: crate::predict::Interval { low: close * (-half).exp(), high: close * half.exp(), level: 0.8 },
+            probabilities: crate::predict::Probabilities { down: 0.3, flat: 0.4, up: 0.3 },
+            signal: crate::calibration::Signal::Hold,
+            confidence: 0.4,
+            attention: crate::predict::Attention { timeframes: vec![], across_timeframes: vec![], over_time: vec![] },
+            recalibration: None,
+        }
+    }
+
+    #[test]
+    fn live_recalibration_uses_an_outcome_only_after_its_target_and_widens_after_misses() {
+        let hour = 3_600_000;
+        let mut live = LiveRecalibration::default();
+        let mut p = prediction(0, 100.0, 0.001);
+        live.apply(&mut p);
+        let r = p.recalibration.clone().unwrap();
+        assert_eq!((r.method.as_str(), r.scale, r.observed, r.realised_coverage), ("aci", 1.0, 0, None));
+        // Before the target instant nothing is observed, whatever the close would be.
+        assert_eq!(live.resolve(hour - 1, |_| panic!("an outcome was read before its target")), 0);
+        // At the target: a close far outside the band is a miss and widens the next band by γ·0.8.
+        assert_eq!(live.resolve(hour, |t| (t == hour).then_some(105.0)), 1);
+        let mut q = prediction(hour, 100.0, 0.001);
+        live.apply(&mut q);
+        let r = q.recalibration.clone().unwrap();
+        assert!((r.scale - (DEFAULT_GAMMA * 0.8).exp()).abs() < 1e-12, "{r:?}");
+        assert_eq!((r.observed, r.realised_coverage, r.window), (1, Some(0.0), 1));
+        assert!(q.interval.high - q.predicted_price > p.interval.high - p.predicted_price, "wider after a miss");
+        assert!((q.predicted_price - 100.0).abs() < 1e-12, "the median is kept");
+        // An outcome that cannot be known is dropped, not counted.
+        assert_eq!(live.resolve(2 * hour, |_| None), 0);
+        assert_eq!(live.pending.len(), 0);
+    }
+
+    #[test]
+    fn the_live_state_tracks_the_evaluation_replay() {
+        // The same sequence of predictions and outcomes through `replay` and through a live session give the same
+        // bands (outcomes known one horizon after each prediction; one prediction per horizon step).
+        let hour = 3_600_000i64;
+        let ys: Vec<f64> = (0..60).map(|i| (((i as f64) * 0.618_033_988_75).fract() - 0.5) * 0.01).collect();
+        let scored: Vec<Scored> = ys.iter().map(|&y| pred(0, 0.001, y)).collect();
+        let timing: Vec<Timing> =
+            (0..ys.len() as i64).map(|i| Timing { at_ms: i * hour, label_at_ms: (i + 1) * hour }).collect();
+        let replayed = replay(&scored, &timing, DEFAULT_GAMMA);
+        let mut live = LiveRecalibration::default();
+        for (i, r) in replayed.iter().enumerate() {
+            let now = i as i64 * hour;
+            live.resolve(now, |t| {
+                let k = (t / hour - 1) as usize;
+                Some(100.0 * ys[k].exp())
+            });
+            let mut p = prediction(now, 100.0, 0.001);
+            live.apply(&mut p);
+            let low = (p.interval.low / 100.0).ln();
+            assert!((low - r.quantiles[0]).abs() < 1e-9, "step {i}: {low} vs {}", r.quantiles[0]);
+        }
     }
 }

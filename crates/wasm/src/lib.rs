@@ -257,7 +257,15 @@ impl Predictor {
         let daily = bars("1d")?;
         let d = &self.inner.header.data;
         let live = mtf_market::live::LiveBars::new(&[d.base], d.session, 10_000);
-        Ok(LiveSession { predictor: self.inner.clone(), symbol, seed: minutes, daily, live, latency_ms: f64::NAN })
+        Ok(LiveSession {
+            predictor: self.inner.clone(),
+            symbol,
+            seed: minutes,
+            daily,
+            live,
+            latency_ms: f64::NAN,
+            recalibration: mtf_model::recalibration::LiveRecalibration::default(),
+        })
     }
 
     /// Several predictions in one batched forward pass.
@@ -335,6 +343,8 @@ pub struct LiveSession {
     daily: Option<Vec<Bar>>,
     live: mtf_market::live::LiveBars,
     latency_ms: f64,
+    /// Adaptive conformal inference on this session's bands (`Prediction.recalibration` says what it did).
+    recalibration: mtf_model::recalibration::LiveRecalibration,
 }
 
 fn now_ms() -> f64 {
@@ -344,7 +354,8 @@ fn now_ms() -> f64 {
 #[wasm_bindgen]
 impl LiveSession {
     /// Applies a frame of stream messages (an array, as the Alpaca stream sends them). Resolves to the new
-    /// prediction when a base-timeframe bar closed, otherwise `null`.
+    /// prediction when a base-timeframe bar closed, otherwise `null`. The prediction's band is recalibrated live
+    /// from the outcomes of this session's earlier predictions (adaptive conformal inference; `recalibration`).
     #[wasm_bindgen(unchecked_return_type = "Prediction | null")]
     pub async fn push(
         &mut self,
@@ -382,9 +393,17 @@ impl LiveSession {
         let mut minutes: Vec<Bar> = self.seed.iter().filter(|b| b.start_ms() < first_live).copied().collect();
         minutes.extend_from_slice(live);
         let mtf = self.predictor.features(&minutes, self.daily.as_deref()).map_err(WasmError::from)?;
-        let p = self.predictor.predict_async(&[(&self.symbol, &mtf, at)]).await.map_err(WasmError::from)?;
+        let mut p = self.predictor.predict_async(&[(&self.symbol, &mtf, at)]).await.map_err(WasmError::from)?;
+        // Live recalibration: the outcomes of earlier bands whose horizon has passed by `at` (the close of the
+        // last minute of the base bar ending at each target), then this band scaled by the state.
+        let base_ms = base.minutes() * 60_000;
+        self.recalibration.resolve(at.timestamp_millis(), |t| {
+            minutes.iter().rev().find(|b| b.start_ms() < t && b.start_ms() >= t - base_ms).map(Bar::close)
+        });
+        let Some(mut first) = p.pop() else { return Ok(JsValue::NULL) };
+        self.recalibration.apply(&mut first);
         self.latency_ms = now_ms() - started;
-        Ok(to_js(&p[0])?)
+        Ok(to_js(&first)?)
     }
 
     /// Milliseconds from receiving the frame that closed the last base bar to its prediction (NaN before any).

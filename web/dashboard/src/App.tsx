@@ -205,7 +205,18 @@ function PredictionLine({
       <b data-testid="band">
         {p.interval.low.toFixed(2)}–{p.interval.high.toFixed(2)}
       </b>
-      ), last close {p.lastClose.toFixed(2)}.{state.stale && <span className="stale"> Stale: {state.error}</span>}
+      ), last close {p.lastClose.toFixed(2)}.
+      {p.recalibration && (
+        <span data-testid="recalibration">
+          {" "}
+          Band ×{p.recalibration.scale.toFixed(2)} by live recalibration ({p.recalibration.method.toUpperCase()}, {p.recalibration.observed}{" "}
+          outcomes
+          {p.recalibration.realisedCoverage != null &&
+            `; ${Math.round(p.recalibration.realisedCoverage * 100)} % of the last ${p.recalibration.window} inside their band`}
+          ).
+        </span>
+      )}
+      {state.stale && <span className="stale"> Stale: {state.error}</span>}
     </p>
   );
 }

@@ -5,7 +5,7 @@
  * follow the New York clock; daily bars are New York trading days. Returns are log returns.
  */
 
-// Bar, Timeframe, Signal, Prediction (with Horizon, Interval, Probabilities, Attention) and ModelInfo are
+// Bar, Timeframe, Signal, Prediction (with Horizon, Interval, Probabilities, Attention, Recalibration) and ModelInfo are
 // generated from the Rust definitions (crates/model/src/contract.rs): the same types `mtf predict` and the wasm
 // module emit.
 import type { Bar, Timeframe } from "./generated/contract.js";
@@ -20,6 +20,7 @@ export type {
   ModelLabels,
   Prediction,
   Probabilities,
+  Recalibration,
   Signal,
   Timeframe,
 } from "./generated/contract.js";

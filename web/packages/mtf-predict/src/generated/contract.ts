@@ -116,6 +116,35 @@ acrossTimeframes: Array<number>,
 overTime: Array<Array<number>>, };
 
 /**
+ * What the live recalibration did to a prediction's band (`Prediction::recalibration`).
+ */
+export type Recalibration = { 
+/**
+ * `aci`: adaptive conformal inference (this module).
+ */
+method: string, 
+/**
+ * Step size γ.
+ */
+gamma: number, 
+/**
+ * The scale applied to the band's half-widths (1 = the model's band).
+ */
+scale: number, 
+/**
+ * Outcomes observed so far by this session.
+ */
+observed: number, 
+/**
+ * Share of the last `window` observed outcomes inside the band shown for them (`null` before any).
+ */
+realisedCoverage: number | null, 
+/**
+ * How many outcomes `realised_coverage` is over (at most [`DEFAULT_WINDOW`]).
+ */
+window: number, };
+
+/**
  * One prediction. Field names are the JSON contract with the dashboard.
  */
 export type Prediction = { 
@@ -170,7 +199,11 @@ confidence: number,
 /**
  * Attention weights.
  */
-attention: Attention, };
+attention: Attention, 
+/**
+ * The live recalibration applied to `interval` (absent: the model's band as predicted).
+ */
+recalibration?: Recalibration, };
 
 /**
  * The label configuration.
