@@ -275,7 +275,8 @@ describe("edge worker", { skip }, () => {
   test("monitoring: accuracy runs recompute the health of the versions they scored; the route serves it while current", async () => {
     const version = (await call(w, "/api/v1/models/active")).json.model.version;
     const v = encodeURIComponent(version);
-    const write = (t) => call(w, "/api/v1/predictions", post({ ...prediction(), symbol: "SPY", predictionTime: t, modelVersion: version }, CLIENT));
+    const write = (t) =>
+      call(w, "/api/v1/predictions", post({ ...prediction(), symbol: "SPY", predictionTime: t, modelVersion: version }, CLIENT));
     assert.equal((await write("2011-01-18T15:00:00Z")).status, 201);
     assert.equal((await write("2011-01-18T16:00:00Z")).status, 201);
     const run = await call(w, "/api/v1/admin/track-accuracy", { method: "POST", headers: auth(ADMIN) });

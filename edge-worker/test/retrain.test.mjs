@@ -236,7 +236,10 @@ describe("mtf retrain against the worker", { skip }, () => {
       rec.reasons.some((x) => /^pass: interval score .* vs champion .*: \+\d+\.\d % \(≥ 2\.0 % better required\)$/.test(x)),
       rec.reasons.join("\n"),
     );
-    assert.ok(rec.challenger.score.interval_score < 0.98 * rec.champion.score.interval_score, JSON.stringify([rec.challenger.score, rec.champion.score]));
+    assert.ok(
+      rec.challenger.score.interval_score < 0.98 * rec.champion.score.interval_score,
+      JSON.stringify([rec.challenger.score, rec.champion.score]),
+    );
     assert.ok(rec.champion.score.coverage > rec.challenger.score.coverage, "the wide band over-covers");
     assert.equal(rec.champion.score.n, rec.challenger.score.n, "the same holdout");
     assert.equal(await active(), rec.challenger.version, "the winner serves");

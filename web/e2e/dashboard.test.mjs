@@ -93,6 +93,14 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     assert.match(await page.locator("[data-testid=backend]").innerText(), /CPU · \d+\.\d ms/);
     for (const tf of ["1m", "5m", "15m", "1h", "1d"]) assert.equal(await page.locator(`[data-testid=att-${tf}]`).count(), 1);
     assert.equal(await page.locator("[data-testid=heatmap] .hm-cell").count(), 5 * 32);
+    // The notice is computed from this prediction's weights against the model's threshold.
+    const weights = await page.evaluate(() =>
+      [...document.querySelectorAll("[data-testid^=att-] .val")].map((e) => Number.parseFloat(e.textContent) / 100),
+    );
+    const entropy = -weights.reduce((s, w) => s + (w > 0 ? w * Math.log(w) : 0), 0) / Math.log(weights.length);
+    const notice = await page.locator("[data-testid=attention-uniform]").count();
+    if (entropy > 0.97) assert.equal(notice, 1, `entropy ${entropy}: the near-uniform notice is shown`);
+    if (entropy < 0.93) assert.equal(notice, 0, `entropy ${entropy}: no notice`);
     assert.match(await page.locator("[data-testid=signal]").innerText(), /^(BUY|SELL|HOLD)$/);
     assert.match(await page.locator("[data-testid=position]").innerText(), /none|long|short/);
     assert.match(await page.locator("[data-testid=model-version]").innerText(), /spy-15m-h4@0\.1\.0/);

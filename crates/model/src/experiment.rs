@@ -198,8 +198,8 @@ pub struct AttentionSummary {
     pub mean_weights: Vec<(String, f64)>,
 }
 
-/// Normalised entropy above which the card calls attention near uniform.
-pub const NEAR_UNIFORM_ENTROPY: f64 = 0.95;
+// The threshold lives with the client view of the model (the dashboard reads it from `ModelInfo`).
+pub use crate::info::NEAR_UNIFORM_ENTROPY;
 
 impl AttentionSummary {
     /// From `[N·K]` attention weights (rows of `K = timeframes.len()`); `None` without rows or with one timeframe.

@@ -39,6 +39,10 @@ pub struct InfoLabels {
     pub cross_session: bool,
 }
 
+/// Normalised entropy of attention across timeframes (entropy / ln K) at or above which the model card and the
+/// dashboard call attention near uniform.
+pub const NEAR_UNIFORM_ENTROPY: f64 = 0.95;
+
 /// A loaded model as a client sees it. Field names are snake_case, as in the artifact header.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct ModelInfo {
@@ -59,6 +63,9 @@ pub struct ModelInfo {
     pub warmup_bars: usize,
     /// Nominal coverage of the predicted q10–q90 band.
     pub interval_level: f64,
+    /// Normalised entropy of the attention across timeframes (entropy / ln K, 1 = uniform) at or above which the
+    /// attention is near uniform: no preference a reader could take as insight.
+    pub near_uniform_entropy: f64,
     /// First and last prediction instant used for training (RFC 3339 UTC).
     pub training_range: [String; 2],
     /// Trainable parameters.
@@ -89,6 +96,7 @@ impl From<&ArtifactHeader> for ModelInfo {
             horizon_minutes: d.base.minutes() * d.labels.horizon as i64,
             warmup_bars: mtf_features::spec::WARMUP_BARS,
             interval_level: INTERVAL_LEVEL,
+            near_uniform_entropy: NEAR_UNIFORM_ENTROPY,
             training_range: h.training_range.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             parameters: h.parameters,
             metrics: h.metrics.clone(),

@@ -280,6 +280,11 @@ warmup_bars: number,
  */
 interval_level: number, 
 /**
+ * Normalised entropy of the attention across timeframes (entropy / ln K, 1 = uniform) at or above which the
+ * attention is near uniform: no preference a reader could take as insight.
+ */
+near_uniform_entropy: number, 
+/**
  * First and last prediction instant used for training (RFC 3339 UTC).
  */
 training_range: [string, string], 

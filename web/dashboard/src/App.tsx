@@ -152,7 +152,12 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
             </section>
           )}
           {ml.prediction && ml.prediction.symbol === symbol && (
-            <AttentionView p={ml.prediction} minutes={recentMinutes} lookback={lookback} />
+            <AttentionView
+              p={ml.prediction}
+              minutes={recentMinutes}
+              lookback={lookback}
+              nearUniform={predictor?.info.near_uniform_entropy ?? 1}
+            />
           )}
         </aside>
         <section className="lower">

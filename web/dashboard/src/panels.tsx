@@ -50,12 +50,37 @@ export function SignalPanel({ p, recent }: { p: Prediction; recent: Bar[] }) {
   );
 }
 
-export function AttentionView({ p, minutes, lookback }: { p: Prediction; minutes: Bar[]; lookback: number }) {
+/** Entropy of weights divided by ln K (1 = uniform, 0 = all on one); undefined for fewer than two weights. */
+function normalisedEntropy(w: number[]): number | undefined {
+  if (w.length < 2) return undefined;
+  const h = -w.reduce((s, x) => s + (x > 0 ? x * Math.log(x) : 0), 0);
+  return h / Math.log(w.length);
+}
+
+export function AttentionView({
+  p,
+  minutes,
+  lookback,
+  nearUniform,
+}: {
+  p: Prediction;
+  minutes: Bar[];
+  lookback: number;
+  /** The model's threshold (`ModelInfo.near_uniform_entropy`). */
+  nearUniform: number;
+}) {
   const { timeframes, acrossTimeframes, overTime } = p.attention;
   const maxCell = Math.max(1e-9, ...overTime.flat());
+  const entropy = normalisedEntropy(acrossTimeframes);
   return (
     <section className="panel" data-testid="attention">
       <h2>Across timeframes</h2>
+      {entropy !== undefined && entropy >= nearUniform && (
+        <p className="note" data-testid="attention-uniform">
+          Near uniform (normalised entropy {entropy.toFixed(2)} ≥ {nearUniform.toFixed(2)}): this prediction weighs every timeframe about
+          equally, so there is no preference here to read as insight.
+        </p>
+      )}
       {timeframes.map((tf, i) => {
         const tr = trend(minutes, tf as Timeframe, lookback);
         return (
