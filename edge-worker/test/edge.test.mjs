@@ -297,12 +297,10 @@ describe("edge worker", { skip }, () => {
     assert.deepEqual(stored, fresh);
     // A prediction scored after the stored numbers (here: marked so directly in D1) makes them outdated.
     const marked = await w.db
-      .prepare(
-        "UPDATE ml_predictions SET evaluated_at = '2999-01-01T00:00:00Z' WHERE model_version = ?1 AND julianday(prediction_time) = julianday('2011-01-18T16:00:00Z')",
-      )
+      .prepare("UPDATE ml_predictions SET evaluated_at = '2999-01-01T00:00:00Z' WHERE model_version = ?1 AND status = 'scored'")
       .bind(version)
       .run();
-    assert.equal(marked.meta.changes, 1);
+    assert.ok(marked.meta.changes >= 1, JSON.stringify(marked.meta));
     h = (await call(w, `/api/v1/models/${v}/health`)).json;
     assert.equal(h.precomputed, false, "outdated numbers are not served");
     assert.equal(h.scored, 2);

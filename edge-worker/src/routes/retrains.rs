@@ -71,7 +71,9 @@ pub async fn health(req: &Request, version: &str, env: &Env, cfg: &Config) -> Re
     // The monitoring run's numbers, while nothing of this version was scored after they were computed.
     let cached: Vec<HealthCacheRow> = db::rows(
         &db,
-        "SELECT h.body, h.computed_at, (SELECT MAX(evaluated_at) FROM ml_predictions          WHERE model_version = ?1 AND status = 'scored') AS newest_scored          FROM ml_model_health h WHERE h.version = ?1 AND h.source = ?2",
+        "SELECT h.body, julianday((SELECT MAX(evaluated_at) FROM ml_predictions \
+         WHERE model_version = ?1 AND status = 'scored')) > julianday(h.computed_at) AS outdated \
+         FROM ml_model_health h WHERE h.version = ?1 AND h.source = ?2",
         &[json!(version), json!(source.unwrap_or(ALL_SOURCES))],
     )
     .await?;
