@@ -7,7 +7,7 @@
 - tests/fixtures/parity_expected.json: what the native CLI prints for the same rows:
   `mtf predict --model models/spy-15m-h4 --input <those minutes> --daily <those days> --at 2011-01-31T20:00:00Z`.
 
-Usage (from the repository root, after `cargo build --release -p mtf-cli`):
+Usage (from the repository root, after `cargo build --release -p mtf-cli`; MTF_BIN names another `mtf` binary):
     python3 scripts/make_parity_fixture.py
 """
 import csv
@@ -44,7 +44,7 @@ def main():
                 w.writerow(header)
                 w.writerows(data)
         expected = subprocess.run(
-            [str(ROOT / "target" / "release" / "mtf"), "predict", "--model", str(ROOT / "models" / "spy-15m-h4"),
+            [os.environ.get("MTF_BIN", str(ROOT / "target" / "release" / "mtf")), "predict", "--model", str(ROOT / "models" / "spy-15m-h4"),
              "--input", str(m), "--daily", str(d), "--at", AT],
             check=True, capture_output=True, text=True).stdout
 

@@ -3,7 +3,8 @@
 //! [`scoring::MAX_ATTEMPTS`] runs expire; the due ones (fewest failed attempts, then oldest target first) are fetched once per
 //! symbol and window; all updates go in one D1 batch, each conditional on the row still being pending, and what
 //! changed is counted from D1's `meta.changes` — so overlapping runs never score a row twice. Then the monitoring
-//! step: the health of every version it scored is recomputed and stored (`ml_model_health`).
+//! step: the health of every version it scored is recomputed and stored (`ml_model_health`), and the outcomes of
+//! the edge's own predictions update the live recalibration state ([`crate::recalibration`]).
 
 use std::collections::BTreeMap;
 
@@ -56,8 +57,8 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
     let due: Vec<PendingRow> = db::rows(
         &d1,
         &format!(
-            "SELECT id, symbol, model_version, target_time, predicted_price, last_close, interval_low, interval_high, signal \
-             FROM ml_predictions WHERE status = 'pending' AND target_time <= ?1 \
+            "SELECT id, symbol, model_version, target_time, predicted_price, last_close, interval_low, interval_high, signal, \
+             source FROM ml_predictions WHERE status = 'pending' AND target_time <= ?1 \
              ORDER BY score_attempts ASC, target_time ASC LIMIT {}",
             scoring::ROWS_PER_RUN
         ),
@@ -66,6 +67,11 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
     .await?;
     let mut by_symbol: BTreeMap<String, Vec<(i64, Pending)>> = BTreeMap::new();
     let version_of: BTreeMap<i64, String> = due.iter().map(|r| (r.id as i64, r.model_version.clone())).collect();
+    let from_edge: std::collections::BTreeSet<i64> =
+        due.iter().filter(|r| r.source == crate::auth::SOURCES[0]).map(|r| r.id as i64).collect();
+    // The scored outcomes of the edge's own predictions, for live recalibration (kept until the batch says which
+    // rows this run actually scored).
+    let mut outcomes: BTreeMap<i64, (String, crate::recalibration::Outcome)> = BTreeMap::new();
     for r in due {
         let Some(target_ms) = chrono::DateTime::parse_from_rfc3339(&r.target_time).ok().map(|t| t.timestamp_millis())
         else {
@@ -98,7 +104,21 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
             let bars = minute_bars(cfg, symbol, start, end).await;
             for i in members {
                 let (id, p) = &rows[i];
-                let (sql, args, kind) = match scoring::verdict(p, bars.as_deref()) {
+                let verdict = scoring::verdict(p, bars.as_deref());
+                if let Verdict::Scored(o) = &verdict
+                    && from_edge.contains(id)
+                {
+                    let outcome = crate::recalibration::Outcome {
+                        target_ms: p.target_ms,
+                        last_close: p.last_close,
+                        low: p.interval_low,
+                        predicted: p.predicted_price,
+                        high: p.interval_high,
+                        realised: o.realized_price,
+                    };
+                    outcomes.insert(*id, (symbol.clone(), outcome));
+                }
+                let (sql, args, kind) = match verdict {
                     Verdict::Scored(o) => (
                         "UPDATE ml_predictions SET realized_price = ?1, realized_error = ?2, hit = ?3, in_interval = ?4, \
                          evaluated_at = ?5, status = 'scored' WHERE id = ?6 AND status = 'pending'",
@@ -128,7 +148,8 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
             }
         }
     }
-    let mut run = AccuracyRun { scored: 0, unscorable: 0, expired, waiting: 0, monitored: 0 };
+    let mut run = AccuracyRun { scored: 0, unscorable: 0, expired, waiting: 0, monitored: 0, recalibrated: 0 };
+    let mut recal: BTreeMap<String, BTreeMap<String, Vec<crate::recalibration::Outcome>>> = BTreeMap::new();
     if !stmts.is_empty() {
         let results = d1.batch(stmts).await?;
         for (r, (kind, symbol, id)) in results.iter().zip(&kinds) {
@@ -140,6 +161,9 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
                         && let Some(v) = version_of.get(id)
                     {
                         scored_versions.insert(v.clone());
+                        if let Some((sym, o)) = outcomes.get(id) {
+                            recal.entry(v.clone()).or_default().entry(sym.clone()).or_default().push(*o);
+                        }
                     }
                 }
                 "unscorable" => run.unscorable += changed,
@@ -152,6 +176,14 @@ pub async fn track_accuracy(env: &Env, cfg: &Config) -> Result<AccuracyRun, ApiE
     }
     for s in &touched {
         bump_generation(env, s).await;
+    }
+    // Live recalibration: the outcomes of the edge's own predictions move their (version, symbol) state.
+    for (version, by_symbol) in &recal {
+        match crate::recalibration::update(&d1, version, by_symbol).await {
+            Ok(n) => run.recalibrated += n,
+            // Not fatal: the bands stay as they were until the next run.
+            Err(e) => log_error("recalibration: update", &e, cfg),
+        }
     }
     // Monitoring: the health of every version this run scored, recomputed once here instead of on each request.
     if !scored_versions.is_empty() {

@@ -174,6 +174,8 @@ pub struct PendingRow {
     pub interval_low: f64,
     pub interval_high: f64,
     pub signal: String,
+    /// `edge` (the cron's) or `client`.
+    pub source: String,
 }
 
 /// Aggregates of scored predictions.

@@ -38,6 +38,8 @@ mod http;
 #[cfg(target_arch = "wasm32")]
 mod inference;
 #[cfg(target_arch = "wasm32")]
+mod recalibration;
+#[cfg(target_arch = "wasm32")]
 mod routes;
 #[cfg(target_arch = "wasm32")]
 mod stream;

@@ -440,6 +440,7 @@ pub fn schema_only(v: &Value) -> Value {
             "predictedLogReturn",
             "signal",
             "confidence",
+            "position",
         ],
     ) else {
         return Value::Null;
@@ -447,6 +448,12 @@ pub fn schema_only(v: &Value) -> Value {
     o.insert("horizon".into(), pick(&v["horizon"], &["timeframe", "bars", "minutes"]));
     o.insert("interval".into(), pick(&v["interval"], &["low", "high", "level"]));
     o.insert("probabilities".into(), pick(&v["probabilities"], &["down", "flat", "up"]));
+    if v.get("recalibration").is_some_and(Value::is_object) {
+        o.insert(
+            "recalibration".into(),
+            pick(&v["recalibration"], &["method", "gamma", "scale", "observed", "realisedCoverage", "window"]),
+        );
+    }
     if let Some(a) = v.get("attention").filter(|a| a.is_object()) {
         let tfs: Vec<Value> =
             a["timeframes"].as_array().map_or_else(Vec::new, |t| t.iter().filter(|x| x.is_string()).cloned().collect());
@@ -505,6 +512,10 @@ pub fn validate_prediction(v: &Value, at: &str, now_ms: i64) -> Result<Predictio
     let signal = text("signal")?;
     if !["buy", "sell", "hold"].contains(&signal.as_str()) {
         return Err(bad("signal", "must be buy, sell or hold"));
+    }
+    // Optional (absent in predictions made before it existed): a fraction of equity.
+    if v.get("position").is_some() && !(-1.0..=1.0).contains(&num(&["position"])?) {
+        return Err(bad("position", "must be in [−1, 1]"));
     }
     let target_time = crate::scoring::target_time(&prediction_time, horizon as i64)
         .ok_or_else(|| bad("predictionTime", "must be RFC 3339"))?;
@@ -788,6 +799,16 @@ mod tests {
         let clean = prediction();
         let kept: Value = serde_json::from_str(&validate_prediction(&clean, "$", NOW).unwrap().payload).unwrap();
         assert_eq!(kept, clean, "a well-formed prediction is stored whole");
+        // A live session's recalibration is kept (its fields only); a position outside [−1, 1] is refused.
+        let mut live = prediction();
+        live["recalibration"] = json!({ "method": "aci", "gamma": 0.05, "scale": 1.2, "observed": 7,
+            "realisedCoverage": 0.71, "window": 7, "x": "y" });
+        let kept: Value = serde_json::from_str(&validate_prediction(&live, "$", NOW).unwrap().payload).unwrap();
+        live["recalibration"].as_object_mut().unwrap().remove("x");
+        assert_eq!(kept, live);
+        live["position"] = json!(1.5);
+        let e = validate_prediction(&live, "$", NOW).unwrap_err();
+        assert!(e.message.starts_with("$.position:"), "{}", e.message);
     }
 
     #[test]

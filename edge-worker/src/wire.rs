@@ -167,6 +167,8 @@ pub struct AccuracyRun {
     pub waiting: usize,
     /// Model versions whose health (`/models/{v}/health`) the monitoring step recomputed after this run.
     pub monitored: usize,
+    /// Outcomes of the edge's own predictions fed into the live recalibration states by this run.
+    pub recalibrated: usize,
 }
 
 /// The model that served a `/api/v1/predict` answer.

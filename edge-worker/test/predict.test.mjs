@@ -301,6 +301,60 @@ describe("ml-predict at the edge", { skip }, () => {
     assert.match(night.json.skipped, /outside the session/);
   });
 
+  test("live recalibration at the edge: the edge's own scored outcomes set the band's scale; browsers' rows and earlier instants do not", async () => {
+    const version = (await call(w, "/api/v1/models/active")).json.model.version;
+    const scoredEdge = async () =>
+      (
+        await w.db
+          .prepare(
+            "SELECT symbol, target_time, in_interval FROM ml_predictions WHERE source = 'edge' AND status = 'scored' AND model_version = ?1 ORDER BY target_time",
+          )
+          .bind(version)
+          .all()
+      ).results;
+    const scoredBefore = (await scoredEdge()).length;
+    for (const at of ["2016-05-12T14:45:00Z", "2016-05-12T15:00:00Z", "2016-05-12T15:15:00Z", "2016-05-12T15:30:00Z"]) {
+      const r = await call(w, `/api/v1/admin/predict-watchlist?at=${at}`, { method: "POST", headers: auth(ADMIN) });
+      assert.equal(r.json.stored, 2, r.text);
+    }
+    // A browser-written prediction of the same version and symbol, with a band that always misses: scored, but
+    // it must not move the edge's state.
+    const shown = (await call(w, "/api/v1/predictions?symbol=AAPL")).json.latest.payload;
+    const off = { ...shown, predictionTime: "2016-05-12T15:45:00Z", interval: { low: 1, high: 2, level: 0.8 } };
+    assert.equal((await call(w, "/api/v1/predictions", predictReq(off))).status, 201);
+    const run = await call(w, "/api/v1/admin/track-accuracy", { method: "POST", headers: auth(ADMIN) });
+    assert.equal(run.status, 200, run.text);
+    const results = await scoredEdge();
+    const aapl = results.filter((r) => r.symbol === "AAPL");
+    assert.ok(aapl.length >= 4, JSON.stringify(results));
+    assert.equal(run.json.recalibrated, results.length - scoredBefore, "every edge outcome this run scored, and only those");
+    // A fresh prediction after the newest outcome carries the state: the scale is exp(γ·Σ(miss − 0.2)) over the
+    // AAPL outcomes in target order, and the realised coverage is theirs.
+    const after = "2016-05-13T15:00:00Z";
+    const fresh = await call(w, "/api/v1/predict", predictReq({ symbols: ["AAPL"], at: after }, ADMIN, { "cache-control": "no-cache" }));
+    assert.equal(fresh.status, 200, fresh.text);
+    const rc = fresh.json.predictions[0].prediction.recalibration;
+    assert.ok(rc, fresh.text);
+    assert.equal(rc.method, "aci");
+    assert.equal(rc.observed, aapl.length);
+    const misses = aapl.filter((r) => r.in_interval === 0).length;
+    assert.ok(Math.abs(rc.scale - Math.exp(rc.gamma * (misses - 0.2 * aapl.length))) < 1e-9, JSON.stringify(rc));
+    assert.ok(Math.abs(rc.realisedCoverage - (aapl.length - misses) / aapl.length) < 1e-12);
+    // The band served is the model's band scaled about the median by that factor.
+    const p = fresh.json.predictions[0].prediction;
+    const earlier = await call(
+      w,
+      "/api/v1/predict",
+      predictReq({ symbols: ["AAPL"], at: "2016-05-12T15:00:00Z" }, ADMIN, { "cache-control": "no-cache" }),
+    );
+    assert.equal(
+      earlier.json.predictions[0].prediction.recalibration,
+      undefined,
+      "an instant before the newest outcome gets the model's band",
+    );
+    assert.ok(p.interval.high > p.predictedPrice && p.interval.low < p.predictedPrice);
+  });
+
   test("the rate limit refuses with 429", async () => {
     const sw = await startWorker(standin, { RATE_LIMIT_PER_MIN: "2" });
     try {

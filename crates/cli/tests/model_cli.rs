@@ -107,6 +107,10 @@ fn train_predict_evaluate_export() {
     for b in ["persistence", "majority", "ridge", "logistic"] {
         assert!(report["baselines"][b]["mae"].is_number(), "baseline {b} missing");
     }
+    // The signal check out of sample, and the policy the exported model signals by, in the card.
+    assert!(report["signals"]["count"].is_u64() && report["signals"]["base_rate"].is_number());
+    let card = std::fs::read_to_string(out.join("MODEL_CARD.md")).unwrap();
+    assert!(card.contains("- Signals: "), "{card}");
 
     // predict: the same JSON whether or not the file holds bars after --at (they are never read as inputs).
     let minutes = dir.join("spy_1min_2011-01.csv");
@@ -152,6 +156,16 @@ fn train_predict_evaluate_export() {
     );
     assert!(lo <= mid && mid <= hi);
     assert_eq!(p["attention"]["overTime"].as_array().unwrap().len(), 3);
+    // The suggested position follows the signal: 0 on hold, its sign otherwise, never a full position.
+    let pos = p["position"].as_f64().unwrap();
+    match p["signal"].as_str().unwrap() {
+        "hold" => assert_eq!(pos, 0.0),
+        "buy" => assert!((0.0..1.0).contains(&pos), "{pos}"),
+        _ => assert!(pos <= 0.0 && pos > -1.0, "{pos}"), // sell
+    }
+    if card.contains("- Signals: hold only") {
+        assert_eq!(p["signal"], "hold", "a hold-only policy never signals");
+    }
     assert_eq!(p["attention"]["overTime"][0].as_array().unwrap().len(), 16);
 
     // evaluate: runs on data after the training range and writes a report with baselines.

@@ -5,10 +5,14 @@
 //!   validation set from a grid over [0.25, 10] to minimise the negative log-likelihood.
 //! - **Conformal interval**: with scores `sᵢ = max(q10ᵢ − yᵢ, yᵢ − q90ᵢ)` on the validation set, the interval is
 //!   widened (or narrowed) by `δ` = the ⌈0.8·(n+1)⌉-th smallest score, so about 80 % of new outcomes fall inside.
-//! - **Signal**: `buy` when up is the most probable class and `p(up) − p(down) ≥ 0.10`; `sell` symmetrically;
-//!   otherwise `hold`. **Confidence** is the calibrated probability of the most probable class.
+//! - **Signal**: the margin rule — `buy` when up is the most probable class and `p(up) − p(down)` reaches a
+//!   margin, `sell` symmetrically, otherwise `hold` — with the margin chosen on validation by the signal policy
+//!   ([`crate::signals`]; hold only when no margin showed skill). [`signal`] is the rule at the fixed
+//!   [`SIGNAL_MARGIN`] the baselines use. **Confidence** is the calibrated probability of the most probable class.
 
 use serde::{Deserialize, Serialize};
+
+use crate::signals::SignalPolicy;
 
 /// Coverage the q10–q90 band is trained and calibrated for (the conformal correction targets it).
 pub const INTERVAL_LEVEL: f64 = 0.8;
@@ -23,11 +27,15 @@ pub struct Calibration {
     pub temperature: f64,
     /// Interval adjustment δ in label-scale units (added to q90, subtracted from q10).
     pub interval_delta: f64,
+    /// The signal policy fit on the same validation set ([`crate::signals`]); absent in artifacts written before
+    /// policies existed, which signal hold only ([`SignalPolicy::UNVALIDATED`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<SignalPolicy>,
 }
 
 impl Default for Calibration {
     fn default() -> Self {
-        Self { temperature: 1.0, interval_delta: 0.0 }
+        Self { temperature: 1.0, interval_delta: 0.0, signal: None }
     }
 }
 

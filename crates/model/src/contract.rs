@@ -44,6 +44,7 @@ pub fn declarations() -> String {
         decl::<Prediction>(),
         decl::<InfoLabels>(),
         decl::<InfoData>(),
+        decl::<crate::signals::SignalPolicy>(),
         decl::<ModelInfo>(),
     ] {
         s.push_str(&d);

@@ -4,9 +4,10 @@
 //! a report gives are the numbers a user is shown.
 
 pub use crate::calibration::INTERVAL_LEVEL;
-use crate::calibration::{Calibration, Signal, adjust_interval, probabilities, signal};
+use crate::calibration::{Calibration, Signal, adjust_interval, probabilities};
 use crate::data::Targets;
 use crate::predict::RawOutput;
+use crate::signals::SignalPolicy;
 
 /// One decoded prediction.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,14 +20,9 @@ pub struct Decoded {
     pub signal: Signal,
     /// Confidence of the signal in [0, 1].
     pub confidence: f64,
-}
-
-impl Decoded {
-    /// Position in [−1, 1] taken on this prediction in the backtest (signal direction × confidence).
-    #[must_use]
-    pub fn position(&self) -> f64 {
-        self.signal.direction() * self.confidence
-    }
+    /// Suggested position, signed fraction of equity ([`crate::signals::position`]): what is served and what
+    /// the backtest holds.
+    pub position: f64,
 }
 
 /// Decodes sample `i` of a batch of raw outputs with the artifact's targets and calibration.
@@ -40,8 +36,10 @@ pub fn decode(raw: &RawOutput, i: usize, targets: &Targets, cal: &Calibration) -
     };
     let q = adjust_interval(three(&raw.quantiles, "quantiles")?, cal.interval_delta).map(|v| v * targets.label_scale);
     let probs = probabilities(three(&raw.logits, "logits")?, cal.temperature);
-    let (signal, confidence) = signal(probs);
-    Ok(Decoded { quantiles: q, probs, signal, confidence })
+    let policy = cal.signal.unwrap_or(SignalPolicy::UNVALIDATED);
+    let (signal, confidence) = policy.signal(probs);
+    let position = crate::signals::position(signal, policy.edge, q);
+    Ok(Decoded { quantiles: q, probs, signal, confidence, position })
 }
 
 /// Raw outputs that do not cover the sample asked for.
@@ -70,7 +68,7 @@ mod tests {
             attn_time: vec![],
         };
         let targets = Targets { label_scale: 0.01, flat_band: 0.001 };
-        let cal = Calibration { temperature: 1.0, interval_delta: 0.5 };
+        let cal = Calibration { temperature: 1.0, interval_delta: 0.5, signal: None };
         let d = decode(&raw, 1, &targets, &cal).unwrap();
         // Interval widened by delta on both sides, then scaled: (-1 - 0.5, 0.5, 2 + 0.5) × 0.01.
         for (a, b) in d.quantiles.iter().zip([-0.015, 0.005, 0.025]) {
@@ -81,5 +79,17 @@ mod tests {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
         assert!(decode(&raw, 2, &targets, &cal).is_err());
+        // No validated policy in the artifact: hold, no position, whatever the probabilities.
+        assert_eq!((d.signal, d.position), (Signal::Hold, 0.0));
+        assert!((d.confidence - 0.6).abs() < 1e-6);
+        // A policy with margin 0.1 and edge 0.2: p(up) − p(down) = 0.4 buys; σ = 0.04 / (2 · 1.28155) = 0.015606,
+        // position 0.2 × 0.005 / σ = 0.064078.
+        let policy = SignalPolicy { margin: Some(0.1), edge: 0.2, ..SignalPolicy::UNVALIDATED };
+        let d = decode(&raw, 1, &targets, &Calibration { signal: Some(policy), ..cal }).unwrap();
+        assert_eq!(d.signal, Signal::Buy);
+        assert!((d.position - 0.2 * 0.005 / (0.04 / (2.0 * 1.281_551_565_5))).abs() < 1e-9, "{}", d.position);
+        let higher = SignalPolicy { margin: Some(0.45), ..policy };
+        let d = decode(&raw, 1, &targets, &Calibration { signal: Some(higher), ..cal }).unwrap();
+        assert_eq!((d.signal, d.position), (Signal::Hold, 0.0), "margin 0.4 < 0.45");
     }
 }

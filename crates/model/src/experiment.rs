@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::{ArtifactHeader, WeightDtype};
 use crate::baselines::{self, Rows, last_step_features};
-use crate::calibration::{Calibration, fit_interval_delta, fit_temperature};
+use crate::calibration::{Calibration, fit_interval_delta, fit_temperature, probabilities};
 use crate::data::{DataError, DataSpec, Prepared, Targets};
 use crate::decode::decode;
 use crate::labels::{Fold, FoldError, walk_forward};
@@ -322,7 +322,7 @@ fn score(
                 part: s.part,
                 bucket: ctx[i].bucket,
                 trailing_vol: ctx[i].trailing[1],
-                ..Scored::plain(d.quantiles, d.probs, d.position(), s.label, targets.class_of(s.label), s.last_close)
+                ..Scored::plain(d.quantiles, d.probs, d.position, s.label, targets.class_of(s.label), s.last_close)
             })
         })
         .collect()
@@ -430,7 +430,13 @@ fn calibrate(raw: &RawOutput, set: &SampleSet) -> Calibration {
     let quantiles: Vec<[f64; 3]> = (0..n).map(|j| [0, 1, 2].map(|c| f64::from(raw.quantiles[j * 3 + c]))).collect();
     let classes: Vec<usize> = set.class.iter().map(|&c| c as usize).collect();
     let y: Vec<f64> = set.y.iter().map(|&v| f64::from(v)).collect();
-    Calibration { temperature: fit_temperature(&logits, &classes), interval_delta: fit_interval_delta(&quantiles, &y) }
+    let temperature = fit_temperature(&logits, &classes);
+    let probs: Vec<[f64; 3]> = logits.iter().map(|l| probabilities(*l, temperature)).collect();
+    Calibration {
+        temperature,
+        interval_delta: fit_interval_delta(&quantiles, &y),
+        signal: Some(crate::signals::fit(&probs, &classes)),
+    }
 }
 
 /// Appends each baseline's scores to its pooled list.

@@ -66,6 +66,10 @@ pub struct ModelInfo {
     /// Normalised entropy of the attention across timeframes (entropy / ln K, 1 = uniform) at or above which the
     /// attention is near uniform: no preference a reader could take as insight.
     pub near_uniform_entropy: f64,
+    /// How the model signals ([`crate::signals`]): the margin chosen on validation with the hit rate, its lower
+    /// bound and the base rate behind it, or `margin: null` — hold only — when validation showed no skill (and for
+    /// artifacts written before policies existed: all counts 0).
+    pub signal_policy: crate::signals::SignalPolicy,
     /// First and last prediction instant used for training (RFC 3339 UTC).
     pub training_range: [String; 2],
     /// Trainable parameters.
@@ -97,6 +101,7 @@ impl From<&ArtifactHeader> for ModelInfo {
             warmup_bars: mtf_features::spec::WARMUP_BARS,
             interval_level: INTERVAL_LEVEL,
             near_uniform_entropy: NEAR_UNIFORM_ENTROPY,
+            signal_policy: h.calibration.signal.unwrap_or(crate::signals::SignalPolicy::UNVALIDATED),
             training_range: h.training_range.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             parameters: h.parameters,
             metrics: h.metrics.clone(),

@@ -23,6 +23,7 @@ pub mod model;
 pub mod predict;
 pub mod reading;
 pub mod recalibration;
+pub mod signals;
 #[cfg(feature = "train")]
 pub mod training;
 pub mod volatility;

@@ -2,8 +2,8 @@
 //!
 //! Conventions: labels are horizon log returns `r = ln(P[t+h]/P[t])`; prices are `P[t]·exp(r)`. Classes are
 //! 0 down, 1 flat, 2 up. The backtest trades only every `h`-th prediction so that holding periods do not
-//! overlap, holds `signal × confidence` (long/flat/short scaled in [−1, 1]) for the horizon, and pays 1 basis
-//! point per side on every change of position.
+//! overlap, holds the prediction's position (the model's: what is served, [`crate::signals::position`]; a
+//! baseline's: `signal × confidence`) for the horizon, and pays 1 basis point per side on every change of position.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +14,7 @@ pub struct Scored {
     pub quantiles: [f64; 3],
     /// Calibrated probabilities of down, flat, up.
     pub probs: [f64; 3],
-    /// Position in [−1, 1] taken on this prediction (signal × confidence).
+    /// Position in [−1, 1] taken on this prediction (its sign is the signal: + buy, − sell, 0 hold).
     pub position: f64,
     /// Realised log return.
     pub label: f64,
@@ -177,8 +177,48 @@ pub struct Metrics {
     /// order); `None` when no symbol has that many.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_coverage_gap_100: Option<f64>,
+    /// Out-of-sample check of the buy/sell signals (the sign of each position).
+    #[serde(default)]
+    pub signals: SignalCheck,
     /// Backtest of the positions.
     pub backtest: Backtest,
+}
+
+/// How the buy/sell signals of a set of predictions fared: the same hit and base rate as the signal policy
+/// fit on validation ([`crate::signals`]), here on the scored samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignalCheck {
+    /// Predictions with a buy or sell.
+    pub count: usize,
+    /// Share of them whose outcome's class was the one bet on (up for buy, down for sell); 0 without signals.
+    pub hit_rate: f64,
+    /// Mean frequency, in the scored set, of the class each signal bet on: the hit rate of a signal that knew
+    /// nothing. 0 without signals.
+    pub base_rate: f64,
+}
+
+/// [`SignalCheck`] of scored predictions.
+#[must_use]
+pub fn signal_check(s: &[Scored]) -> SignalCheck {
+    let mut freq = [0.0_f64; 3];
+    for p in s {
+        freq[p.class.min(2)] += 1.0 / s.len() as f64;
+    }
+    let (mut count, mut hits, mut base) = (0usize, 0usize, 0.0);
+    for p in s {
+        let bet = if p.position > 0.0 {
+            2
+        } else if p.position < 0.0 {
+            0
+        } else {
+            continue;
+        };
+        count += 1;
+        hits += usize::from(p.class == bet);
+        base += freq[bet];
+    }
+    let per = |v: f64| if count > 0 { v / count as f64 } else { 0.0 };
+    SignalCheck { count, hit_rate: per(hits as f64), base_rate: per(base) }
 }
 
 fn argmax3(p: &[f64; 3]) -> usize {
@@ -354,6 +394,7 @@ pub fn compute(s: &[Scored], step: usize, periods_per_year: f64) -> Metrics {
         by_volatility: by_volatility(s),
         reliability,
         max_coverage_gap_100: max_coverage_gap(s, COVERAGE_WINDOW),
+        signals: signal_check(s),
         backtest: backtest(s, step, periods_per_year),
     }
 }
@@ -534,6 +575,23 @@ mod tests {
         assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
         assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), 0.0);
         assert!((spearman(&[1.0, 1.0, 2.0], &[1.0, 2.0, 3.0]) - 0.866_025_403_784_438_6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn signal_check_by_hand() {
+        // Classes down, up, up, flat: frequencies 1/4, 1/4, 1/2. A buy hitting up, a sell missing (up), a hold:
+        // 2 signals, 1 hit; base = (freq up + freq down) / 2 = (0.5 + 0.25) / 2.
+        let s = [
+            p([0.0; 3], [0.2, 0.2, 0.6], 0.0, -0.01, 0),
+            p([0.0; 3], [0.2, 0.2, 0.6], 0.3, 0.01, 2),
+            p([0.0; 3], [0.6, 0.2, 0.2], -0.3, 0.01, 2),
+            p([0.0; 3], [0.2, 0.6, 0.2], 0.0, 0.0, 1),
+        ];
+        let c = signal_check(&s);
+        assert_eq!(c.count, 2);
+        assert!((c.hit_rate - 0.5).abs() < 1e-12);
+        assert!((c.base_rate - 0.375).abs() < 1e-12);
+        assert_eq!(signal_check(&[]), SignalCheck::default());
     }
 
     #[test]

@@ -88,10 +88,16 @@ pub struct Prediction {
     pub interval: Interval,
     /// Calibrated direction probabilities.
     pub probabilities: Probabilities,
-    /// buy / sell / hold (see `calibration`).
+    /// buy / sell / hold, by the model's validated signal policy (`signals`): hold only when validation showed
+    /// no skill.
     pub signal: Signal,
     /// Calibrated probability of the most probable direction, in [0, 1].
     pub confidence: f64,
+    /// Suggested position, a signed fraction of equity (+ long, − short): signal direction × the policy's
+    /// validated edge × min(1, 0.5 % ÷ σ of the horizon from `interval`). 0 on hold. (Absent in predictions
+    /// stored before it existed: read as 0.)
+    #[serde(default)]
+    pub position: f64,
     /// Attention weights.
     pub attention: Attention,
     /// The live recalibration applied to `interval` (absent: the model's band as predicted).
@@ -348,6 +354,7 @@ impl Predictor {
                     probabilities: Probabilities { down: d.probs[0], flat: d.probs[1], up: d.probs[2] },
                     signal: d.signal,
                     confidence: d.confidence,
+                    position: d.position,
                     attention: Attention {
                         timeframes: h.data.timeframes.iter().map(|tf| tf.short().to_string()).collect(),
                         across_timeframes: f64s(across),

@@ -166,6 +166,7 @@ mod tests {
             by_volatility: Vec::new(),
             reliability: Vec::new(),
             max_coverage_gap_100: None,
+            signals: crate::metrics::SignalCheck::default(),
             backtest: Backtest {
                 total_return: 0.0,
                 sharpe: 0.0,

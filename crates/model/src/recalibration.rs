@@ -166,28 +166,48 @@ impl LiveRecalibration {
     /// Scales `p`'s band by the current state (median kept), records it as shown until its horizon has passed,
     /// and says so in `p.recalibration`.
     pub fn apply(&mut self, p: &mut crate::predict::Prediction) {
-        let last = p.last_close;
-        if !(last > 0.0 && p.interval.low > 0.0 && p.interval.high > 0.0) {
-            return;
-        }
-        let q = [(p.interval.low / last).ln(), p.predicted_log_return, (p.interval.high / last).ln()];
-        let shown = self.band.apply(q);
-        p.interval.low = last * shown[0].exp();
-        p.interval.high = last * shown[2].exp();
+        let Some(shown) = self.band.recalibrate(p) else { return };
         let target_ms = p.prediction_time.timestamp_millis() + p.horizon.minutes * 60_000;
         if self.pending.len() == MAX_PENDING {
             self.pending.remove(0);
         }
-        self.pending.push(Shown { target_ms, last_close: last, quantiles: shown });
-        let (realised_coverage, window) = self.band.realised_coverage().map_or((None, 0), |(c, n)| (Some(c), n));
+        self.pending.push(Shown { target_ms, last_close: p.last_close, quantiles: shown });
+    }
+}
+
+impl AdaptiveBand {
+    /// Scales a served prediction's band by this state (median kept; the suggested position re-sized for the new
+    /// band) and says so in `p.recalibration`. Returns the log-return quantiles shown, or `None` (nothing
+    /// changed) when the prediction's prices are not positive.
+    pub fn recalibrate(&self, p: &mut crate::predict::Prediction) -> Option<[f64; 3]> {
+        let last = p.last_close;
+        if !(last > 0.0 && p.interval.low > 0.0 && p.interval.high > 0.0) {
+            return None;
+        }
+        let q = [(p.interval.low / last).ln(), p.predicted_log_return, (p.interval.high / last).ln()];
+        let shown = self.apply(q);
+        p.interval.low = last * shown[0].exp();
+        p.interval.high = last * shown[2].exp();
+        p.position = crate::signals::resize(p.position, q, shown);
+        let (realised_coverage, window) = self.realised_coverage().map_or((None, 0), |(c, n)| (Some(c), n));
         p.recalibration = Some(Recalibration {
             method: "aci".into(),
-            gamma: self.band.gamma,
-            scale: self.band.scale(),
-            observed: self.band.observed,
+            gamma: self.gamma,
+            scale: self.scale(),
+            observed: self.observed,
             realised_coverage,
             window,
         });
+        Some(shown)
+    }
+
+    /// Records the outcome of a served prediction: the band it showed, `[low, high]` as prices around
+    /// `predicted`, from `last_close`, and the realised price. Prices that are not positive are ignored.
+    pub fn observe_prices(&mut self, last_close: f64, low: f64, predicted: f64, high: f64, realised: f64) {
+        if last_close > 0.0 && low > 0.0 && predicted > 0.0 && high > 0.0 && realised > 0.0 {
+            let l = |x: f64| (x / last_close).ln();
+            self.observe([l(low), l(predicted), l(high)], l(realised));
+        }
     }
 }
 
@@ -318,6 +338,7 @@ mod tests {
             probabilities: crate::predict::Probabilities { down: 0.3, flat: 0.4, up: 0.3 },
             signal: crate::calibration::Signal::Hold,
             confidence: 0.4,
+            position: 0.0,
             attention: crate::predict::Attention { timeframes: vec![], across_timeframes: vec![], over_time: vec![] },
             recalibration: None,
         }

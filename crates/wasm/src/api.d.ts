@@ -189,13 +189,20 @@ interval: Interval,
  */
 probabilities: Probabilities, 
 /**
- * buy / sell / hold (see `calibration`).
+ * buy / sell / hold, by the model's validated signal policy (`signals`): hold only when validation showed
+ * no skill.
  */
 signal: Signal, 
 /**
  * Calibrated probability of the most probable direction, in [0, 1].
  */
 confidence: number, 
+/**
+ * Suggested position, a signed fraction of equity (+ long, − short): signal direction × the policy's
+ * validated edge × min(1, 0.5 % ÷ σ of the horizon from `interval`). 0 on hold. (Absent in predictions
+ * stored before it existed: read as 0.)
+ */
+position: number, 
 /**
  * Attention weights.
  */
@@ -244,6 +251,40 @@ session: "regular" | "extended",
 labels: ModelLabels, };
 
 /**
+ * The signal policy fit on validation (see the module docs). Stored in the artifact's calibration and shown
+ * in the model's info.
+ */
+export type SignalPolicy = { 
+/**
+ * The margin a buy or sell needs; null (`None`): no margin showed skill on validation, every signal is hold.
+ */
+margin: number | null, 
+/**
+ * Hit rate of the validation signals at `margin` (of the best-scoring margin when `margin` is null).
+ */
+hit_rate: number, 
+/**
+ * One-sided lower confidence bound of `hit_rate` (Wilson, [`CONFIDENCE`], Bonferroni over the margins).
+ */
+hit_rate_lower: number, 
+/**
+ * What the same signals would hit by chance: mean validation frequency of the class each one bets on.
+ */
+base_rate: number, 
+/**
+ * Validation signals at that margin.
+ */
+signals: number, 
+/**
+ * Validation samples the policy was fit on.
+ */
+samples: number, 
+/**
+ * Validated edge `(hit_rate_lower − base_rate) / (1 − base_rate)`, in [0, 1); 0 when `margin` is `None`.
+ */
+edge: number, };
+
+/**
  * A loaded model as a client sees it. Field names are snake_case, as in the artifact header.
  */
 export type ModelInfo = { 
@@ -284,6 +325,12 @@ interval_level: number,
  * attention is near uniform: no preference a reader could take as insight.
  */
 near_uniform_entropy: number, 
+/**
+ * How the model signals ([`crate::signals`]): the margin chosen on validation with the hit rate, its lower
+ * bound and the base rate behind it, or `margin: null` — hold only — when validation showed no skill (and for
+ * artifacts written before policies existed: all counts 0).
+ */
+signal_policy: SignalPolicy, 
 /**
  * First and last prediction instant used for training (RFC 3339 UTC).
  */

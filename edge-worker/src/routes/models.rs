@@ -168,6 +168,7 @@ async fn prune(db: &D1Database, env: &Env) -> Result<(), ApiError> {
             let _ = kv.delete(&r.model_path).await;
             let _ = db::run(db, "DELETE FROM ml_model_health WHERE version = ?1", &[json!(r.version)]).await;
             let _ = db::run(db, "DELETE FROM ml_feature_obs WHERE model_version = ?1", &[json!(r.version)]).await;
+            let _ = db::run(db, "DELETE FROM ml_recalibration WHERE model_version = ?1", &[json!(r.version)]).await;
         }
     }
     Ok(())

@@ -203,7 +203,15 @@ pub async fn predict_with_inputs(
             }
             Err(e) => return Err(e),
             Ok(mut bars) => {
-                let computed = compute(&model, &misses, &mut bars, at);
+                // The live recalibration states of this version (a D1 failure serves the model's bands).
+                let states = match crate::db::d1(env) {
+                    Ok(d1) => crate::recalibration::load(&d1, &model.version).await.unwrap_or_else(|e| {
+                        http::log_error("predict: recalibration states", &e, cfg);
+                        BTreeMap::new()
+                    }),
+                    Err(_) => BTreeMap::new(),
+                };
+                let computed = compute(&model, &misses, &mut bars, at, &states);
                 let mut writes = Vec::new();
                 for ((i, sym), (result, inputs_now)) in misses.iter().zip(computed) {
                     if let Some(x) = inputs_now {
@@ -242,13 +250,23 @@ type Computed = (Result<Value, ApiError>, Option<Vec<f64>>);
 
 /// Features and one batched forward pass for the symbols whose bars arrived; a symbol whose features or
 /// window fail gets its own error (the batch is then re-run without it). With each prediction, the newest
-/// window step of its inputs.
+/// window step of its inputs. A symbol's band is scaled by its live recalibration state in `states` when that
+/// state has seen nothing after `at`.
 fn compute(
     model: &Loaded,
     symbols: &[(usize, String)],
     bars: &mut BTreeMap<String, inference::SymbolBars>,
     at: DateTime<Utc>,
+    states: &BTreeMap<String, crate::recalibration::State>,
 ) -> Vec<Computed> {
+    let recalibrated = |sym: &str, mut pred: mtf_model::predict::Prediction| {
+        if let Some(st) = states.get(sym)
+            && crate::recalibration::applicable(st, at.timestamp_millis())
+        {
+            st.band.recalibrate(&mut pred);
+        }
+        inference::to_value(&pred)
+    };
     let p = &model.predictor;
     let mut out: Vec<Option<Result<Value, ApiError>>> = vec![None; symbols.len()];
     let mut features: Vec<(usize, MultiTimeframe)> = Vec::new();
@@ -279,7 +297,7 @@ fn compute(
     match p.predict(&items) {
         Ok(preds) => {
             for ((k, _), pred) in features.iter().zip(preds) {
-                out[*k] = Some(inference::to_value(&pred));
+                out[*k] = Some(recalibrated(symbols[*k].1.as_str(), pred));
             }
         }
         Err(_) => {
@@ -289,7 +307,7 @@ fn compute(
                 out[*k] = Some(match p.predict(&[(sym, m, at)]) {
                     Ok(mut v) => v.pop().map_or_else(
                         || Err(ApiError::internal(format!("{sym}: the model returned nothing"))),
-                        |pred| inference::to_value(&pred),
+                        |pred| recalibrated(sym, pred),
                     ),
                     Err(e) => Err(history_error(sym, &e)),
                 });

@@ -83,7 +83,7 @@ pub async fn health(req: &Request, version: &str, env: &Env, cfg: &Config) -> Re
     {
         return json_response(200, &h);
     }
-    let mut h = compute(env, cfg, &db, &model, source).await?;
+    let mut h = compute(env, cfg, &db, &model, source, None).await?;
     h.computed_at = Some(http::iso_millis(http::now_ms()));
     json_response(200, &h)
 }
@@ -100,13 +100,14 @@ struct HealthCacheRow {
 }
 
 /// The health of `model` from its newest [`HEALTH_ROWS`] scored predictions (of `source`, or all), with the
-/// feature drift of the edge's own predictions.
+/// feature drift of the edge's own predictions (`drift`, when the caller has computed it already; else here).
 async fn compute(
     env: &Env,
     cfg: &Config,
     db: &worker::D1Database,
     model: &db::ModelRow,
     source: Option<&str>,
+    drift: Option<&Drift>,
 ) -> Result<ModelHealth, ApiError> {
     let version = model.version.as_str();
     let rows: Vec<HealthDbRow> = db::rows(
@@ -125,8 +126,12 @@ async fn compute(
     let validation = Validation::from_metrics(&crate::wire::json_column(model.metrics.as_deref()));
     let mut h = health::summarise(version, &scored, validation);
     // Drift is best effort: health without it is still worth serving.
-    if let Err(e) = drift(env, cfg, db, &mut h).await {
-        http::log_error("health: drift", &e, cfg);
+    match drift {
+        Some(d) => d.fill(&mut h),
+        None => match drift_of(env, cfg, db, version).await {
+            Ok(d) => d.fill(&mut h),
+            Err(e) => http::log_error("health: drift", &e, cfg),
+        },
     }
     Ok(h)
 }
@@ -143,9 +148,25 @@ struct ObsRow {
     inputs: String,
 }
 
-/// Fills `h.drift*`: the edge's recorded inputs of `h.version` over the newest [`DRIFT_DAYS`] days against the
-/// artifact's training reference (loaded through the isolate's model cache).
-async fn drift(env: &Env, cfg: &Config, db: &worker::D1Database, h: &mut ModelHealth) -> Result<(), ApiError> {
+/// A version's feature drift: PSI per timeframe, the observations behind it, whether the artifact has a
+/// reference.
+struct Drift {
+    by_timeframe: std::collections::BTreeMap<String, f64>,
+    observations: usize,
+    reference: bool,
+}
+
+impl Drift {
+    fn fill(&self, h: &mut ModelHealth) {
+        h.drift.clone_from(&self.by_timeframe);
+        h.drift_observations = self.observations;
+        h.drift_reference = self.reference;
+    }
+}
+
+/// The edge's recorded inputs of `version` over the newest [`DRIFT_DAYS`] days against the artifact's training
+/// reference (loaded through the isolate's model cache).
+async fn drift_of(env: &Env, cfg: &Config, db: &worker::D1Database, version: &str) -> Result<Drift, ApiError> {
     let rows: Vec<ObsRow> = db::rows(
         db,
         &format!(
@@ -153,18 +174,18 @@ async fn drift(env: &Env, cfg: &Config, db: &worker::D1Database, h: &mut ModelHe
              (SELECT julianday(MAX(at)) FROM ml_feature_obs WHERE model_version = ?1) - {DRIFT_DAYS} \
              ORDER BY at DESC LIMIT {DRIFT_ROWS}"
         ),
-        &[json!(h.version)],
+        &[json!(version)],
     )
     .await?;
     let obs: Vec<Vec<f64>> = rows.iter().filter_map(|r| serde_json::from_str(&r.inputs).ok()).collect();
-    h.drift_observations = obs.len();
-    let served = crate::inference::model(env, cfg, Some(&h.version)).await?;
-    let Some(reference) = served.model.predictor.header.drift_reference.as_ref() else {
-        return Ok(());
-    };
-    h.drift_reference = true;
-    h.drift = reference.psi_by_timeframe(&obs).into_iter().map(|(tf, v)| (tf.short().to_string(), v)).collect();
-    Ok(())
+    let mut d = Drift { by_timeframe: Default::default(), observations: obs.len(), reference: false };
+    let served = crate::inference::model(env, cfg, Some(version)).await?;
+    if let Some(reference) = served.model.predictor.header.drift_reference.as_ref() {
+        d.reference = true;
+        d.by_timeframe =
+            reference.psi_by_timeframe(&obs).into_iter().map(|(tf, v)| (tf.short().to_string(), v)).collect();
+    }
+    Ok(d)
 }
 
 /// The monitoring step (after an accuracy run scored predictions): recomputes and stores the health of each of
@@ -190,10 +211,12 @@ pub async fn refresh(env: &Env, cfg: &Config, db: &worker::D1Database, versions:
             Err(e) if e.status == 404 => continue, // pruned since
             Err(e) => return Err(e),
         };
+        // Drift depends only on the version (the edge's own inputs): computed once for both sources.
+        let drift = drift_of(env, cfg, db, v).await.map_err(|e| http::log_error("monitoring: drift", &e, cfg)).ok();
         for source in [None, Some("edge")] {
             // Stamped before the read: a prediction scored meanwhile is newer and bypasses this row.
             let at = http::iso_millis(http::now_ms());
-            let mut h = compute(env, cfg, db, &model, source).await?;
+            let mut h = compute(env, cfg, db, &model, source, drift.as_ref()).await?;
             h.computed_at = Some(at.clone());
             h.precomputed = true;
             let body = serde_json::to_string(&h).map_err(|e| ApiError::internal(e.to_string()))?;

@@ -144,7 +144,7 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
         </section>
         <aside>
           {ml.prediction && ml.prediction.symbol === symbol ? (
-            <SignalPanel p={ml.prediction} recent={recentMinutes.slice(-200)} />
+            <SignalPanel p={ml.prediction} recent={recentMinutes.slice(-200)} policy={predictor?.info.signal_policy} />
           ) : (
             <section className="panel">
               <h2>Signal</h2>

@@ -1,16 +1,16 @@
 // Side panels: signal, multi-timeframe attention, model, prediction history, alerts.
 
-import type { Bar, ModelPerformance, Prediction, Predictor, StoredPrediction, Timeframe } from "mtf-predict";
+import type { Bar, ModelPerformance, Prediction, Predictor, SignalPolicy, StoredPrediction, Timeframe } from "mtf-predict";
 import { EdgeClient } from "mtf-predict";
 import { useModels } from "mtf-predict/react";
 import { useEffect, useState } from "react";
-import { positionSize, predictedSigma, riskScore, SIZING_RULE, trend } from "./risk";
+import { policySentence, predictedSigma, riskScore, SIZING_RULE, trend } from "./risk";
 
 const pct = (x: number | null | undefined, d = 1) => (x == null || !Number.isFinite(x) ? "—" : `${(x * 100).toFixed(d)} %`);
 const num = (x: number | null | undefined, d = 2) => (x == null || !Number.isFinite(x) ? "—" : x.toFixed(d));
 
-export function SignalPanel({ p, recent }: { p: Prediction; recent: Bar[] }) {
-  const size = positionSize(p);
+export function SignalPanel({ p, recent, policy }: { p: Prediction; recent: Bar[]; policy?: SignalPolicy }) {
+  const size = p.position;
   const risk = riskScore(p, recent);
   return (
     <section className="panel" data-testid="signal-panel">
@@ -43,6 +43,11 @@ export function SignalPanel({ p, recent }: { p: Prediction; recent: Bar[] }) {
         suggested position{" "}
         <b data-testid="position">{size === 0 ? "none" : `${size > 0 ? "long" : "short"} ${pct(Math.abs(size), 0)} of equity`}</b>
       </p>
+      {policy && (
+        <p className="note" data-testid="signal-policy">
+          {policySentence(policy)}
+        </p>
+      )}
       <p className="rule">
         {SIZING_RULE} Risk score: predicted σ ÷ realised σ of the last bars over the same horizon, 50 = as much movement as just happened.
       </p>

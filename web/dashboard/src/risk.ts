@@ -1,6 +1,6 @@
-// Pure helpers of the dashboard: risk score, position size, per-timeframe trends. (Live bars come from the
+// Pure helpers of the dashboard: risk score, the policy's wording, per-timeframe trends. (Live bars come from the
 // package's useLiveBars, i.e. the Rust LiveBars.)
-import { type Bar, type Prediction, type Timeframe, timeframeMinutes } from "mtf-predict";
+import { type Bar, type Prediction, type SignalPolicy, type Timeframe, timeframeMinutes } from "mtf-predict";
 
 /** z of the 10th/90th percentile of a normal distribution: the q10–q90 band is ±1.2816 σ. */
 const Z90 = 1.2815515655446004;
@@ -31,16 +31,20 @@ export function riskScore(p: Prediction, recentMinutes: Bar[]): number {
   return Math.max(0, Math.min(100, Math.round((50 * pred) / real)));
 }
 
-/** The position-sizing rule, stated on screen. */
+/** The position-sizing rule (computed in Rust and served as `Prediction.position`), stated on screen. */
 export const SIZING_RULE =
-  "Volatility targeting: risk 0.5 % of equity per trade, size = 0.5 % ÷ predicted σ over the horizon (from the q10–q90 band), capped at 100 % of equity; no position on hold.";
+  "Position = validated edge × volatility target (0.5 % of equity per predicted σ over the horizon, at most 100 %); none on hold, and none from a model whose signals did not beat the base rate on validation.";
 
-/** Fraction of equity (signed: + long, − short) by the volatility-targeting rule. */
-export function positionSize(p: Prediction): number {
-  if (p.signal === "hold") return 0;
-  const sigma = predictedSigma(p);
-  const size = sigma > 0 ? Math.min(1, 0.005 / sigma) : 0;
-  return p.signal === "buy" ? size : -size;
+/** One sentence on how the model signals, from its validated policy (`ModelInfo.signal_policy`). */
+export function policySentence(policy: SignalPolicy | undefined): string {
+  if (!policy) return "";
+  const f = (x: number) => `${(x * 100).toFixed(1)} %`;
+  if (policy.margin === null) {
+    return policy.signals === 0
+      ? "Signals: hold only — this model carries no validated signal policy."
+      : `Signals: hold only — on validation no signal threshold beat the base rate (best: ${policy.signals} signals hit ${f(policy.hit_rate)}, lower bound ${f(policy.hit_rate_lower)} vs base ${f(policy.base_rate)}).`;
+  }
+  return `Signals: buy/sell when p(up) − p(down) ≥ ${policy.margin.toFixed(3)}; on validation ${policy.signals} signals hit ${f(policy.hit_rate)} (lower bound ${f(policy.hit_rate_lower)}) vs base ${f(policy.base_rate)}; edge ${policy.edge.toFixed(3)}.`;
 }
 
 /** Log change over the last `lookback` bars of a timeframe, computed from minute bars (close to close). */

@@ -5,9 +5,9 @@
  * follow the New York clock; daily bars are New York trading days. Returns are log returns.
  */
 
-// Bar, Timeframe, Signal, Prediction (with Horizon, Interval, Probabilities, Attention, Recalibration) and ModelInfo are
-// generated from the Rust definitions (crates/model/src/contract.rs): the same types `mtf predict` and the wasm
-// module emit.
+// Bar, Timeframe, Signal, Prediction (with Horizon, Interval, Probabilities, Attention, Recalibration) and ModelInfo
+// (with SignalPolicy) are generated from the Rust definitions (crates/model/src/contract.rs): the same types
+// `mtf predict` and the wasm module emit.
 import type { Bar, Timeframe } from "./generated/contract.js";
 
 export type {
@@ -22,6 +22,7 @@ export type {
   Probabilities,
   Recalibration,
   Signal,
+  SignalPolicy,
   Timeframe,
 } from "./generated/contract.js";
 

@@ -198,7 +198,11 @@ waiting: number,
 /**
  * Model versions whose health (`/models/{v}/health`) the monitoring step recomputed after this run.
  */
-monitored: number, };
+monitored: number, 
+/**
+ * Outcomes of the edge's own predictions fed into the live recalibration states by this run.
+ */
+recalibrated: number, };
 
 /**
  * The model that served a `/api/v1/predict` answer.
