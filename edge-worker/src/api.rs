@@ -85,7 +85,7 @@ async fn route(req: Request, env: &Env, cfg: &Config) -> Res {
         (Method::Get, ["api", "v1", "predictions"]) => predictions::get(&req, env).await,
         (Method::Get, ["api", "v1", "models"]) => models::list(env).await,
         (Method::Post, ["api", "v1", "models"]) => models::register(req, env, cfg).await,
-        (Method::Get, ["api", "v1", "models", "active"]) => models::active(env).await,
+        (Method::Get, ["api", "v1", "models", "active"]) => models::active(&req, env).await,
         (Method::Get, ["api", "v1", "models", v, "artifact"]) => models::artifact(&req, &seg(v), env).await,
         (Method::Post, ["api", "v1", "models", v, "activate"]) => models::activate(&req, &seg(v), env, cfg).await,
         (Method::Get, ["api", "v1", "models", v, "performance"]) => models::performance(&seg(v), env).await,

@@ -18,7 +18,7 @@ use crate::logic::{self, ApiError};
 use crate::routes::predict::predict_with_inputs;
 use crate::routes::predictions::bump_generation;
 use crate::serving::{self, PredictQuery};
-use crate::wire::ScheduledRun;
+use crate::wire::{ScheduledModelRun, ScheduledRun};
 
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
@@ -58,23 +58,88 @@ pub fn scheduled_instant(now: DateTime<Utc>, base: Timeframe, session: SessionFi
     }
 }
 
-/// Predicts the watchlist at the newest base-bar close before `at` (default now) and stores the predictions
-/// whose newest base bar closed at that instant (none on holidays), idempotently: a second run for the same
-/// instant stores nothing (`INSERT OR IGNORE` on the unique index of migration 0002).
+/// Predicts the watchlist with every active model (one per horizon) at its newest base-bar close before `at`
+/// (default now) and stores the predictions whose newest base bar closed at that instant (none on holidays),
+/// idempotently: a second run for the same instant stores nothing (`INSERT OR IGNORE` on the unique index of
+/// migration 0002). A model that fails is reported in its run; the others still run.
 ///
 /// # Errors
 /// No active model (503), or D1 failing.
 pub async fn predict_watchlist(env: &Env, cfg: &Config, at: Option<DateTime<Utc>>) -> Result<ScheduledRun, ApiError> {
     let (symbols, bad) = serving::parse_watchlist(&cfg.watchlist);
-    let skip =
-        |why: String| ScheduledRun { at: String::new(), stored: 0, predicted: 0, failed: vec![], skipped: Some(why) };
     if !bad.is_empty() {
         worker::console_warn!("WATCHLIST: skipped invalid symbol(s) {}", bad.join(", "));
     }
+    let skip = |why: String| ScheduledRun {
+        models: vec![],
+        at: String::new(),
+        stored: 0,
+        predicted: 0,
+        failed: vec![],
+        skipped: Some(why),
+    };
     if symbols.is_empty() {
         return Ok(skip("WATCHLIST is empty".into()));
     }
-    let served = inference::model(env, cfg, None).await?;
+    let active = db::active_models(&db::d1(env)?).await?;
+    if active.is_empty() {
+        // The same 503 as before horizons: nothing is active.
+        inference::model_row(env, None, None).await?;
+    }
+    let mut runs = Vec::new();
+    for row in &active {
+        let horizon = row.horizon_minutes.map_or(0, |h| h as i64);
+        match predict_watchlist_with(env, cfg, at, &symbols, &row.version).await {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                log_error(&format!("scheduled predictions of {}", row.version), &e, cfg);
+                runs.push(ScheduledModelRun {
+                    model: row.version.clone(),
+                    horizon_minutes: horizon,
+                    at: String::new(),
+                    stored: 0,
+                    predicted: 0,
+                    failed: vec![],
+                    skipped: Some(format!("{}: {}", e.code, e.message)),
+                });
+            }
+        }
+    }
+    Ok(summarise(runs))
+}
+
+/// The sums of the models' runs (`at` and `skipped` of the first, the newest activation).
+fn summarise(runs: Vec<ScheduledModelRun>) -> ScheduledRun {
+    let first = runs.first();
+    ScheduledRun {
+        at: first.map(|r| r.at.clone()).unwrap_or_default(),
+        skipped: first.and_then(|r| r.skipped.clone()),
+        stored: runs.iter().map(|r| r.stored).sum(),
+        predicted: runs.iter().map(|r| r.predicted).sum(),
+        failed: runs.iter().flat_map(|r| r.failed.iter().cloned()).collect(),
+        models: runs,
+    }
+}
+
+/// [`predict_watchlist`] for one model version.
+async fn predict_watchlist_with(
+    env: &Env,
+    cfg: &Config,
+    at: Option<DateTime<Utc>>,
+    symbols: &[String],
+    version: &str,
+) -> Result<ScheduledModelRun, ApiError> {
+    let served = inference::model(env, cfg, Some(version), None).await?;
+    let horizon_minutes = inference::horizon_minutes(&served.model);
+    let skip = |why: String| ScheduledModelRun {
+        model: version.to_string(),
+        horizon_minutes,
+        at: String::new(),
+        stored: 0,
+        predicted: 0,
+        failed: vec![],
+        skipped: Some(why),
+    };
     let data = &served.model.predictor.header.data;
     let (base, session) = (data.base, data.session);
     let now = at.unwrap_or_else(|| Utc.timestamp_millis_opt(now_ms()).single().unwrap_or_default());
@@ -82,10 +147,10 @@ pub async fn predict_watchlist(env: &Env, cfg: &Config, at: Option<DateTime<Utc>
         return Ok(skip(format!("{} is outside the session", iso(now.timestamp_millis()))));
     };
     let q = PredictQuery {
-        symbols: symbols.into_iter().map(Ok).collect(),
+        symbols: symbols.iter().cloned().map(Ok).collect(),
         horizon_minutes: None,
         at: Some(instant),
-        model: None,
+        model: Some(version.to_string()),
     };
     // Fresh (not from the prediction cache): each stored prediction comes with its inputs, recorded for drift.
     let (r, inputs) = predict_with_inputs(env, cfg, &q, true).await?;
@@ -140,5 +205,13 @@ pub async fn predict_watchlist(env: &Env, cfg: &Config, at: Option<DateTime<Utc>
             }
         }
     }
-    Ok(ScheduledRun { at: iso(instant.timestamp_millis()), stored, predicted, failed, skipped: None })
+    Ok(ScheduledModelRun {
+        model: version.to_string(),
+        horizon_minutes,
+        at: iso(instant.timestamp_millis()),
+        stored,
+        predicted,
+        failed,
+        skipped: None,
+    })
 }

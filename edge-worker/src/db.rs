@@ -69,11 +69,14 @@ pub struct ModelRow {
     pub metrics: Option<String>,
     pub config: Option<String>,
     pub model_path: String,
+    /// Base-bar minutes × label horizon (migration 0009; set at registration).
+    pub horizon_minutes: Option<f64>,
+    /// When the version was last activated (RFC 3339 UTC).
+    pub activated_at: Option<String>,
 }
 
 /// The columns of [`ModelRow`], in a `SELECT`.
-pub const MODEL_COLS: &str =
-    "version, sha256, size, is_active, created_at, training_start, training_end, metrics, config, model_path";
+pub const MODEL_COLS: &str = "version, sha256, size, is_active, created_at, training_start, training_end, metrics, config, model_path, horizon_minutes, activated_at";
 
 impl ModelRow {
     /// The wire form.
@@ -90,8 +93,43 @@ impl ModelRow {
             metrics: wire::json_column(self.metrics.as_deref()),
             config: wire::json_column(self.config.as_deref()),
             artifact_url: format!("/api/v1/models/{}/artifact", urlencode(&self.version)),
+            horizon_minutes: self.horizon_minutes.map(|h| h as i64),
+            activated_at: self.activated_at.clone(),
         }
     }
+}
+
+/// The active models, one per horizon, newest activation first.
+///
+/// # Errors
+/// D1 failing.
+pub async fn active_models(db: &D1Database) -> Result<Vec<ModelRow>, ApiError> {
+    rows(
+        db,
+        &format!("SELECT {MODEL_COLS} FROM ml_model_versions WHERE is_active = 1 ORDER BY activated_at DESC, id DESC"),
+        &[],
+    )
+    .await
+}
+
+/// The active model of `horizon` minutes, or (`None`) the newest activation. `Err` holds the horizons that are
+/// served when no model matches (empty: none is active).
+///
+/// # Errors
+/// D1 failing (outer).
+pub async fn active_model(db: &D1Database, horizon: Option<i64>) -> Result<Result<ModelRow, Vec<i64>>, ApiError> {
+    let all = active_models(db).await?;
+    let served: Vec<i64> = {
+        let mut h: Vec<i64> = all.iter().filter_map(|m| m.horizon_minutes.map(|h| h as i64)).collect();
+        h.sort_unstable();
+        h.dedup();
+        h
+    };
+    let found = match horizon {
+        None => all.into_iter().next(),
+        Some(h) => all.into_iter().find(|m| m.horizon_minutes.map(|x| x as i64) == Some(h)),
+    };
+    Ok(found.ok_or(served))
 }
 
 /// The registry row of `version`.

@@ -18,14 +18,15 @@ use serde_json::Value;
 use worker::Env;
 
 use crate::config::Config;
-use crate::db::{self, MODEL_COLS, ModelRow};
+use crate::db::{self, ModelRow};
 use crate::http::iso;
 use crate::logic::{ApiError, CacheKind};
 use crate::upstream::{Cached, alpaca_get, cached_body};
 use crate::wire::InputRange;
 
-/// Loaded models kept per isolate (the served one and the one before it, for a rollback or a failed load).
-const KEEP_LOADED: usize = 2;
+/// Loaded models kept per isolate: the served ones (one per horizon) and those before them, for a rollback or a
+/// failed load.
+const KEEP_LOADED: usize = 4;
 
 /// Most Alpaca pages one bar size of one request may take (a batch of 100 symbols of 1-minute bars over a
 /// week of extended hours is about 30).
@@ -73,24 +74,32 @@ pub fn load(bytes: &[u8], sha256: &str, version: &str) -> Result<Loaded, ApiErro
     Ok(Loaded { version: version.to_string(), sha256: sha256.to_string(), predictor, plan })
 }
 
-/// The registry row of `version`, or of the active model.
+/// What a loaded model predicts: minutes ahead (base-bar minutes × label horizon).
+pub fn horizon_minutes(m: &Loaded) -> i64 {
+    let d = &m.predictor.header.data;
+    d.base.minutes() * d.labels.horizon as i64
+}
+
+/// The registry row of `version`, else of the active model of `horizon` minutes, else of the newest
+/// activation.
 ///
 /// # Errors
-/// 404 for an unknown version; 503 `no_active_model` when none is active.
-pub async fn model_row(env: &Env, version: Option<&str>) -> Result<ModelRow, ApiError> {
+/// 404 for an unknown version; 404 `no_model_for_horizon` naming the served horizons; 503 `no_active_model`
+/// when none is active.
+pub async fn model_row(env: &Env, version: Option<&str>, horizon: Option<i64>) -> Result<ModelRow, ApiError> {
     let d1 = db::d1(env)?;
     if let Some(v) = version {
         return db::model(&d1, v).await;
     }
-    let rows: Vec<ModelRow> =
-        db::rows(&d1, &format!("SELECT {MODEL_COLS} FROM ml_model_versions WHERE is_active = 1 LIMIT 1"), &[]).await?;
-    rows.into_iter().next().ok_or_else(|| {
-        ApiError::new(
+    match db::active_model(&d1, horizon).await? {
+        Ok(row) => Ok(row),
+        Err(served) if served.is_empty() => Err(ApiError::new(
             503,
             "no_active_model",
             "no model is active: register one with POST /api/v1/models (admin) or activate a version",
-        )
-    })
+        )),
+        Err(served) => Err(crate::serving::no_model_for_horizon(horizon.unwrap_or_default(), &served)),
+    }
 }
 
 /// Reads and loads the artifact of `row` from KV.
@@ -109,14 +118,15 @@ pub async fn load_row(env: &Env, row: &ModelRow) -> Result<Loaded, ApiError> {
     load(&bytes, &row.sha256, &row.version)
 }
 
-/// The model to serve: the requested version, else the active one — loaded once per isolate and reloaded when
-/// the active version (its sha256) changes, so activation and rollback take effect on the next request. When
-/// the active model cannot be loaded, the model this isolate served before keeps serving (with a warning).
+/// The model to serve: the requested version, else the active one of `horizon` (else the newest activation) —
+/// loaded once per isolate and reloaded when the active version (its sha256) changes, so activation and
+/// rollback take effect on the next request. When the active model cannot be loaded, a model of the same
+/// horizon this isolate served before keeps serving (with a warning).
 ///
 /// # Errors
 /// As [`model_row`]; 503 `model_unavailable` when the model cannot be loaded and none was loaded before.
-pub async fn model(env: &Env, cfg: &Config, version: Option<&str>) -> Result<Served, ApiError> {
-    let row = model_row(env, version).await?;
+pub async fn model(env: &Env, cfg: &Config, version: Option<&str>, horizon: Option<i64>) -> Result<Served, ApiError> {
+    let row = model_row(env, version, horizon).await?;
     let hit = LOADED.with(|l| l.borrow().iter().find(|m| m.sha256 == row.sha256 && m.version == row.version).cloned());
     if let Some(model) = hit {
         LOADED.with(|l| {
@@ -138,7 +148,10 @@ pub async fn model(env: &Env, cfg: &Config, version: Option<&str>) -> Result<Ser
         }
         Err(e) => {
             crate::http::log_error("model load failed", &e, cfg);
-            let previous = LOADED.with(|l| l.borrow().first().cloned());
+            // Only a model of the same horizon stands in for it.
+            let wanted = row.horizon_minutes.map(|h| h as i64);
+            let previous =
+                LOADED.with(|l| l.borrow().iter().find(|m| wanted.is_none_or(|h| horizon_minutes(m) == h)).cloned());
             match previous {
                 Some(model) if version.is_none() => Ok(Served {
                     warning: Some(format!(

@@ -105,7 +105,11 @@ fn symbols(raw: &[&str]) -> Result<Vec<RequestedSymbol>, ApiError> {
     Ok(out)
 }
 
-fn parse_horizon(v: &Value) -> Result<i64, ApiError> {
+/// A horizon in whole minutes (a JSON number or a numeric string), 1 to a year.
+///
+/// # Errors
+/// 400 `invalid_horizon`.
+pub fn parse_horizon(v: &Value) -> Result<i64, ApiError> {
     let n = match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.parse::<f64>().ok(),
@@ -135,10 +139,31 @@ pub fn prediction_key(version: &str, symbol: &str, horizon_minutes: i64, bucket_
     format!("predict:v1:{version}:{symbol}:{horizon_minutes}:{bucket_ms}")
 }
 
-/// KV key of the last valid prediction of a symbol (any model, any horizon): the stale fallback. One per symbol,
-/// so it is found even when the model that made it cannot be loaded to say its horizon.
-pub fn last_valid_key(symbol: &str) -> String {
-    format!("predict:last:{symbol}")
+/// KV key of the last valid prediction of a symbol: the stale fallback. `None`: of any model and horizon (found
+/// even when the model that made it cannot be loaded to say its horizon); `Some(h)`: of horizon `h` minutes
+/// (each horizon has its own active model, so each keeps its own fallback).
+pub fn last_valid_key(symbol: &str, horizon_minutes: Option<i64>) -> String {
+    match horizon_minutes {
+        None => format!("predict:last:{symbol}"),
+        Some(h) => format!("predict:last:{symbol}:{h}"),
+    }
+}
+
+/// The error when no active model predicts `requested` minutes ahead: names the horizons that are served.
+pub fn no_model_for_horizon(requested: i64, served: &[i64]) -> ApiError {
+    let served = if served.is_empty() {
+        "no model is active".to_string()
+    } else {
+        let list: Vec<String> = served.iter().map(|h| format!("{h}")).collect();
+        format!("active models predict {} minutes ahead", list.join(", "))
+    };
+    ApiError::new(
+        404,
+        "no_model_for_horizon",
+        format!(
+            "no active model predicts {requested} minutes ahead ({served}); register and activate one for that horizon"
+        ),
+    )
 }
 
 /// Whether the requested horizon is the model's (each model predicts one horizon).
@@ -235,6 +260,16 @@ mod tests {
         let e = check_horizon(Some(30), 60, "m@1").unwrap_err();
         assert_eq!(e.code, "unsupported_horizon");
         assert!(e.message.contains("60 minutes"));
+    }
+
+    #[test]
+    fn no_model_for_a_horizon_names_the_served_ones() {
+        let e = no_model_for_horizon(30, &[60, 1440]);
+        assert_eq!((e.status, e.code), (404, "no_model_for_horizon"));
+        assert!(e.message.contains("30 minutes") && e.message.contains("60, 1440 minutes"), "{}", e.message);
+        assert!(no_model_for_horizon(30, &[]).message.contains("no model is active"));
+        assert_ne!(last_valid_key("SPY", None), last_valid_key("SPY", Some(60)));
+        assert_ne!(last_valid_key("SPY", Some(60)), last_valid_key("SPY", Some(1440)));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct ModelVersion {
     /// Artifact size in bytes.
     #[ts(type = "number")]
     pub size: u64,
-    /// Whether this version is the one served.
+    /// Whether this version is the one served for its horizon.
     pub active: bool,
     /// Registration time (RFC 3339 UTC).
     pub created_at: String,
@@ -36,6 +36,12 @@ pub struct ModelVersion {
     pub config: Value,
     /// Where to download the artifact.
     pub artifact_url: String,
+    /// What it predicts: minutes ahead (base-bar minutes × label horizon; 1d = 1440). The registry holds one
+    /// active model per horizon.
+    #[ts(type = "number | null")]
+    pub horizon_minutes: Option<i64>,
+    /// When it was last activated (RFC 3339 UTC); `null` if never.
+    pub activated_at: Option<String>,
 }
 
 /// `GET /api/v1/models`.
@@ -237,9 +243,33 @@ pub struct PredictResponse {
     pub warnings: Vec<String>,
 }
 
-/// `POST /api/v1/admin/predict-watchlist` and the cron's scheduled predictions.
+/// `POST /api/v1/admin/predict-watchlist` and the cron's scheduled predictions: one run per active model (one
+/// per horizon); the top-level numbers are their sums, `at` and `skipped` those of the newest activation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ScheduledRun {
+    /// Each active model's run, newest activation first.
+    #[serde(default)]
+    pub models: Vec<ScheduledModelRun>,
+    /// The instant predicted (the newest base-bar close), RFC 3339 UTC; empty when skipped.
+    pub at: String,
+    /// Predictions stored by this run (a second run for the same instant stores none).
+    pub stored: usize,
+    /// Symbols predicted.
+    pub predicted: usize,
+    /// Symbols that got no prediction, with why.
+    pub failed: Vec<PredictEntry>,
+    /// Why the run did nothing, when it did nothing (outside the session, no watchlist, …).
+    pub skipped: Option<String>,
+}
+
+/// One active model's part of a [`ScheduledRun`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ScheduledModelRun {
+    /// `name@version` (empty when no model ran).
+    pub model: String,
+    /// Minutes ahead.
+    #[ts(type = "number")]
+    pub horizon_minutes: i64,
     /// The instant predicted (the newest base-bar close), RFC 3339 UTC; empty when skipped.
     pub at: String,
     /// Predictions stored by this run (a second run for the same instant stores none).
@@ -368,6 +398,7 @@ pub fn typescript() -> String {
         decl::<PredictEntry>(),
         decl::<PredictResponse>(),
         decl::<ScheduledRun>(),
+        decl::<ScheduledModelRun>(),
         decl::<SessionResponse>(),
         decl::<UpstreamState>(),
         decl::<StreamHello>(),

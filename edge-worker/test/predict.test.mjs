@@ -202,9 +202,11 @@ describe("ml-predict at the edge", { skip }, () => {
     const one = await call(w, "/api/v1/predict", predictReq({ symbols: ["MSFT"], at }, ADMIN, { "cache-control": "no-cache" }));
     assert.equal(one.json.predictions[0].cached, false);
     assert.ok(maxRelDiff(one.json.predictions[0].prediction, by.MSFT.prediction) <= 1e-5);
+    // A horizon no active model predicts (one active model per horizon): a 404 naming the served horizon.
     const h = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: AT, horizon: 15 }));
-    assert.equal(h.status, 400);
-    assert.equal(h.json.error.code, "unsupported_horizon");
+    assert.equal(h.status, 404);
+    assert.equal(h.json.error.code, "no_model_for_horizon");
+    assert.match(h.json.error.message, /15 minutes ahead \(active models predict 60 minutes ahead\)/);
     assert.equal((await call(w, "/api/v1/predict", predictReq({ symbols: [] }))).json.error.code, "invalid_batch");
     const future = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: "2099-01-01T00:00:00Z" }));
     assert.equal(future.json.error.code, "invalid_time");
@@ -353,6 +355,102 @@ describe("ml-predict at the edge", { skip }, () => {
       "an instant before the newest outcome gets the model's band",
     );
     assert.ok(p.interval.high > p.predictedPrice && p.interval.low < p.predictedPrice);
+  });
+
+  test("several horizons: one active model per horizon; /models/active, predict and the cron pick by horizon; activating one leaves the others", async () => {
+    const daily = new Uint8Array(readFileSync(join(root, "models/daily-1d-h1/model.mtf")));
+    const intraday = (await call(w, "/api/v1/models/active?horizon=60")).json.model.version;
+    assert.match(intraday, /^spy-15m-h4@/);
+    const reg = await register(w, daily);
+    assert.equal(reg.status, 201, reg.text);
+    const dv = reg.json.model.version;
+    assert.equal(reg.json.model.horizon_minutes, 1440);
+    assert.equal(reg.json.model.active, true, "the first model of its horizon becomes active");
+    const activeOf = async (q) => (await call(w, `/api/v1/models/active${q}`)).json.model?.version;
+    assert.equal(await activeOf("?horizon=1440"), dv);
+    assert.equal(await activeOf("?horizon=60"), intraday, "the intraday model stays active for its horizon");
+    assert.equal(await activeOf(""), dv, "without a horizon: the newest activation");
+    const none = await call(w, "/api/v1/models/active?horizon=30");
+    assert.equal(none.status, 404);
+    assert.equal(none.json.error.code, "no_model_for_horizon");
+    assert.match(none.json.error.message, /30 minutes.*60, 1440 minutes/);
+    assert.equal((await call(w, "/api/v1/models/active?horizon=soon")).json.error.code, "invalid_horizon");
+
+    // Predict picks the model of the horizon asked for.
+    const at = "2016-05-12T21:00:00Z";
+    const d = await call(w, "/api/v1/predict", predictReq({ symbols: ["AAPL"], at, horizon: 1440 }));
+    assert.equal(d.status, 200, d.text);
+    assert.equal(d.json.model.version, dv);
+    const dp = d.json.predictions[0].prediction;
+    assert.ok(dp, d.text);
+    assert.equal(dp.horizon.minutes, 1440);
+    assert.equal(dp.lastBarStart.slice(0, 10), "2016-05-12", "the daily bar of that day, complete at 16:00 New York");
+    const i = await call(w, "/api/v1/predict", predictReq({ symbols: ["AAPL"], at, horizon: 60 }));
+    assert.equal(i.json.model.version, intraday);
+    assert.equal(i.json.predictions[0].prediction.horizon.minutes, 60);
+    const missing = await call(w, "/api/v1/predict", predictReq({ symbols: ["AAPL"], at, horizon: 30 }));
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json.error.code, "no_model_for_horizon");
+    // A version pinned with another horizon is refused, as before.
+    assert.equal(
+      (await call(w, "/api/v1/predict", predictReq({ symbols: ["AAPL"], at, horizon: 60, model: dv }))).json.error.code,
+      "unsupported_horizon",
+    );
+
+    // A new daily version activated, then rolled back: the intraday model is active throughout.
+    const dailyV2 = artifactWithVersion(daily, "9.9.9");
+    const r2 = await register(w, dailyV2, true);
+    assert.equal(r2.status, 201, r2.text);
+    const v2 = r2.json.model.version;
+    assert.equal(await activeOf("?horizon=1440"), v2);
+    assert.equal(await activeOf("?horizon=60"), intraday);
+    assert.equal((await activate(w, dv)).status, 200);
+    assert.equal(await activeOf("?horizon=1440"), dv);
+    assert.equal(await activeOf("?horizon=60"), intraday);
+    const actives = (await call(w, "/api/v1/models")).json.models.filter((m) => m.active);
+    assert.deepEqual(
+      actives.map((m) => [m.version, m.horizon_minutes]).sort(),
+      [
+        [dv, 1440],
+        [intraday, 60],
+      ].sort(),
+    );
+
+    // The cron runs every active model: after the close the daily one stores, the 15-minute one is outside its session.
+    const cron = await call(w, `/api/v1/admin/predict-watchlist?at=${at}`, { method: "POST", headers: auth(ADMIN) });
+    assert.equal(cron.status, 200, cron.text);
+    assert.deepEqual(
+      cron.json.models.map((m) => [m.model, m.horizon_minutes]),
+      [
+        [dv, 1440],
+        [intraday, 60],
+      ],
+      "newest activation first",
+    );
+    const [dr, ir] = cron.json.models;
+    assert.equal(dr.at, "2016-05-12T20:00:00Z");
+    assert.ok(dr.stored >= 1, JSON.stringify(dr));
+    assert.match(ir.skipped, /outside the session/);
+    assert.equal(cron.json.stored, dr.stored + ir.stored);
+    const rows = (
+      await w.db
+        .prepare("SELECT horizon_minutes, prediction_time FROM ml_predictions WHERE source = 'edge' AND model_version = ?1")
+        .bind(dv)
+        .all()
+    ).results;
+    assert.ok(
+      rows.length >= 1 && rows.every((r) => r.horizon_minutes === 1440 && r.prediction_time === "2016-05-12T20:00:00Z"),
+      JSON.stringify(rows),
+    );
+
+    // Rows registered before migration 0009 get their horizon from their stored config (its backfill statement).
+    const before = (await w.db.prepare("SELECT version, horizon_minutes FROM ml_model_versions ORDER BY id").all()).results;
+    await w.db.prepare("UPDATE ml_model_versions SET horizon_minutes = NULL").run();
+    const backfill = readFileSync(join(workerDir, "migrations/0009_horizons.sql"), "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("UPDATE ml_model_versions SET horizon_minutes"));
+    await w.db.prepare(backfill.replace(/;\s*$/, "")).run();
+    assert.deepEqual((await w.db.prepare("SELECT version, horizon_minutes FROM ml_model_versions ORDER BY id").all()).results, before);
   });
 
   test("the rate limit refuses with 429", async () => {

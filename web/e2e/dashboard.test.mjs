@@ -128,6 +128,36 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     await page.close();
   });
 
+  test("Horizons: the edge's active model of each horizon side by side, bands on one axis", { timeout: 120_000 }, async () => {
+    // SPY: the demo's replay clock is in January 2011, when the shared data has SPY minutes (not AAPL's).
+    const { page, problems } = await open("?symbols=SPY&backend=cpu");
+    // scripts/demo registers the 1 h default and the 1 d and 5 d daily models: one active model per horizon.
+    const models = (await (await fetch(`${base}/api/v1/models`)).json()).models.filter((m) => m.active);
+    assert.deepEqual(
+      models.map((m) => m.horizon_minutes).sort((a, b) => a - b),
+      [60, 1440, 7200],
+    );
+    for (const m of models) {
+      const card = page.locator(`[data-testid=horizon-${m.horizon_minutes}]`);
+      await card.locator("[data-testid=horizon-price], [data-testid=horizon-error]").first().waitFor({ timeout: 60_000 });
+      assert.equal(await card.getAttribute("data-version"), m.version);
+    }
+    // Each card's prediction is its own model's (the edge picked the model of the horizon asked for), and the plot
+    // has a row for every card with a prediction.
+    const priced = [];
+    for (const m of models) {
+      const card = page.locator(`[data-testid=horizon-${m.horizon_minutes}]`);
+      if ((await card.locator("[data-testid=horizon-price]").count()) === 1) priced.push(m.horizon_minutes);
+      else console.log(`horizon ${m.horizon_minutes}: ${await card.locator("[data-testid=horizon-error]").innerText()}`);
+    }
+    assert.ok(priced.includes(60), `the 1 h model predicts SPY (priced: ${priced})`);
+    assert.ok(priced.includes(1440), `the 1 d model predicts SPY from its daily bars (priced: ${priced})`);
+    assert.equal(await page.locator("[data-testid=horizon-plot-row]").count(), priced.length);
+    await page.locator("[data-testid=horizons]").screenshot({ path: join(results, "dashboard-horizons.png") });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
   test("Model health shows the retrain history and the last run's champion/challenger comparison", { timeout: 120_000 }, async () => {
     // A record as `mtf retrain` posts it (the loop itself runs against workerd in edge-worker/test/retrain.test.mjs);
     // the demo's admin token is scripts/demo's constant.

@@ -104,6 +104,26 @@ test('where: "edge" asks the edge\'s ml-predict and loads no model; a model the 
   await fallback.page.close();
 });
 
+test("a horizon no active model serves: the hook says which horizons are served, and loads no model", {
+  skip: !ready,
+  timeout: 120_000,
+}, async () => {
+  const artifacts0 = site.counts.artifact;
+  const { page, problems } = await open("?backend=cpu&horizon=1d");
+  await page.waitForSelector("#error", { timeout: 60_000 });
+  const state = await page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));
+  assert.equal(state.status, "error");
+  assert.match(state.error, /no_model_for_horizon: no active model predicts 1440 minutes ahead \(active models predict 60 minutes ahead\)/);
+  assert.equal(state.prediction, undefined);
+  assert.equal(site.counts.artifact, artifacts0, "no artifact downloaded for a horizon nobody serves");
+  // The only console error is the browser's own line for the 404.
+  assert.deepEqual(
+    problems.filter((p) => !/status of 404/.test(p)),
+    [],
+  );
+  await page.close();
+});
+
 test("WebGPU (SwiftShader): same prediction within 1e-4, two in a row, and still working after an error", {
   skip: !ready,
   timeout: 300_000,

@@ -33,6 +33,14 @@ export async function fixture() {
   return { request, expected, bars };
 }
 
+/** The edge's answer when no active model predicts `h` minutes ahead (edge-worker/src/serving.rs). */
+const noModelFor = (h) => ({
+  error: {
+    code: "no_model_for_horizon",
+    message: `no active model predicts ${h} minutes ahead (active models predict 60 minutes ahead); register and activate one for that horizon`,
+  },
+});
+
 /** Starts the server on 127.0.0.1 (port 0 = any). `statics` maps URL prefixes to directories. */
 export async function serve(statics, port = 0) {
   const fx = await fixture();
@@ -76,6 +84,7 @@ export async function serve(statics, port = 0) {
       req.on("end", () => {
         const body = JSON.parse(text || "{}");
         counts.predictBodies.push({ body, authorization: req.headers.authorization ?? null });
+        if (body.horizon !== undefined && body.horizon !== 60) return json(404, noModelFor(body.horizon));
         json(200, {
           model: { version, sha256 },
           at: fx.expected.predictionTime,
@@ -94,6 +103,9 @@ export async function serve(statics, port = 0) {
       return;
     }
     if (url.pathname === "/api/v1/models/active") {
+      // One model, predicting 60 minutes ahead: another horizon is the edge's 404 naming the served ones.
+      const h = url.searchParams.get("horizon");
+      if (h !== null && h !== "60") return json(404, noModelFor(h));
       return json(200, {
         model: {
           version,
@@ -103,6 +115,8 @@ export async function serve(statics, port = 0) {
           active: true,
           created_at: "",
           artifact_url: `/api/v1/models/${encodeURIComponent(version)}/artifact`,
+          horizon_minutes: 60,
+          activated_at: "",
         },
       });
     }

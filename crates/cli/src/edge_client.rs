@@ -120,9 +120,10 @@ impl EdgeClient {
         serde_json::from_slice(&bytes).map(Some).with_context(|| format!("GET {path}: the answer is not JSON"))
     }
 
-    /// The active model, `None` when none is.
-    pub fn active(&self) -> anyhow::Result<Option<EdgeModel>> {
-        match self.get_json("/api/v1/models/active")? {
+    /// The active model predicting `horizon_minutes` ahead (the edge holds one per horizon), `None` when none
+    /// is.
+    pub fn active(&self, horizon_minutes: i64) -> anyhow::Result<Option<EdgeModel>> {
+        match self.get_json(&format!("/api/v1/models/active?horizon={horizon_minutes}"))? {
             None => Ok(None),
             Some(v) => Ok(Some(serde_json::from_value(v["model"].clone()).context("/models/active: no model")?)),
         }

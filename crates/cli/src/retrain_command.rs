@@ -149,7 +149,8 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<()> {
             store_dir.display()
         )
     })?;
-    let champion = edge.active()?;
+    // The champion is the active model of the challenger's horizon (the edge serves one per horizon).
+    let champion = edge.active(file.experiment.data.base.minutes() * file.experiment.data.labels.horizon as i64)?;
     let champ = match &champion {
         Some(m) => Some(load_champion(&edge, m)?),
         None => None,
@@ -396,7 +397,7 @@ fn complete(edge: &EdgeClient, mut record: RetrainRecord, bytes: &[u8]) -> anyho
         edge.activate(&registered.version)?;
         record.activated = true;
     } else {
-        // (Registration activates only when no model was active at all.)
+        // (Registration activates only when no model of its horizon was active.)
         record.activated = registered.active;
     }
     Ok(record)

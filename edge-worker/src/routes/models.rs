@@ -1,7 +1,10 @@
-//! The model registry: `GET /api/v1/models`, `/models/active`, `/models/{v}/artifact` (ETag = sha256),
-//! `POST /models` (admin; verified with the shared artifact envelope), `/models/{v}/activate` (rollback) and
-//! `/models/{v}/performance`. Registration and activation load the artifact as the predict route will and
-//! refuse (422 `artifact_invalid`) one that does not load. Artifacts live in KV; the newest 5 versions and the active one are kept.
+//! The model registry: `GET /api/v1/models`, `/models/active[?horizon=]`, `/models/{v}/artifact` (ETag =
+//! sha256), `POST /models` (admin; verified with the shared artifact envelope), `/models/{v}/activate`
+//! (rollback) and `/models/{v}/performance`. One model is active per horizon (minutes ahead): activating a
+//! version deactivates only the other versions of its horizon, and a registration becomes active when its
+//! horizon has none. Registration and activation load the artifact as the predict route will and refuse (422
+//! `artifact_invalid`) one that does not load. Artifacts live in KV; the newest 5 versions and every active one
+//! are kept.
 
 use serde_json::{Value, json};
 use worker::{D1Database, Env, Headers, Request, Response};
@@ -22,12 +25,19 @@ pub async fn list(env: &Env) -> Res {
     json_response(200, &ModelsResponse { models: list.iter().map(ModelRow::to_wire).collect() })
 }
 
-pub async fn active(env: &Env) -> Res {
+/// `GET /models/active?horizon=N`: the active model predicting N minutes ahead; without `horizon`, the newest
+/// activation.
+pub async fn active(req: &Request, env: &Env) -> Res {
+    let horizon =
+        query(req)?.get("horizon").map(|h| crate::serving::parse_horizon(&Value::String(h.clone()))).transpose()?;
     let db = db::d1(env)?;
-    let list: Vec<ModelRow> =
-        db::rows(&db, &format!("SELECT {MODEL_COLS} FROM ml_model_versions WHERE is_active = 1 LIMIT 1"), &[]).await?;
-    let m =
-        list.first().ok_or_else(|| ApiError::not_found("no active model: register one with POST /api/v1/models"))?;
+    let m = match db::active_model(&db, horizon).await? {
+        Ok(m) => m,
+        Err(served) if served.is_empty() => {
+            return Err(ApiError::not_found("no active model: register one with POST /api/v1/models"));
+        }
+        Err(served) => return Err(crate::serving::no_model_for_horizon(horizon.unwrap_or_default(), &served)),
+    };
     let mut r = json_response(200, &ModelResponse { model: m.to_wire() })?;
     let _ = r.headers_mut().set("Cache-Control", "no-cache");
     Ok(r)
@@ -56,7 +66,7 @@ pub async fn register(req: Request, env: &Env, cfg: &Config) -> Res {
     let bytes = http::body_bytes(req, 25 << 20).await?;
     let info = logic::parse_artifact(&bytes)?;
     // The edge serves what it registers: an artifact `mtf-model` cannot load is refused here.
-    crate::inference::load(&bytes, &info.sha256, &info.id)?;
+    let horizon = crate::inference::horizon_minutes(&crate::inference::load(&bytes, &info.sha256, &info.id)?);
     let db = db::d1(env)?;
     match db::model(&db, &info.id).await {
         Ok(existing) if existing.sha256 == info.sha256 => return model_response(&db, &info.id, 200).await,
@@ -94,16 +104,25 @@ pub async fn register(req: Request, env: &Env, cfg: &Config) -> Res {
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let range = info.header.get("training_range").and_then(Value::as_array).cloned().unwrap_or_default();
     let config = json!({ "data": info.header.get("data"), "model": info.header.get("model"), "feature_spec": info.header.get("feature_spec"), "parameters": info.header.get("parameters") });
-    let none_active =
-        db::rows::<Exists>(&db, "SELECT 1 AS x FROM ml_model_versions WHERE is_active = 1", &[]).await?.is_empty();
+    let none_active = db::rows::<Exists>(
+        &db,
+        "SELECT 1 AS x FROM ml_model_versions WHERE is_active = 1 AND horizon_minutes = ?1",
+        &[json!(horizon)],
+    )
+    .await?
+    .is_empty();
+    let active_now = activate_now || none_active;
     let mut stmts = Vec::new();
     if activate_now {
-        stmts.push(db.prepare("UPDATE ml_model_versions SET is_active = 0"));
+        stmts.push(db::bind(
+            db.prepare("UPDATE ml_model_versions SET is_active = 0 WHERE horizon_minutes = ?1"),
+            &[json!(horizon)],
+        )?);
     }
     stmts.push(db::bind(
         db.prepare(
-            "INSERT INTO ml_model_versions (version, model_path, sha256, size, training_start, training_end, metrics, config, is_active) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO ml_model_versions (version, model_path, sha256, size, training_start, training_end, metrics, config, is_active, horizon_minutes, activated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?9 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END)",
         ),
         &[
             json!(info.id),
@@ -114,7 +133,8 @@ pub async fn register(req: Request, env: &Env, cfg: &Config) -> Res {
             range.get(1).cloned().unwrap_or(json!("")),
             json!(info.header.get("metrics").cloned().unwrap_or(json!({})).to_string()),
             json!(config.to_string()),
-            json!(activate_now || none_active),
+            json!(active_now),
+            json!(horizon),
         ],
     )?);
     stmts.push(db::bind(
@@ -141,8 +161,8 @@ pub async fn register(req: Request, env: &Env, cfg: &Config) -> Res {
     model_response(&db, &info.id, 201).await
 }
 
-/// Keeps the newest [`KEEP_VERSIONS`] versions (and always the active one); deletes the rest and their
-/// artifacts.
+/// Keeps the newest [`KEEP_VERSIONS`] versions (and always the active ones, one per horizon); deletes the rest
+/// and their artifacts.
 async fn prune(db: &D1Database, env: &Env) -> Result<(), ApiError> {
     #[derive(serde::Deserialize)]
     struct Old {
@@ -184,14 +204,23 @@ pub async fn activate(req: &Request, version: &str, env: &Env, cfg: &Config) -> 
     let row = db::model(&db, version).await?;
     // Activating (or rolling back to) bytes that no longer load is refused: the served model stays.
     crate::inference::load_row(env, &row).await?;
-    // One transaction, and the reset only if the version still exists (a concurrent prune must not leave no
-    // model active).
+    // One transaction, and the reset only if the version still exists (a concurrent prune must not leave its
+    // horizon with no model active); only the versions of its horizon are reset.
     db.batch(vec![
         db::bind(
-            db.prepare("UPDATE ml_model_versions SET is_active = 0 WHERE EXISTS (SELECT 1 FROM ml_model_versions WHERE version = ?1)"),
+            db.prepare(
+                "UPDATE ml_model_versions SET is_active = 0 WHERE horizon_minutes = \
+                 (SELECT horizon_minutes FROM ml_model_versions WHERE version = ?1)",
+            ),
             &[json!(version)],
         )?,
-        db::bind(db.prepare("UPDATE ml_model_versions SET is_active = 1 WHERE version = ?1"), &[json!(version)])?,
+        db::bind(
+            db.prepare(
+                "UPDATE ml_model_versions SET is_active = 1, activated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+                 WHERE version = ?1",
+            ),
+            &[json!(version)],
+        )?,
     ])
     .await?;
     model_response(&db, version, 200).await

@@ -94,7 +94,7 @@ fn with_prediction(symbol: &str, c: CachedPrediction, age_s: Option<f64>, stale:
 /// The last valid prediction of `symbol` (of `horizon` minutes when one was asked for) as a stale entry, or the
 /// error `code` naming why there is none.
 async fn stale_or(env: &Env, symbol: &str, horizon: Option<i64>, now: i64, code: &str, why: &str) -> PredictEntry {
-    if let Some((stored, c)) = kv_get(env, &serving::last_valid_key(symbol)).await
+    if let Some((stored, c)) = kv_get(env, &serving::last_valid_key(symbol, horizon)).await
         && horizon.is_none_or(|h| c.prediction["horizon"]["minutes"].as_i64() == Some(h))
     {
         return with_prediction(symbol, c, Some((now - stored) as f64 / 1000.0), true);
@@ -102,15 +102,11 @@ async fn stale_or(env: &Env, symbol: &str, horizon: Option<i64>, now: i64, code:
     entry_error(symbol, code, format!("{symbol}: {why}; no earlier prediction to fall back on"))
 }
 
-fn horizon_minutes(m: &Loaded) -> i64 {
-    let d = &m.predictor.header.data;
-    d.base.minutes() * d.labels.horizon as i64
-}
-
 /// Predictions for `q` (the route's work). `fresh` skips the prediction cache.
 ///
 /// # Errors
-/// 400 for a bad instant or horizon, 404 for an unknown model version, 503 when no model is active; per-symbol
+/// 400 for a bad instant or horizon, 404 for an unknown model version or (`no_model_for_horizon`) a horizon no
+/// active model predicts, 503 when no model is active; per-symbol
 /// failures are entries, not errors.
 pub async fn predict(env: &Env, cfg: &Config, q: &PredictQuery, fresh: bool) -> Result<PredictResponse, ApiError> {
     Ok(predict_with_inputs(env, cfg, q, fresh).await?.0)
@@ -148,7 +144,7 @@ pub async fn predict_with_inputs(
         }
     }
     let mut warnings = Vec::new();
-    let served = match inference::model(env, cfg, q.model.as_deref()).await {
+    let served = match inference::model(env, cfg, q.model.as_deref(), q.horizon_minutes).await {
         Ok(s) => s,
         Err(e) if e.code == "model_unavailable" => {
             // The model cannot be loaded and none was before: the last valid predictions, else errors.
@@ -168,7 +164,7 @@ pub async fn predict_with_inputs(
     };
     let model = served.model;
     warnings.extend(served.warning);
-    let h = horizon_minutes(&model);
+    let h = inference::horizon_minutes(&model);
     serving::check_horizon(q.horizon_minutes, h, &model.version)?;
     let base = model.predictor.header.data.base;
     let bucket = serving::bucket_ms(at.timestamp_millis(), base.minutes());
@@ -224,7 +220,12 @@ pub async fn predict_with_inputs(
                             if let Ok(body) = serde_json::to_string(&c) {
                                 let key = serving::prediction_key(&model.version, sym, h, bucket);
                                 writes.push((key, serving::PREDICTION_TTL_SECS, body.clone()));
-                                writes.push((serving::last_valid_key(sym), serving::LAST_VALID_KEEP_SECS, body));
+                                writes.push((
+                                    serving::last_valid_key(sym, Some(h)),
+                                    serving::LAST_VALID_KEEP_SECS,
+                                    body.clone(),
+                                ));
+                                writes.push((serving::last_valid_key(sym, None), serving::LAST_VALID_KEEP_SECS, body));
                             }
                             with_prediction(sym, c, None, false)
                         }

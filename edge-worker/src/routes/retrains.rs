@@ -179,7 +179,7 @@ async fn drift_of(env: &Env, cfg: &Config, db: &worker::D1Database, version: &st
     .await?;
     let obs: Vec<Vec<f64>> = rows.iter().filter_map(|r| serde_json::from_str(&r.inputs).ok()).collect();
     let mut d = Drift { by_timeframe: Default::default(), observations: obs.len(), reference: false };
-    let served = crate::inference::model(env, cfg, Some(version)).await?;
+    let served = crate::inference::model(env, cfg, Some(version), None).await?;
     if let Some(reference) = served.model.predictor.header.drift_reference.as_ref() {
         d.reference = true;
         d.by_timeframe =

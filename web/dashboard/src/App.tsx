@@ -5,6 +5,7 @@ import { useLiveBars, useLiveStream, useMLPrediction, usePredictionHistory, useP
 import { useEffect, useMemo, useRef, useState } from "react";
 import { type Overlay, PriceChart } from "./Chart";
 import { HealthPanel } from "./health";
+import { HorizonsPanel } from "./horizons";
 import { Alerts, AttentionView, HistoryPanel, ModelPanel, SignalPanel } from "./panels";
 
 const TIMEFRAMES: Timeframe[] = ["1m", "5m", "15m", "1h", "1d"];
@@ -161,6 +162,7 @@ export function App({ edge, watchlist, initialLive }: { edge: EdgeClient; watchl
           )}
         </aside>
         <section className="lower">
+          <HorizonsPanel symbol={symbol} />
           <ModelPanel predictor={predictor} edge={edge} onChanged={history.reload} />
           <HealthPanel edge={edge} version={predictor?.version} />
           <HistoryPanel symbol={symbol} rows={history.predictions.slice(0, 12)} error={history.error} />

@@ -4,7 +4,7 @@ import type { Bar, ModelPerformance, Prediction, Predictor, SignalPolicy, Stored
 import { EdgeClient } from "mtf-predict";
 import { useModels } from "mtf-predict/react";
 import { useEffect, useState } from "react";
-import { policySentence, predictedSigma, riskScore, SIZING_RULE, trend } from "./risk";
+import { horizonLabel, policySentence, predictedSigma, riskScore, SIZING_RULE, trend } from "./risk";
 
 const pct = (x: number | null | undefined, d = 1) => (x == null || !Number.isFinite(x) ? "—" : `${(x * 100).toFixed(d)} %`);
 const num = (x: number | null | undefined, d = 2) => (x == null || !Number.isFinite(x) ? "—" : x.toFixed(d));
@@ -236,9 +236,9 @@ export function ModelPanel({ predictor, edge, onChanged }: { predictor: Predicto
         <ul className="versions">
           {models.map((v) => (
             <li key={v.version}>
-              {v.version}{" "}
+              {v.version} {v.horizon_minutes != null && <span className="dim">{horizonLabel(v.horizon_minutes)}</span>}{" "}
               {v.active ? (
-                <b>(active)</b>
+                <b>(active for its horizon)</b>
               ) : (
                 <button type="button" onClick={() => activate(v.version)} disabled={!admin}>
                   activate

@@ -55,3 +55,16 @@ export function trend(minutes: Bar[], tf: Timeframe, lookback: number): number |
   const first = minutes.find((b) => Date.parse(b.t) >= from);
   return first ? Math.log(last.c / first.c) : undefined;
 }
+
+/** A horizon in words: `15 min`, `1 h`, `4 h`, `1 d`, `5 d` (days of 1440 minutes, as the models count them). */
+export function horizonLabel(minutes: number): string {
+  if (minutes % 1440 === 0) return `${minutes / 1440} d`;
+  if (minutes % 60 === 0) return `${minutes / 60} h`;
+  return `${minutes} min`;
+}
+
+/** A prediction's band and median as log-return percentages from its last close (the horizons' common axis). */
+export function bandPercent(p: Prediction): { low: number; mid: number; high: number } {
+  const f = (x: number) => 100 * Math.log(x / p.lastClose);
+  return { low: f(p.interval.low), mid: f(p.predictedPrice), high: f(p.interval.high) };
+}

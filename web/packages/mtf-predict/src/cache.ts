@@ -75,6 +75,8 @@ export interface CachedPrediction {
   prediction: Prediction;
   /** `Date.now()` when it was computed. */
   storedAt: number;
+  /** Milliseconds its computation took (bars in → prediction out), when known. */
+  latencyMs?: number;
 }
 
 /**
@@ -109,8 +111,8 @@ export class PredictionCache {
     return this.entries.get(PredictionCache.key(symbol, horizon));
   }
 
-  set(symbol: string, horizon: string | number, prediction: Prediction): void {
-    this.entries.set(PredictionCache.key(symbol, horizon), { prediction, storedAt: this.now() });
+  set(symbol: string, horizon: string | number, prediction: Prediction, latencyMs?: number): void {
+    this.entries.set(PredictionCache.key(symbol, horizon), { prediction, storedAt: this.now(), latencyMs });
   }
 }
 

@@ -7,6 +7,7 @@ import type {
   ModelHealth,
   ModelResponse,
   ModelsResponse,
+  ModelVersion,
   Performance,
   PredictionsResponse,
   PredictResponse,
@@ -236,7 +237,8 @@ export class EdgeClient {
 
   /**
    * Predictions computed at the edge (`ml-predict`: the same Rust code as the browser build, on the worker's
-   * CPU) for 1–100 symbols at `at` (default now) with the active model (or `model`). One entry per symbol:
+   * CPU) for 1–100 symbols at `at` (default now) with the active model of `horizon` minutes (default: the
+   * newest activation), or `model`. One entry per symbol:
    * a prediction, or an error naming the symbol; `stale: true` when the model or Alpaca failed and the last
    * valid prediction was served.
    */
@@ -254,8 +256,18 @@ export class EdgeClient {
     return this.request("GET", "/api/v1/models");
   }
 
-  activeModel(): Promise<ModelResponse> {
-    return this.request("GET", "/api/v1/models/active");
+  /**
+   * An active model: the one predicting `horizonMinutes` ahead (the edge holds one active model per horizon;
+   * HTTP 404 `no_model_for_horizon`, naming the served horizons, when none does), else the newest activation.
+   */
+  activeModel(horizonMinutes?: number): Promise<ModelResponse> {
+    return this.request("GET", "/api/v1/models/active", { query: { horizon: horizonMinutes } });
+  }
+
+  /** The active models, one per horizon, shortest horizon first. */
+  async activeModels(): Promise<ModelVersion[]> {
+    const { models } = await this.models();
+    return models.filter((m) => m.active).sort((a, b) => (a.horizon_minutes ?? 0) - (b.horizon_minutes ?? 0));
   }
 
   /** Activates a version (rollback = activate an older one). Needs the admin token. */

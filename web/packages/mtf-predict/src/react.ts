@@ -27,8 +27,9 @@ export type ModelSource = Omit<LoadPredictorOptions, "backend"> | { fromEdge: tr
 interface MtfContextValue {
   client: EdgeClient;
   /** Loads the provider's model on first call (then the same promise): nothing is downloaded until a hook
-   * predicts in the browser. */
-  predictor: (() => Promise<Predictor>) | undefined;
+   * predicts in the browser. With the edge's models, one per horizon (minutes; `undefined`: the newest
+   * activation). */
+  predictor: ((horizonMinutes?: number) => Promise<Predictor>) | undefined;
   cache: PredictionCache;
   /** The one stream connection of this client. */
   hub: StreamHub;
@@ -49,9 +50,13 @@ function sharedOf(client: EdgeClient): { hub: StreamHub; bars: BarsCache } {
 
 const MtfContext = createContext<MtfContextValue | undefined>(undefined);
 
-/** Loads a model through the edge's registry: metadata first, then the artifact verified by its SHA-256. */
-export async function loadActiveModel(client: EdgeClient, backend: BackendRequest = "auto"): Promise<Predictor> {
-  const { model } = await client.activeModel();
+/**
+ * Loads a model through the edge's registry: metadata first, then the artifact verified by its SHA-256. The
+ * edge holds one active model per horizon: `horizonMinutes` picks it (an `edge` error naming the served
+ * horizons when none predicts it); without it, the newest activation.
+ */
+export async function loadActiveModel(client: EdgeClient, backend: BackendRequest = "auto", horizonMinutes?: number): Promise<Predictor> {
+  const { model } = await client.activeModel(horizonMinutes);
   return loadPredictor({ model: client.url(model.artifact_url), sha256: model.sha256, backend });
 }
 
@@ -59,7 +64,7 @@ export async function loadActiveModel(client: EdgeClient, backend: BackendReques
 export interface MtfProviderProps {
   /** Edge origin (`""` = same origin) or a client. */
   edge?: string | EdgeClient;
-  /** The model; omit to use the edge's active model. */
+  /** The model; omit to use the edge's active models (one per horizon, each loaded when a hook asks for it). */
   model?: ModelSource;
   backend?: BackendRequest;
   /** Prediction cache time-to-live, 60–300 s (default 60 s). */
@@ -74,12 +79,28 @@ export function MtfProvider(props: MtfProviderProps): ReactNode {
   const client = useMemo(() => (typeof edge === "string" ? new EdgeClient(edge) : edge), [edge]);
   // biome-ignore lint/correctness/useExhaustiveDependencies: the predictor is loaded once per edge client; a changed model or backend prop takes effect on remount (documented)
   const predictor = useMemo(() => {
-    // Loaded once per provider, on first use (change `key` to reload).
-    let p: Promise<Predictor> | undefined;
-    return () => {
+    // Loaded once per provider and horizon, on first use (change `key` to reload). A fixed artifact is one model
+    // whatever the horizon (the hooks check its horizon).
+    const loaded = new Map<number | undefined, Promise<Predictor>>();
+    // One load per artifact: the newest activation and the model of its horizon are the same bytes.
+    const bySha = new Map<string, Promise<Predictor>>();
+    const fromEdge = async (horizonMinutes?: number) => {
+      const { model: m } = await client.activeModel(horizonMinutes);
+      let p = bySha.get(m.sha256);
       if (!p) {
-        p = !model || "fromEdge" in model ? loadActiveModel(client, backend) : loadPredictor({ ...model, backend });
+        p = loadPredictor({ model: client.url(m.artifact_url), sha256: m.sha256, backend });
+        bySha.set(m.sha256, p);
+      }
+      return p;
+    };
+    const edgeModels = !model || "fromEdge" in model;
+    return (horizonMinutes?: number) => {
+      const key = edgeModels ? horizonMinutes : undefined;
+      let p = loaded.get(key);
+      if (!p) {
+        p = !model || "fromEdge" in model ? fromEdge(key) : loadPredictor({ ...model, backend });
         p.catch(() => undefined); // surfaced through the hooks' `error`
+        loaded.set(key, p);
       }
       return p;
     };
@@ -106,13 +127,22 @@ function useShared(client: EdgeClient | undefined): { client: EdgeClient; hub: S
 }
 
 /** The provider's predictor: `{ predictor, error }` once loaded. The model is loaded on the first call of a
- * component using it (`enabled: false` does not load it). */
-export function usePredictor(opts: { enabled?: boolean } = {}): {
+ * component using it (`enabled: false` does not load it). `horizon` (e.g. `"1d"` or minutes) picks the edge's
+ * active model of that horizon; without it, the newest activation. */
+export function usePredictor(opts: { enabled?: boolean; horizon?: string | number } = {}): {
   predictor: Predictor | undefined;
   error: string | undefined;
 } {
   const { predictor } = useMtf();
   const enabled = opts.enabled ?? true;
+  const [horizon, horizonError] = useMemo((): [number | undefined, string | undefined] => {
+    if (opts.horizon === undefined) return [undefined, undefined];
+    try {
+      return [parseHorizonMinutes(opts.horizon), undefined];
+    } catch (e) {
+      return [undefined, messageOf(e)];
+    }
+  }, [opts.horizon]);
   const [state, setState] = useState<{ predictor?: Predictor; error?: string }>({});
   useEffect(() => {
     let live = true;
@@ -121,14 +151,19 @@ export function usePredictor(opts: { enabled?: boolean } = {}): {
       setState({ error: "no model: wrap the tree in <MtfProvider model=…>" });
       return;
     }
-    predictor().then(
+    if (horizonError) {
+      setState({ error: horizonError });
+      return;
+    }
+    setState({});
+    predictor(horizon).then(
       (p) => live && setState({ predictor: p }),
       (e) => live && setState({ error: messageOf(e) }),
     );
     return () => {
       live = false;
     };
-  }, [predictor, enabled]);
+  }, [predictor, enabled, horizon, horizonError]);
   return { predictor: state.predictor, error: state.error };
 }
 
@@ -232,7 +267,11 @@ export function useLiveStream(
 export interface MLPredictionOptions {
   /** Timeframes to fetch from the edge; the finest intraday one is fetched and the others resampled. Default: the model's. */
   timeframes?: Timeframe[];
-  /** Horizon (e.g. `"1h"`); must equal the model's, which is checked. Default: the model's. */
+  /**
+   * Horizon (e.g. `"1h"`, `"1d"`, `"5d"` or minutes). With the edge's models it picks the active model of that
+   * horizon (in the browser and at the edge; the error names the served horizons when none predicts it); a fixed
+   * artifact must predict it, which is checked. Default: the newest activation (or the artifact's).
+   */
   horizon?: string | number;
   /**
    * Live data: `true` subscribes to the edge stream itself; a stream message or frame (e.g. `lastTrade` from
@@ -266,7 +305,8 @@ export interface MLPredictionState {
   error: string | undefined;
   /** True when `prediction` is the last valid one, shown because the latest attempt failed. */
   stale: boolean;
-  /** Milliseconds of the last prediction (bars in → prediction out). */
+  /** Milliseconds of the last prediction (bars in → prediction out); for one from the provider's cache, of the
+   * computation that made it. */
   latencyMs: number | undefined;
   /** The history the last prediction was computed from (fetched from the edge, or `bars`). */
   inputs: BarsByTimeframe | undefined;
@@ -280,7 +320,7 @@ export interface MLPredictionState {
 export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}): MLPredictionState {
   const ctx = useMtf();
   // `where: "edge"` never loads the browser model.
-  const { predictor, error: loadError } = usePredictor({ enabled: opts.where !== "edge" });
+  const { predictor, error: loadError } = usePredictor({ enabled: opts.where !== "edge", horizon: opts.horizon });
   const [state, setState] = useState<MLPredictionState>({
     prediction: undefined,
     confidence: undefined,
@@ -424,10 +464,11 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
       if (!cancelled) setState((s) => ({ ...s, inputs: bars }));
       const cached = ctx.cache.get(symbol, horizonKey);
       if (cached && lastBar !== undefined && cached.predictionTime >= lastBar) {
-        if (!cancelled) publish(cached, undefined);
+        // (Another hook of the provider may have computed it: its computation's latency.)
+        if (!cancelled) publish(cached, ctx.cache.last(symbol, horizonKey)?.latencyMs);
       } else {
         const p = await predictor.predict({ symbol, bars });
-        ctx.cache.set(symbol, horizonKey, p);
+        ctx.cache.set(symbol, horizonKey, p, predictor.lastLatencyMs);
         if (!cancelled) publish(p, predictor.lastLatencyMs);
         if (opts.persist) ctx.client.savePredictions(p).catch(() => undefined);
       }
@@ -460,7 +501,7 @@ export function useMLPrediction(symbol: string, opts: MLPredictionOptions = {}):
       s.live.push(frame).then(
         (p) => {
           if (!p || session.current !== s) return;
-          ctx.cache.set(symbol, horizonKey, p);
+          ctx.cache.set(symbol, horizonKey, p, s.live.latencyMs);
           publish(p, s.live.latencyMs);
           if (opts.persist) ctx.client.savePredictions(p).catch(() => undefined);
         },

@@ -24,7 +24,7 @@ sha256: string,
  */
 size: number, 
 /**
- * Whether this version is the one served.
+ * Whether this version is the one served for its horizon.
  */
 active: boolean, 
 /**
@@ -50,7 +50,16 @@ config: Record<string, unknown>,
 /**
  * Where to download the artifact.
  */
-artifact_url: string, };
+artifact_url: string, 
+/**
+ * What it predicts: minutes ahead (base-bar minutes × label horizon; 1d = 1440). The registry holds one
+ * active model per horizon.
+ */
+horizon_minutes: number | null, 
+/**
+ * When it was last activated (RFC 3339 UTC); `null` if never.
+ */
+activated_at: string | null, };
 
 /**
  * `GET /api/v1/models`.
@@ -307,9 +316,47 @@ predictions: Array<PredictEntry>,
 warnings: Array<string>, };
 
 /**
- * `POST /api/v1/admin/predict-watchlist` and the cron's scheduled predictions.
+ * `POST /api/v1/admin/predict-watchlist` and the cron's scheduled predictions: one run per active model (one
+ * per horizon); the top-level numbers are their sums, `at` and `skipped` those of the newest activation.
  */
 export type ScheduledRun = { 
+/**
+ * Each active model's run, newest activation first.
+ */
+models: Array<ScheduledModelRun>, 
+/**
+ * The instant predicted (the newest base-bar close), RFC 3339 UTC; empty when skipped.
+ */
+at: string, 
+/**
+ * Predictions stored by this run (a second run for the same instant stores none).
+ */
+stored: number, 
+/**
+ * Symbols predicted.
+ */
+predicted: number, 
+/**
+ * Symbols that got no prediction, with why.
+ */
+failed: Array<PredictEntry>, 
+/**
+ * Why the run did nothing, when it did nothing (outside the session, no watchlist, …).
+ */
+skipped: string | null, };
+
+/**
+ * One active model's part of a [`ScheduledRun`].
+ */
+export type ScheduledModelRun = { 
+/**
+ * `name@version` (empty when no model ran).
+ */
+model: string, 
+/**
+ * Minutes ahead.
+ */
+horizon_minutes: number, 
 /**
  * The instant predicted (the newest base-bar close), RFC 3339 UTC; empty when skipped.
  */
