@@ -48,6 +48,40 @@ pub(crate) struct Inputs {
     pub(crate) start: Option<chrono::NaiveDate>,
     /// Bars before this day only (YYYY-MM-DD, UTC, exclusive).
     pub(crate) end: Option<chrono::NaiveDate>,
+    /// The stored bar sizes to read (e.g. `["1m", "1d"]`); default: every size up to the coarsest input
+    /// timeframe. A size not read is resampled from a finer one, as at serving time — so that a symbol stored as
+    /// 1-minute bars in one period and 15-minute bars in another trains from one of them only.
+    #[serde(default)]
+    pub(crate) bar_sizes: Vec<Timeframe>,
+    /// Per-symbol ranges replacing `start`/`end` for that symbol, e.g. `SPY = { end = "2012-01-01" }`.
+    #[serde(default)]
+    pub(crate) ranges: std::collections::BTreeMap<String, SymbolRange>,
+}
+
+/// One symbol's `[start, end)` in `[inputs.ranges]` (YYYY-MM-DD, UTC; either may be left out).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SymbolRange {
+    pub(crate) start: Option<chrono::NaiveDate>,
+    pub(crate) end: Option<chrono::NaiveDate>,
+}
+
+/// The card's words for `bar_sizes` and `ranges` (empty when neither is set).
+fn range_text(inputs: &Inputs) -> String {
+    let mut out = String::new();
+    if !inputs.bar_sizes.is_empty() {
+        let sizes: Vec<&str> = inputs.bar_sizes.iter().map(|t| t.short()).collect();
+        out += &format!("; stored bar sizes read: {} (the others resampled from them)", sizes.join(", "));
+    }
+    for (sym, r) in &inputs.ranges {
+        out += &format!(
+            "; {} bars from {} to {}",
+            sym.to_uppercase(),
+            r.start.map_or("the first".into(), |d| d.to_string()),
+            r.end.map_or("the last".into(), |d| format!("before {d}"))
+        );
+    }
+    out
 }
 
 /// The training data a store config names: snapshot and symbols (recorded in the artifact and the card).
@@ -181,22 +215,37 @@ pub(crate) fn load_store(
         );
     }
     let manifest = store.manifest(Some(snapshot))?;
-    let from = inputs.start.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
-    let to = inputs.end.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+    let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
     let coarsest = spec.timeframes.iter().max().copied().unwrap_or(Timeframe::D1);
+    let upper = |s: &String| s.to_uppercase();
+    if let Some(extra) = inputs.ranges.keys().find(|k| !inputs.symbols.iter().map(upper).any(|s| s == upper(k))) {
+        bail!("{}: [inputs.ranges] names `{extra}`, which is not in `symbols`", config.display());
+    }
     let mut out = Vec::new();
     for sym in &inputs.symbols {
         let sym = sym.to_uppercase();
+        let range = inputs.ranges.iter().find(|(k, _)| upper(k) == sym).map(|(_, r)| r);
+        let from = day(range.map_or(inputs.start, |r| r.start));
+        let to = day(range.map_or(inputs.end, |r| r.end));
         let mut stored: Vec<Timeframe> = manifest
             .partitions
             .iter()
             .filter(|p| p.key.symbol == sym)
             .filter_map(|p| p.key.timeframe.parse::<Timeframe>().ok())
             .filter(|tf| *tf <= coarsest)
+            .filter(|tf| inputs.bar_sizes.is_empty() || inputs.bar_sizes.contains(tf))
             .collect();
         stored.sort();
         stored.dedup();
         if stored.is_empty() {
+            if !inputs.bar_sizes.is_empty() {
+                let sizes: Vec<&str> = inputs.bar_sizes.iter().map(|t| t.short()).collect();
+                bail!(
+                    "store {} snapshot {snapshot} holds no bars of {sym} in bar sizes [{}] ([inputs] bar_sizes)",
+                    dir.display(),
+                    sizes.join(", ")
+                );
+            }
             bail!("store {} snapshot {snapshot} holds no bars of {sym} up to {}", dir.display(), coarsest.alpaca());
         }
         let mut given = std::collections::BTreeMap::new();
@@ -296,7 +345,7 @@ pub fn train(
     let latency = measure_latency(&bytes, example)?;
     let data_text = match (&store, &file.inputs.minutes) {
         (Some(s), _) => format!(
-            "store `{}`, snapshot `{}` (verified before training), symbols {} pooled{}{}",
+            "store `{}`, snapshot `{}` (verified before training), symbols {} pooled{}{}{}",
             s.dir.display(),
             s.snapshot,
             s.symbols.iter().filter(|x| !held.contains(x)).cloned().collect::<Vec<_>>().join(", "),
@@ -308,7 +357,8 @@ pub fn train(
                     a.map_or("the first".into(), |d| d.to_string()),
                     b.map_or("the last".into(), |d| format!("before {d}"))
                 ),
-            }
+            },
+            range_text(&file.inputs)
         ),
         (None, Some(m)) => format!(
             "minutes `{m}`; daily context `{}`",
@@ -623,6 +673,8 @@ pub fn evaluate(a: &EvaluateArgs<'_>) -> anyhow::Result<()> {
                 symbols: symbols.clone(),
                 start: None,
                 end: None,
+                bar_sizes: Vec::new(),
+                ranges: Default::default(),
             };
             load_store(&inputs, dir, &predictor.header.data, Path::new("--store"))?.1
         }

@@ -356,6 +356,22 @@ fn training_over_a_store_snapshot_pools_symbols_from_15_minute_bars_and_records_
     let er: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&r).unwrap()).unwrap();
     assert!(er["n_predictions"].as_u64().unwrap() > 0 && er["baselines"]["persistence"].is_object(), "{er}");
 
+    // `bar_sizes` limits the stored sizes read (none of SPY's is 1-minute), `ranges` must name pooled symbols.
+    let with = |extra: &str| {
+        config_for(&snapshot).replace("start = \"2018-06-01\"", &format!("start = \"2018-06-01\"\n{extra}"))
+    };
+    std::fs::write(&config, with("bar_sizes = [\"1m\"]")).unwrap();
+    let o = mtf(&["train", "--config", config.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success() && stderr.contains("holds no bars of SPY in bar sizes [1m]"), "{stderr}");
+    std::fs::write(&config, with("ranges = { AAPL = { end = \"2019-01-01\" } }")).unwrap();
+    let o = mtf(&["train", "--config", config.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        !o.status.success() && stderr.contains("[inputs.ranges] names `AAPL`, which is not in `symbols`"),
+        "{stderr}"
+    );
+
     // A snapshot that is not in the store, and one whose objects no longer verify, are errors.
     std::fs::write(&config, config_for(&"0".repeat(64))).unwrap();
     let o = mtf(&["train", "--config", config.to_str().unwrap(), "--output", out.to_str().unwrap()]);
