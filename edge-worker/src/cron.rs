@@ -70,38 +70,28 @@ pub async fn predict_watchlist(env: &Env, cfg: &Config, at: Option<DateTime<Utc>
     if !bad.is_empty() {
         worker::console_warn!("WATCHLIST: skipped invalid symbol(s) {}", bad.join(", "));
     }
-    let skip = |why: String| ScheduledRun {
-        models: vec![],
-        at: String::new(),
-        stored: 0,
-        predicted: 0,
-        failed: vec![],
-        skipped: Some(why),
-    };
     if symbols.is_empty() {
-        return Ok(skip("WATCHLIST is empty".into()));
+        return Ok(ScheduledRun {
+            models: vec![],
+            at: String::new(),
+            stored: 0,
+            predicted: 0,
+            failed: vec![],
+            skipped: Some("WATCHLIST is empty".into()),
+        });
     }
     let active = db::active_models(&db::d1(env)?).await?;
     if active.is_empty() {
-        // The same 503 as before horizons: nothing is active.
-        inference::model_row(env, None, None).await?;
+        return Err(inference::no_active_model());
     }
     let mut runs = Vec::new();
     for row in &active {
-        let horizon = row.horizon_minutes.map_or(0, |h| h as i64);
         match predict_watchlist_with(env, cfg, at, &symbols, &row.version).await {
             Ok(r) => runs.push(r),
             Err(e) => {
                 log_error(&format!("scheduled predictions of {}", row.version), &e, cfg);
-                runs.push(ScheduledModelRun {
-                    model: row.version.clone(),
-                    horizon_minutes: horizon,
-                    at: String::new(),
-                    stored: 0,
-                    predicted: 0,
-                    failed: vec![],
-                    skipped: Some(format!("{}: {}", e.code, e.message)),
-                });
+                let horizon = row.horizon_minutes.map_or(0, |h| h as i64);
+                runs.push(ScheduledModelRun::skipped(&row.version, horizon, format!("{}: {}", e.code, e.message)));
             }
         }
     }
@@ -131,15 +121,7 @@ async fn predict_watchlist_with(
 ) -> Result<ScheduledModelRun, ApiError> {
     let served = inference::model(env, cfg, Some(version), None).await?;
     let horizon_minutes = inference::horizon_minutes(&served.model);
-    let skip = |why: String| ScheduledModelRun {
-        model: version.to_string(),
-        horizon_minutes,
-        at: String::new(),
-        stored: 0,
-        predicted: 0,
-        failed: vec![],
-        skipped: Some(why),
-    };
+    let skip = |why: String| ScheduledModelRun::skipped(version, horizon_minutes, why);
     let data = &served.model.predictor.header.data;
     let (base, session) = (data.base, data.session);
     let now = at.unwrap_or_else(|| Utc.timestamp_millis_opt(now_ms()).single().unwrap_or_default());

@@ -112,24 +112,41 @@ pub async fn active_models(db: &D1Database) -> Result<Vec<ModelRow>, ApiError> {
     .await
 }
 
-/// The active model of `horizon` minutes, or (`None`) the newest activation. `Err` holds the horizons that are
-/// served when no model matches (empty: none is active).
+/// The active model of `horizon` minutes, or (`None`) the newest activation: one row read (the predict route's
+/// path). `Err` holds the horizons that are served when no model matches (empty: none is active).
 ///
 /// # Errors
 /// D1 failing (outer).
 pub async fn active_model(db: &D1Database, horizon: Option<i64>) -> Result<Result<ModelRow, Vec<i64>>, ApiError> {
-    let all = active_models(db).await?;
-    let served: Vec<i64> = {
-        let mut h: Vec<i64> = all.iter().filter_map(|m| m.horizon_minutes.map(|h| h as i64)).collect();
-        h.sort_unstable();
-        h.dedup();
-        h
+    let found: Vec<ModelRow> = match horizon {
+        None => {
+            let sql = format!(
+                "SELECT {MODEL_COLS} FROM ml_model_versions WHERE is_active = 1 ORDER BY activated_at DESC, id DESC LIMIT 1"
+            );
+            rows(db, &sql, &[]).await?
+        }
+        Some(h) => {
+            let sql = format!(
+                "SELECT {MODEL_COLS} FROM ml_model_versions WHERE is_active = 1 AND horizon_minutes = ?1 LIMIT 1"
+            );
+            rows(db, &sql, &[json!(h)]).await?
+        }
     };
-    let found = match horizon {
-        None => all.into_iter().next(),
-        Some(h) => all.into_iter().find(|m| m.horizon_minutes.map(|x| x as i64) == Some(h)),
-    };
-    Ok(found.ok_or(served))
+    if let Some(row) = found.into_iter().next() {
+        return Ok(Ok(row));
+    }
+    #[derive(Deserialize)]
+    struct Served {
+        h: f64,
+    }
+    let served: Vec<Served> = rows(
+        db,
+        "SELECT DISTINCT horizon_minutes AS h FROM ml_model_versions WHERE is_active = 1 AND horizon_minutes IS NOT NULL \
+         ORDER BY h",
+        &[],
+    )
+    .await?;
+    Ok(Err(served.into_iter().map(|s| s.h as i64).collect()))
 }
 
 /// The registry row of `version`.

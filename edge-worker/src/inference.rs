@@ -76,8 +76,16 @@ pub fn load(bytes: &[u8], sha256: &str, version: &str) -> Result<Loaded, ApiErro
 
 /// What a loaded model predicts: minutes ahead (base-bar minutes × label horizon).
 pub fn horizon_minutes(m: &Loaded) -> i64 {
-    let d = &m.predictor.header.data;
-    d.base.minutes() * d.labels.horizon as i64
+    m.predictor.header.data.horizon_minutes()
+}
+
+/// 503 `no_active_model`: nothing to serve.
+pub fn no_active_model() -> ApiError {
+    ApiError::new(
+        503,
+        "no_active_model",
+        "no model is active: register one with POST /api/v1/models (admin) or activate a version",
+    )
 }
 
 /// The registry row of `version`, else of the active model of `horizon` minutes, else of the newest
@@ -93,11 +101,7 @@ pub async fn model_row(env: &Env, version: Option<&str>, horizon: Option<i64>) -
     }
     match db::active_model(&d1, horizon).await? {
         Ok(row) => Ok(row),
-        Err(served) if served.is_empty() => Err(ApiError::new(
-            503,
-            "no_active_model",
-            "no model is active: register one with POST /api/v1/models (admin) or activate a version",
-        )),
+        Err(served) if served.is_empty() => Err(no_active_model()),
         Err(served) => Err(crate::serving::no_model_for_horizon(horizon.unwrap_or_default(), &served)),
     }
 }

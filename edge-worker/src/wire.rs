@@ -265,7 +265,7 @@ pub struct ScheduledRun {
 /// One active model's part of a [`ScheduledRun`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ScheduledModelRun {
-    /// `name@version` (empty when no model ran).
+    /// `name@version`.
     pub model: String,
     /// Minutes ahead.
     #[ts(type = "number")]
@@ -280,6 +280,22 @@ pub struct ScheduledModelRun {
     pub failed: Vec<PredictEntry>,
     /// Why the run did nothing, when it did nothing (outside the session, no watchlist, …).
     pub skipped: Option<String>,
+}
+
+impl ScheduledModelRun {
+    /// A run of `model` that predicted nothing, and why.
+    #[must_use]
+    pub fn skipped(model: &str, horizon_minutes: i64, why: String) -> Self {
+        ScheduledModelRun {
+            model: model.to_string(),
+            horizon_minutes,
+            at: String::new(),
+            stored: 0,
+            predicted: 0,
+            failed: vec![],
+            skipped: Some(why),
+        }
+    }
 }
 
 /// Parses a JSON text column; text that does not parse is returned as a JSON string (never lost).

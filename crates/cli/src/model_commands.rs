@@ -447,7 +447,7 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
          neither trained nor scored.\n",
         h = d.labels.horizon,
         b = d.base.short(),
-        min = d.base.minutes() * d.labels.horizon as i64,
+        min = d.horizon_minutes(),
         band = header.targets.flat_band,
         t = header.calibration.temperature,
         lvl = mtf_model::calibration::INTERVAL_LEVEL * 100.0

@@ -150,7 +150,7 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<()> {
         )
     })?;
     // The champion is the active model of the challenger's horizon (the edge serves one per horizon).
-    let champion = edge.active(file.experiment.data.base.minutes() * file.experiment.data.labels.horizon as i64)?;
+    let champion = edge.active(file.experiment.data.horizon_minutes())?;
     let champ = match &champion {
         Some(m) => Some(load_champion(&edge, m)?),
         None => None,
@@ -605,7 +605,7 @@ fn observe(
         .max();
     let mut o = Observed { now: Some(Utc::now()), last_retrain, champion: champion.is_some(), ..Observed::default() };
     let (Some(m), Some(p), Some(data)) = (champion, champ, data) else { return Ok((o, BTreeMap::new())) };
-    let minutes = p.header.data.base.minutes() * p.header.data.labels.horizon as i64;
+    let minutes = p.header.data.horizon_minutes();
     if let Some(h) = edge.health(&m.version)? {
         o.live = h.horizons.iter().find(|x| x.horizon_minutes == minutes).map(|x| x.last_100.clone());
         o.validation = Some(h.validation);

@@ -26,6 +26,15 @@ pub struct DataSpec {
     pub session: SessionFilter,
 }
 
+impl DataSpec {
+    /// What the model predicts: minutes ahead, base-bar minutes × label horizon ([`Timeframe::minutes`]: a day
+    /// counts 1440). The edge keeps one active model per value.
+    #[must_use]
+    pub fn horizon_minutes(&self) -> i64 {
+        self.base.minutes() * self.labels.horizon as i64
+    }
+}
+
 /// Why data cannot be prepared.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DataError {

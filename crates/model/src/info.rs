@@ -97,7 +97,7 @@ impl From<&ArtifactHeader> for ModelInfo {
                 },
                 labels: InfoLabels { horizon: d.labels.horizon, cross_session: d.labels.cross_session },
             },
-            horizon_minutes: d.base.minutes() * d.labels.horizon as i64,
+            horizon_minutes: d.horizon_minutes(),
             warmup_bars: mtf_features::spec::WARMUP_BARS,
             interval_level: INTERVAL_LEVEL,
             near_uniform_entropy: NEAR_UNIFORM_ENTROPY,

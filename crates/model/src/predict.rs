@@ -340,7 +340,7 @@ impl Predictor {
                     horizon: Horizon {
                         timeframe: h.data.base.short().to_string(),
                         bars: h.data.labels.horizon,
-                        minutes: h.data.base.minutes() * h.data.labels.horizon as i64,
+                        minutes: h.data.horizon_minutes(),
                     },
                     last_close: close,
                     last_bar_start: c.last_bar.start(),

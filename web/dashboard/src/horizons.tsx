@@ -2,7 +2,7 @@
 // that horizon, computed in this browser like the main prediction, at the edge when the browser cannot load it),
 // side by side, and their bands drawn on one axis (% from the last close).
 
-import type { ModelVersion, Prediction } from "mtf-predict";
+import { activeByHorizon, type ModelVersion, type Prediction } from "mtf-predict";
 import { useMLPrediction, useModels } from "mtf-predict/react";
 import { useCallback, useEffect, useState } from "react";
 import { bandPercent, horizonLabel } from "./risk";
@@ -11,9 +11,7 @@ const pct = (x: number | undefined, d = 1) => (x === undefined || !Number.isFini
 
 export function HorizonsPanel({ symbol }: { symbol: string }) {
   const { models, error } = useModels({ refreshMs: 30_000 });
-  const active = models
-    .filter((m) => m.active && m.horizon_minutes != null)
-    .sort((a, b) => (a.horizon_minutes ?? 0) - (b.horizon_minutes ?? 0));
+  const active = activeByHorizon(models);
   const [shown, setShown] = useState<Record<string, Prediction | undefined>>({});
   const report = useCallback((version: string, p: Prediction | undefined) => {
     setShown((s) => (s[version] === p ? s : { ...s, [version]: p }));

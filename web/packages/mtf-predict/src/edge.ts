@@ -18,6 +18,11 @@ import type {
 } from "./generated/edge.js";
 import type { Bar, Prediction, StreamMessage, Timeframe } from "./types.js";
 
+/** The active versions of a registry listing (one per horizon), shortest horizon first. */
+export function activeByHorizon(models: ModelVersion[]): ModelVersion[] {
+  return models.filter((m) => m.active && m.horizon_minutes != null).sort((a, b) => (a.horizon_minutes ?? 0) - (b.horizon_minutes ?? 0));
+}
+
 /** Bars as the edge returns them. `stale` is true when Alpaca failed and a cached copy was served. */
 export interface BarsResponse {
   symbol: string;
@@ -266,8 +271,7 @@ export class EdgeClient {
 
   /** The active models, one per horizon, shortest horizon first. */
   async activeModels(): Promise<ModelVersion[]> {
-    const { models } = await this.models();
-    return models.filter((m) => m.active).sort((a, b) => (a.horizon_minutes ?? 0) - (b.horizon_minutes ?? 0));
+    return activeByHorizon((await this.models()).models);
   }
 
   /** Activates a version (rollback = activate an older one). Needs the admin token. */

@@ -38,7 +38,7 @@ export type {
   Validation,
   WindowMetrics,
 } from "./edge.js";
-export { EdgeClient } from "./edge.js";
+export { activeByHorizon, EdgeClient } from "./edge.js";
 export { MtfError } from "./errors.js";
 export { ALPACA_TIMEFRAME, INTERVAL_LEVEL, TIMEFRAME_MINUTES, TIMEFRAMES } from "./generated/contract.js";
 export { LiveBars } from "./live.js";

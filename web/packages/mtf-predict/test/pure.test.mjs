@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  activeByHorizon,
   BarsCache,
   EdgeClient,
   fetchArtifact,
@@ -437,4 +438,18 @@ test("BarsCache: a request covered by a fresh larger one is answered from it; a 
   assert.equal(calls.length, 3, "older than maxAgeMs");
   await cache.bars("SPY", "5m", 2);
   assert.equal(calls.length, 4, "another timeframe");
+});
+
+test("activeByHorizon: the active versions, one per horizon, shortest first; the prediction cache keeps a computation's latency", () => {
+  const m = (version, active, horizon_minutes) => ({ version, active, horizon_minutes });
+  const list = [m("d@2", true, 1440), m("i@2", false, 60), m("w@1", true, 7200), m("i@1", true, 60), m("old", true, null)];
+  assert.deepEqual(
+    activeByHorizon(list).map((x) => x.version),
+    ["i@1", "d@2", "w@1"],
+  );
+  const c = new PredictionCache(60_000, () => 0);
+  c.set("spy", "60m@i@1", { predictionTime: "t" }, 12.5);
+  assert.equal(c.last("SPY", "60m@i@1").latencyMs, 12.5);
+  c.set("spy", "60m@i@1", { predictionTime: "u" });
+  assert.equal(c.last("SPY", "60m@i@1").latencyMs, undefined);
 });

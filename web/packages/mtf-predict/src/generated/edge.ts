@@ -350,7 +350,7 @@ skipped: string | null, };
  */
 export type ScheduledModelRun = { 
 /**
- * `name@version` (empty when no model ran).
+ * `name@version`.
  */
 model: string, 
 /**
