@@ -395,78 +395,15 @@ pub const MAX_FUTURE_MS: i64 = 5 * 60_000;
 /// Largest stored payload (the prediction JSON of the default model is about 4.5 KB).
 pub const MAX_PAYLOAD_BYTES: usize = 32 << 10;
 
-/// The prediction's schema fields only (unknown keys dropped at every level), so nothing but the contract is
-/// stored. Attention arrays are kept only as arrays of numbers.
-pub fn schema_only(v: &Value) -> Value {
-    fn pick(v: &Value, keys: &[&str]) -> Value {
-        let mut out = serde_json::Map::new();
-        if let Some(o) = v.as_object() {
-            for k in keys {
-                if let Some(x) = o.get(*k)
-                    && !x.is_object()
-                    && !x.is_array()
-                {
-                    out.insert((*k).to_string(), x.clone());
-                }
-            }
-        }
-        Value::Object(out)
-    }
-    let numbers = |x: Option<&Value>| -> Value {
-        match x {
-            Some(Value::Array(a)) => Value::Array(
-                a.iter()
-                    .filter_map(|e| match e {
-                        Value::Number(_) => Some(e.clone()),
-                        Value::Array(row) => {
-                            Some(Value::Array(row.iter().filter(|n| n.is_number()).cloned().collect()))
-                        }
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            _ => Value::Array(vec![]),
-        }
-    };
-    let Value::Object(mut o) = pick(
-        v,
-        &[
-            "symbol",
-            "modelVersion",
-            "predictionTime",
-            "lastClose",
-            "lastBarStart",
-            "predictedPrice",
-            "predictedLogReturn",
-            "signal",
-            "confidence",
-            "position",
-        ],
-    ) else {
-        return Value::Null;
-    };
-    o.insert("horizon".into(), pick(&v["horizon"], &["timeframe", "bars", "minutes"]));
-    o.insert("interval".into(), pick(&v["interval"], &["low", "high", "level"]));
-    o.insert("probabilities".into(), pick(&v["probabilities"], &["down", "flat", "up"]));
-    if v.get("recalibration").is_some_and(Value::is_object) {
-        o.insert(
-            "recalibration".into(),
-            pick(&v["recalibration"], &["method", "gamma", "scale", "observed", "realisedCoverage", "window"]),
-        );
-    }
-    if let Some(a) = v.get("attention").filter(|a| a.is_object()) {
-        let tfs: Vec<Value> =
-            a["timeframes"].as_array().map_or_else(Vec::new, |t| t.iter().filter(|x| x.is_string()).cloned().collect());
-        o.insert(
-            "attention".into(),
-            serde_json::json!({
-                "timeframes": tfs,
-                "acrossTimeframes": numbers(a.get("acrossTimeframes")),
-                "overTime": numbers(a.get("overTime")),
-            }),
-        );
-    }
-    Value::Object(o)
+/// The prediction read as its contract type ([`mtf_prediction::Prediction`], the one the model crate produces),
+/// so nothing but the contract is stored: unknown keys are dropped at every level, and a field of the wrong type or
+/// a missing one is refused with its path (`$.attention.overTime[0][1]: invalid type: string "a", expected f64`).
+pub fn contract_prediction(v: &Value, at: &str) -> Result<mtf_prediction::Prediction, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." { at.to_string() } else { format!("{at}.{path}") };
+        ApiError::new(422, "invalid_prediction", format!("{at}: {}", e.inner()))
+    })
 }
 
 /// Validates one prediction (the JSON of `mtf predict` / `predictor.predict`). The message names the field.
@@ -519,7 +456,8 @@ pub fn validate_prediction(v: &Value, at: &str, now_ms: i64) -> Result<Predictio
     }
     let target_time = crate::scoring::target_time(&prediction_time, horizon as i64)
         .ok_or_else(|| bad("predictionTime", "must be RFC 3339"))?;
-    let payload = schema_only(v).to_string();
+    let typed = contract_prediction(v, at)?;
+    let payload = serde_json::to_string(&typed).map_err(|e| bad("attention", &e.to_string()))?;
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Err(bad("attention", &format!("the prediction is over {MAX_PAYLOAD_BYTES} bytes")));
     }
@@ -534,7 +472,7 @@ pub fn validate_prediction(v: &Value, at: &str, now_ms: i64) -> Result<Predictio
         confidence,
         signal,
         last_close,
-        attention_weights: v.get("attention").map(Value::to_string).unwrap_or_else(|| "null".into()),
+        attention_weights: serde_json::to_string(&typed.attention).map_err(|e| bad("attention", &e.to_string()))?,
         payload,
         target_time,
     })
@@ -792,10 +730,20 @@ mod tests {
         let mut q = prediction();
         q["evil"] = json!({ "html": "<script>" });
         q["interval"]["note"] = json!("x");
-        q["attention"]["overTime"][0] = json!(["a", 0.5]);
+        q["attention"]["note"] = json!([1, 2]);
         let stored: Value = serde_json::from_str(&validate_prediction(&q, "$", NOW).unwrap().payload).unwrap();
         assert!(stored.get("evil").is_none() && stored["interval"].get("note").is_none());
-        assert_eq!(stored["attention"]["overTime"][0], json!([0.5]));
+        assert!(stored["attention"].get("note").is_none());
+        // A contract field of the wrong type, or missing, is refused with its path (it was stored filtered).
+        let mut r = prediction();
+        r["attention"]["overTime"][0] = json!(["a", 0.5]);
+        let e = validate_prediction(&r, "$", NOW).unwrap_err();
+        assert_eq!((e.status, e.code), (422, "invalid_prediction"));
+        assert!(e.message.starts_with("$.attention.overTime[0][0]: invalid type: string"), "{}", e.message);
+        let mut r = prediction();
+        r.as_object_mut().unwrap().remove("lastBarStart");
+        let e = validate_prediction(&r, "$", NOW).unwrap_err();
+        assert!(e.message.starts_with("$: missing field `lastBarStart`"), "{}", e.message);
         let clean = prediction();
         let kept: Value = serde_json::from_str(&validate_prediction(&clean, "$", NOW).unwrap().payload).unwrap();
         assert_eq!(kept, clean, "a well-formed prediction is stored whole");

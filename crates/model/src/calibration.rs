@@ -39,28 +39,8 @@ impl Default for Calibration {
     }
 }
 
-/// A trading signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-pub enum Signal {
-    /// Expect up.
-    Buy,
-    /// Expect down.
-    Sell,
-    /// No edge.
-    Hold,
-}
-
-impl Signal {
-    /// +1, −1 or 0.
-    pub fn direction(self) -> f64 {
-        match self {
-            Signal::Buy => 1.0,
-            Signal::Sell => -1.0,
-            Signal::Hold => 0.0,
-        }
-    }
-}
+/// The trading signal of the prediction contract (`mtf-prediction`).
+pub use mtf_prediction::Signal;
 
 /// Softmax of `logits / temperature`.
 pub fn probabilities(logits: [f64; 3], temperature: f64) -> [f64; 3] {

@@ -8,103 +8,11 @@ use chrono::{DateTime, Utc};
 use mtf_features::frames::MultiTimeframe;
 use mtf_features::window::build_windows;
 use mtf_market::Bar;
-use serde::{Deserialize, Serialize};
 
 use crate::artifact::{self, ArtifactError, ArtifactHeader};
-use crate::calibration::Signal;
 use crate::model::{ModelInput, ModelOutput, MtfModel};
-
-/// The horizon of a prediction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-pub struct Horizon {
-    /// Base timeframe, e.g. `15m`.
-    #[ts(type = "Timeframe")]
-    pub timeframe: String,
-    /// Bars of the base timeframe.
-    pub bars: usize,
-    /// `bars × timeframe` in minutes (nominal).
-    #[ts(type = "number")]
-    pub minutes: i64,
-}
-
-/// The q10–q90 band as prices.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-pub struct Interval {
-    /// Lower price (q10).
-    pub low: f64,
-    /// Upper price (q90).
-    pub high: f64,
-    /// Nominal coverage (0.8).
-    pub level: f64,
-}
-
-/// Direction probabilities.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-pub struct Probabilities {
-    /// P(return < −flat band).
-    pub down: f64,
-    /// P(|return| ≤ flat band).
-    pub flat: f64,
-    /// P(return > flat band).
-    pub up: f64,
-}
-
-/// Attention weights for display.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "camelCase")]
-pub struct Attention {
-    /// Timeframes in order (`1m`, `5m`, …).
-    #[ts(type = "Array<Timeframe>")]
-    pub timeframes: Vec<String>,
-    /// `[K]`: attention across timeframes (sums to 1).
-    pub across_timeframes: Vec<f64>,
-    /// `[K][T]`: attention over time per timeframe, oldest step first (each row sums to 1).
-    pub over_time: Vec<Vec<f64>>,
-}
-
-/// One prediction. Field names are the JSON contract with the dashboard.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "camelCase")]
-pub struct Prediction {
-    /// Symbol as given by the caller.
-    pub symbol: String,
-    /// `name@version` of the model.
-    pub model_version: String,
-    /// Prediction instant (UTC, RFC 3339): inputs are bars complete by then.
-    #[ts(type = "string")]
-    pub prediction_time: DateTime<Utc>,
-    /// Horizon.
-    pub horizon: Horizon,
-    /// Close of the latest complete base-timeframe bar.
-    pub last_close: f64,
-    /// Start (UTC, RFC 3339) of that bar.
-    #[ts(type = "string")]
-    pub last_bar_start: DateTime<Utc>,
-    /// `last_close × exp(q50)`.
-    pub predicted_price: f64,
-    /// Predicted median log return over the horizon.
-    pub predicted_log_return: f64,
-    /// q10–q90 as prices, after the conformal adjustment.
-    pub interval: Interval,
-    /// Calibrated direction probabilities.
-    pub probabilities: Probabilities,
-    /// buy / sell / hold, by the model's validated signal policy (`signals`): hold only when validation showed
-    /// no skill.
-    pub signal: Signal,
-    /// Calibrated probability of the most probable direction, in [0, 1].
-    pub confidence: f64,
-    /// Suggested position, a signed fraction of equity (+ long, − short): signal direction × the policy's
-    /// validated edge × min(1, 0.5 % ÷ σ of the horizon from `interval`). 0 on hold. (Absent in predictions
-    /// stored before it existed: read as 0.)
-    #[serde(default)]
-    pub position: f64,
-    /// Attention weights.
-    pub attention: Attention,
-    /// The live recalibration applied to `interval` (absent: the model's band as predicted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub recalibration: Option<crate::recalibration::Recalibration>,
-}
+/// The prediction contract, defined without burn in `mtf-prediction` (the edge worker stores the same type).
+pub use mtf_prediction::{Attention, Horizon, Interval, Prediction, Probabilities};
 
 /// Why a prediction cannot be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -97,25 +97,8 @@ impl AdaptiveBand {
     }
 }
 
-/// What the live recalibration did to a prediction's band (`Prediction::recalibration`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "camelCase")]
-pub struct Recalibration {
-    /// `aci`: adaptive conformal inference (this module).
-    pub method: String,
-    /// Step size γ.
-    pub gamma: f64,
-    /// The scale applied to the band's half-widths (1 = the model's band).
-    pub scale: f64,
-    /// Outcomes observed so far by this session.
-    #[ts(type = "number")]
-    pub observed: u64,
-    /// Share of the last `window` observed outcomes inside the band shown for them (`null` before any).
-    pub realised_coverage: Option<f64>,
-    /// How many outcomes `realised_coverage` is over (at most [`DEFAULT_WINDOW`]).
-    #[ts(type = "number")]
-    pub window: usize,
-}
+/// What a recalibration did to a prediction's band, as the prediction contract (`mtf-prediction`) carries it.
+pub use mtf_prediction::Recalibration;
 
 /// A band shown live and waiting for its outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

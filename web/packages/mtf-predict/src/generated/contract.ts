@@ -120,7 +120,7 @@ overTime: Array<Array<number>>, };
  */
 export type Recalibration = { 
 /**
- * `aci`: adaptive conformal inference (this module).
+ * `aci`: adaptive conformal inference (`mtf_model::recalibration`).
  */
 method: string, 
 /**
@@ -140,7 +140,7 @@ observed: number,
  */
 realisedCoverage: number | null, 
 /**
- * How many outcomes `realised_coverage` is over (at most [`DEFAULT_WINDOW`]).
+ * How many outcomes `realised_coverage` is over (at most `mtf_model::recalibration::DEFAULT_WINDOW`, 100).
  */
 window: number, };
 
@@ -189,7 +189,7 @@ interval: Interval,
  */
 probabilities: Probabilities, 
 /**
- * buy / sell / hold, by the model's validated signal policy (`signals`): hold only when validation showed
+ * buy / sell / hold, by the model's validated signal policy (`mtf_model::signals`): hold only when validation showed
  * no skill.
  */
 signal: Signal, 
