@@ -13,18 +13,8 @@ pub struct EdgeClient {
     agent: ureq::Agent,
 }
 
-/// A registered model as the edge describes it (the fields `mtf retrain` reads from `ModelVersion`).
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct EdgeModel {
-    /// `name@version`.
-    pub version: String,
-    /// Artifact sha256.
-    pub sha256: String,
-    /// Whether it is served.
-    pub active: bool,
-    /// Where its bytes are.
-    pub artifact_url: String,
-}
+/// A registered model as the edge describes it: the registry's one definition, shared with the worker.
+pub use mtf_retrain::registry::ModelVersion;
 
 impl EdgeClient {
     /// A client of `base` (e.g. `http://127.0.0.1:8787`) with the admin token.
@@ -122,15 +112,15 @@ impl EdgeClient {
 
     /// The active model predicting `horizon_minutes` ahead (the edge holds one per horizon), `None` when none
     /// is.
-    pub fn active(&self, horizon_minutes: i64) -> anyhow::Result<Option<EdgeModel>> {
+    pub fn active(&self, horizon_minutes: i64) -> anyhow::Result<Option<ModelVersion>> {
         match self.get_json(&format!("/api/v1/models/active?horizon={horizon_minutes}"))? {
             None => Ok(None),
-            Some(v) => Ok(Some(serde_json::from_value(v["model"].clone()).context("/models/active: no model")?)),
+            Some(v) => Ok(Some(model_of("GET /api/v1/models/active", v)?)),
         }
     }
 
     /// A model's artifact bytes (checked against its sha256).
-    pub fn artifact(&self, m: &EdgeModel) -> anyhow::Result<Vec<u8>> {
+    pub fn artifact(&self, m: &ModelVersion) -> anyhow::Result<Vec<u8>> {
         let (status, bytes) = self.get(&m.artifact_url)?;
         if status != 200 {
             return Err(Self::error(&format!("GET {}", m.artifact_url), status, &bytes));
@@ -160,15 +150,16 @@ impl EdgeClient {
     }
 
     /// Registers an artifact (inactive unless no model is active), idempotent for the same bytes.
-    pub fn register(&self, bytes: &[u8]) -> anyhow::Result<EdgeModel> {
+    pub fn register(&self, bytes: &[u8]) -> anyhow::Result<ModelVersion> {
         let v = self.post("/api/v1/models", "application/octet-stream", bytes)?;
-        serde_json::from_value(v["model"].clone()).context("POST /api/v1/models: no model in the answer")
+        model_of("POST /api/v1/models", v)
     }
 
     /// Activates a registered version.
-    pub fn activate(&self, version: &str) -> anyhow::Result<EdgeModel> {
-        let v = self.post(&format!("/api/v1/models/{}/activate", encode(version)), "application/json", b"{}")?;
-        serde_json::from_value(v["model"].clone()).context("activate: no model in the answer")
+    pub fn activate(&self, version: &str) -> anyhow::Result<ModelVersion> {
+        let path = format!("/api/v1/models/{}/activate", encode(version));
+        let v = self.post(&path, "application/json", b"{}")?;
+        model_of(&format!("POST {path}"), v)
     }
 
     /// Stores a retrain record (an upsert by id).
@@ -176,6 +167,13 @@ impl EdgeClient {
         self.post("/api/v1/retrains", "application/json", &serde_json::to_vec(r)?)?;
         Ok(())
     }
+}
+
+/// The model of a registry answer (`{"model": ModelVersion}`).
+fn model_of(what: &str, v: Value) -> anyhow::Result<ModelVersion> {
+    let r: mtf_retrain::registry::ModelResponse =
+        serde_json::from_value(v).with_context(|| format!("{what}: the answer is not a registry model"))?;
+    Ok(r.model)
 }
 
 /// Percent-encodes a path segment (`spy-15m-h4@0.1.0` → `spy-15m-h4%400.1.0`).

@@ -31,7 +31,7 @@ use mtf_retrain::rule::{self, Promotion};
 use mtf_retrain::triggers::{self, Check, Observed, Triggers};
 use serde::{Deserialize, Serialize};
 
-use crate::edge_client::{EdgeClient, EdgeModel};
+use crate::edge_client::{EdgeClient, ModelVersion};
 use crate::model_commands::{self, TrainFile};
 
 /// `[retrain]` in the training config.
@@ -432,7 +432,7 @@ fn recover(edge: &EdgeClient, work: &Path, log: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_champion(edge: &EdgeClient, m: &EdgeModel) -> anyhow::Result<Predictor> {
+fn load_champion(edge: &EdgeClient, m: &ModelVersion) -> anyhow::Result<Predictor> {
     let bytes = edge.artifact(m)?;
     Predictor::from_bytes(&bytes, model_commands::burn_device())
         .with_context(|| format!("loading the champion {}", m.version))
@@ -592,7 +592,7 @@ fn observe(
     edge: &EdgeClient,
     log: &Path,
     s: &RetrainSection,
-    champion: Option<&EdgeModel>,
+    champion: Option<&ModelVersion>,
     champ: Option<&Predictor>,
     data: Option<Result<&Prepared, &str>>,
 ) -> anyhow::Result<(Observed, BTreeMap<String, f64>)> {

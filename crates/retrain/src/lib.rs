@@ -7,6 +7,7 @@
 //! - [`triggers`]: when `mtf retrain --if-needed` runs (schedule, live coverage, degradation against the model's
 //!   validation numbers, feature drift, volatility regime);
 //! - [`drift`]: the population stability index and realised volatility;
+//! - [`registry`]: a registered model version as the edge's registry describes it;
 //! - [`health`]: rolling live metrics of a model version from its scored predictions
 //!   (`GET /api/v1/models/{version}/health`).
 //!
@@ -19,5 +20,6 @@
 pub mod drift;
 pub mod health;
 pub mod record;
+pub mod registry;
 pub mod rule;
 pub mod triggers;
