@@ -531,16 +531,31 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
         writeln!(s, "{}", experiment::markdown(&as_report))?;
     }
     writeln!(s, "### Per fold (model)\n")?;
-    writeln!(s, "| fold | training samples | evaluated | dir. acc. | MAE / persistence | coverage |")?;
-    writeln!(s, "|---|---:|---|---:|---:|---:|")?;
+    writeln!(
+        s,
+        "Target scale: {} (`[data.labels] scale`). The validation interval score is the calibrated band's on the \
+         fold's early-stopping part, in log-return units: the number configurations are compared on.\n",
+        match c.cfg.data.labels.scale {
+            mtf_model::labels::TargetScale::Fixed => "fixed (the training labels' standard deviation)",
+            mtf_model::labels::TargetScale::TrailingVol => {
+                "trailing volatility (label ÷ z·√(h·σ²) of the last session's base-bar returns)"
+            }
+        }
+    )?;
+    writeln!(
+        s,
+        "| fold | training samples | evaluated | validation interval score | dir. acc. | MAE / persistence | coverage |"
+    )?;
+    writeln!(s, "|---|---:|---|---:|---:|---:|---:|")?;
     for f in &c.report.folds {
         writeln!(
             s,
-            "| {} | {} | {} → {} | {:.3} | {:.4} | {:.3} |",
+            "| {} | {} | {} → {} | {} | {:.3} | {:.4} | {:.3} |",
             f.fold,
             f.train_samples,
             f.eval_range[0].format("%Y-%m-%d %H:%M"),
             f.eval_range[1].format("%Y-%m-%d %H:%M"),
+            f.valid_interval_score.map_or("–".to_string(), |v| format!("{v:.5}")),
             f.metrics.directional_accuracy,
             f.metrics.mae_ratio_vs_persistence,
             f.metrics.coverage_q10_q90

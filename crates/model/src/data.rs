@@ -8,7 +8,7 @@ use mtf_market::session::SessionFilter;
 use mtf_market::{Bar, Timeframe};
 use serde::{Deserialize, Serialize};
 
-use crate::labels::{LabelConfig, Sample, make_samples};
+use crate::labels::{LabelConfig, Sample, TargetScale, make_samples};
 
 /// What the model sees and predicts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -201,24 +201,84 @@ impl Prepared {
 /// Target statistics fit on training labels only.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Targets {
-    /// Population standard deviation of the training labels (log-return units); the model predicts
-    /// label / scale.
+    /// Population standard deviation of the training labels (log-return units); with a fixed target scale the
+    /// model predicts label / scale.
     pub label_scale: f64,
     /// Half-width of the flat class (log-return units): the 1/3 quantile of |label| in training, so a third of
     /// training samples are flat.
     pub flat_band: f64,
+    /// The volatility-scaled target ([`TargetScale::TrailingVol`]): the model predicts label / [`VolTarget::scale_of`]
+    /// its sample's trailing variance. Absent: a fixed scale (artifacts from before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vol: Option<VolTarget>,
+}
+
+/// How a volatility-scaled target is scaled, fit on training samples only.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct VolTarget {
+    /// Horizon `h` in base bars.
+    pub horizon: usize,
+    /// `z`: population standard deviation of the standardised training labels `label / √(h·σ²)`.
+    pub z: f64,
+    /// Median trailing variance of the training samples (per base bar): stands in where a sample has none.
+    pub typical_var: f64,
+    /// Floor of the trailing variance, `typical_var / 20`: a flat window does not collapse the band.
+    pub var_floor: f64,
+}
+
+impl VolTarget {
+    /// `√(h·σ²)` of a sample with trailing variance `var` (floored; `typical_var` when it has none).
+    #[must_use]
+    pub fn sigma(&self, var: Option<f64>) -> f64 {
+        let v = var.filter(|v| v.is_finite()).map_or(self.typical_var, |v| v.max(self.var_floor));
+        (self.horizon.max(1) as f64 * v).sqrt()
+    }
+
+    /// The scale of a sample's target: `z · √(h·σ²)` (log-return units).
+    #[must_use]
+    pub fn scale_of(&self, var: Option<f64>) -> f64 {
+        self.z * self.sigma(var)
+    }
+}
+
+fn population_std(xs: &[f64]) -> f64 {
+    let n = xs.len().max(1) as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    if var > 0.0 && var.is_finite() { var.sqrt() } else { 1.0 }
 }
 
 impl Targets {
-    /// Fits on training labels.
+    /// Fits on training labels, with a fixed target scale.
     pub fn fit(labels: &[f64]) -> Self {
-        let n = labels.len().max(1) as f64;
-        let mean = labels.iter().sum::<f64>() / n;
-        let var = labels.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
         let mut abs: Vec<f64> = labels.iter().map(|x| x.abs()).collect();
         abs.sort_by(f64::total_cmp);
         let flat_band = abs.get(abs.len() / 3).copied().unwrap_or(0.0);
-        Self { label_scale: if var > 0.0 { var.sqrt() } else { 1.0 }, flat_band }
+        Self { label_scale: population_std(labels), flat_band, vol: None }
+    }
+
+    /// Fits on training samples with the target scale of `cfg`.
+    pub fn fit_samples(samples: &[&Sample], cfg: &LabelConfig) -> Self {
+        let labels: Vec<f64> = samples.iter().map(|s| s.label).collect();
+        let mut t = Self::fit(&labels);
+        if cfg.scale == TargetScale::TrailingVol {
+            let mut vars: Vec<f64> =
+                samples.iter().filter_map(|s| s.trailing_var).filter(|v| v.is_finite() && *v > 0.0).collect();
+            vars.sort_by(f64::total_cmp);
+            let typical_var = vars.get(vars.len() / 2).copied().unwrap_or(t.label_scale * t.label_scale);
+            let mut v = VolTarget { horizon: cfg.horizon, z: 1.0, typical_var, var_floor: typical_var / 20.0 };
+            let z: Vec<f64> = samples.iter().map(|s| s.label / v.sigma(s.trailing_var)).collect();
+            v.z = population_std(&z);
+            t.vol = Some(v);
+        }
+        t
+    }
+
+    /// What a sample's quantile target is divided by (and its decoded quantiles multiplied by): `label_scale`
+    /// with a fixed scale, [`VolTarget::scale_of`] its trailing variance with a volatility-scaled one.
+    #[must_use]
+    pub fn scale_of(&self, trailing_var: Option<f64>) -> f64 {
+        self.vol.map_or(self.label_scale, |v| v.scale_of(trailing_var))
     }
 
     /// Direction class of a log return: 0 down (< −band), 1 flat, 2 up (> band).
@@ -253,7 +313,7 @@ mod tests {
                 timeframes: vec![Timeframe::M15],
                 lookback: 4,
                 base: Timeframe::M15,
-                labels: LabelConfig { horizon, cross_session: false },
+                labels: LabelConfig { horizon, cross_session: false, scale: Default::default() },
                 session: SessionFilter::Regular,
             }
         }

@@ -5,6 +5,7 @@
 
 pub use crate::calibration::INTERVAL_LEVEL;
 use crate::calibration::{Calibration, Signal, adjust_interval, probabilities};
+#[cfg(doc)]
 use crate::data::Targets;
 use crate::predict::RawOutput;
 use crate::signals::SignalPolicy;
@@ -25,16 +26,17 @@ pub struct Decoded {
     pub position: f64,
 }
 
-/// Decodes sample `i` of a batch of raw outputs with the artifact's targets and calibration.
+/// Decodes sample `i` of a batch of raw outputs with the artifact's calibration; `scale` is that sample's target
+/// scale ([`Targets::scale_of`] its trailing variance), which the quantiles are multiplied by.
 ///
 /// # Errors
 /// [`DecodeError`] when the batch has no sample `i` (outputs shorter than the batch they belong to).
-pub fn decode(raw: &RawOutput, i: usize, targets: &Targets, cal: &Calibration) -> Result<Decoded, DecodeError> {
+pub fn decode(raw: &RawOutput, i: usize, scale: f64, cal: &Calibration) -> Result<Decoded, DecodeError> {
     let three = |v: &[f32], what: &'static str| -> Result<[f64; 3], DecodeError> {
         let s = v.get(i * 3..i * 3 + 3).ok_or(DecodeError { what, index: i, len: v.len() / 3 })?;
         Ok([f64::from(s[0]), f64::from(s[1]), f64::from(s[2])])
     };
-    let q = adjust_interval(three(&raw.quantiles, "quantiles")?, cal.interval_delta).map(|v| v * targets.label_scale);
+    let q = adjust_interval(three(&raw.quantiles, "quantiles")?, cal.interval_delta).map(|v| v * scale);
     let probs = probabilities(three(&raw.logits, "logits")?, cal.temperature);
     let policy = cal.signal.unwrap_or(SignalPolicy::UNVALIDATED);
     let (signal, confidence) = policy.signal(probs);
@@ -67,9 +69,8 @@ mod tests {
             attn_timeframes: vec![],
             attn_time: vec![],
         };
-        let targets = Targets { label_scale: 0.01, flat_band: 0.001 };
         let cal = Calibration { temperature: 1.0, interval_delta: 0.5, signal: None };
-        let d = decode(&raw, 1, &targets, &cal).unwrap();
+        let d = decode(&raw, 1, 0.01, &cal).unwrap();
         // Interval widened by delta on both sides, then scaled: (-1 - 0.5, 0.5, 2 + 0.5) × 0.01.
         for (a, b) in d.quantiles.iter().zip([-0.015, 0.005, 0.025]) {
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
@@ -78,18 +79,18 @@ mod tests {
         for (a, b) in d.probs.iter().zip([0.2, 0.2, 0.6]) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
-        assert!(decode(&raw, 2, &targets, &cal).is_err());
+        assert!(decode(&raw, 2, 0.01, &cal).is_err());
         // No validated policy in the artifact: hold, no position, whatever the probabilities.
         assert_eq!((d.signal, d.position), (Signal::Hold, 0.0));
         assert!((d.confidence - 0.6).abs() < 1e-6);
         // A policy with margin 0.1 and edge 0.2: p(up) − p(down) = 0.4 buys; σ = 0.04 / (2 · 1.28155) = 0.015606,
         // position 0.2 × 0.005 / σ = 0.064078.
         let policy = SignalPolicy { margin: Some(0.1), edge: 0.2, ..SignalPolicy::UNVALIDATED };
-        let d = decode(&raw, 1, &targets, &Calibration { signal: Some(policy), ..cal }).unwrap();
+        let d = decode(&raw, 1, 0.01, &Calibration { signal: Some(policy), ..cal }).unwrap();
         assert_eq!(d.signal, Signal::Buy);
         assert!((d.position - 0.2 * 0.005 / (0.04 / (2.0 * 1.281_551_565_5))).abs() < 1e-9, "{}", d.position);
         let higher = SignalPolicy { margin: Some(0.45), ..policy };
-        let d = decode(&raw, 1, &targets, &Calibration { signal: Some(higher), ..cal }).unwrap();
+        let d = decode(&raw, 1, 0.01, &Calibration { signal: Some(higher), ..cal }).unwrap();
         assert_eq!((d.signal, d.position), (Signal::Hold, 0.0), "margin 0.4 < 0.45");
     }
 }

@@ -150,6 +150,12 @@ pub struct FoldReport {
     pub best_epoch: usize,
     /// Fitted temperature.
     pub temperature: f64,
+    /// Interval score (log-return units, α = 0.2) of the calibrated band on the early-stopping part: a
+    /// validation number in the labels' units whatever the target scale, so configurations that differ in it
+    /// (`[data.labels] scale`) are compared on validation data, never on the evaluation block. Absent in
+    /// reports from before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_interval_score: Option<f64>,
     /// The model's metrics on this block.
     pub metrics: Metrics,
 }
@@ -283,7 +289,7 @@ fn sample_set(p: &Prepared, idx: &[usize], norm: &NormStats, targets: &Targets) 
     Ok(SampleSet {
         x: w.values,
         mask: w.mask.iter().map(|&m| f32::from(m)).collect(),
-        y: idx.iter().map(|&i| (p.samples[i].label / targets.label_scale) as f32).collect(),
+        y: idx.iter().map(|&i| (p.samples[i].label / targets.scale_of(p.samples[i].trailing_var)) as f32).collect(),
         class: idx.iter().map(|&i| targets.class_of(p.samples[i].label) as i64).collect(),
         shape: [w.lookback, w.timeframes, w.features],
     })
@@ -317,7 +323,7 @@ fn score(
         .enumerate()
         .map(|(j, &i)| {
             let s = &p.samples[i];
-            let d = decode(raw, j, targets, cal)?;
+            let d = decode(raw, j, targets.scale_of(s.trailing_var), cal)?;
             Ok(Scored {
                 part: s.part,
                 bucket: ctx[i].bucket,
@@ -526,8 +532,8 @@ pub fn train_walk_forward(
         }
         let last_train = *fold.train.last().unwrap_or(&0);
         let norm = p.fit_norm_parts(&train_parts, p.samples[last_train].at, e.clip)?;
-        let train_labels: Vec<f64> = fold.train.iter().map(|&i| p.samples[i].label).collect();
-        let targets = Targets::fit(&train_labels);
+        let train_samples: Vec<&crate::labels::Sample> = fold.train.iter().map(|&i| &p.samples[i]).collect();
+        let targets = Targets::fit_samples(&train_samples, &p.spec.labels);
         let tr = sample_set(p, &inner_train, &norm, &targets)?;
         let va = sample_set(p, &inner_valid, &norm, &targets)?;
         let fold_ck =
@@ -535,7 +541,10 @@ pub fn train_walk_forward(
         let (model, curve) = train_with_checkpoints(&model_cfg, &cfg.train, &tr, &va, fold_ck.as_ref(), &mut |r| {
             progress(Progress::Epoch(*r))
         })?;
-        let cal = calibrate(&raw_outputs(&model, &va)?, &va);
+        let va_raw = raw_outputs(&model, &va)?;
+        let cal = calibrate(&va_raw, &va);
+        let valid_interval_score =
+            compute(&score(p, &ctx, &inner_valid, &va_raw, &targets, &cal)?, step, ppy).interval_score;
         let (held_idx, eval_idx): (Vec<usize>, Vec<usize>) = fold.valid.clone().partition(is_held);
         let ev = sample_set(p, &eval_idx, &norm, &targets)?;
         let raw = raw_outputs(&model, &ev)?;
@@ -560,6 +569,7 @@ pub fn train_walk_forward(
             // (the range spans the held-out symbols' samples too; the metrics are the training symbols')
             best_epoch: curve.best_epoch,
             temperature: cal.temperature,
+            valid_interval_score: Some(valid_interval_score),
             metrics: compute(&scored, step, ppy),
         });
         pooled.extend(&eval_idx, scored, base);
@@ -710,7 +720,9 @@ pub fn decode_samples(
     let h = &predictor.header;
     let set = sample_set(p, idx, &h.norm, &h.targets)?;
     let raw = raw_outputs(predictor.model(), &set)?;
-    (0..idx.len()).map(|j| Ok(decode(&raw, j, &h.targets, &h.calibration)?)).collect()
+    (0..idx.len())
+        .map(|j| Ok(decode(&raw, j, h.targets.scale_of(p.samples[idx[j]].trailing_var), &h.calibration)?))
+        .collect()
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ mod tests {
             timeframes: tfs.to_vec(),
             lookback: 32,
             base: tfs[0],
-            labels: LabelConfig { horizon: 4, cross_session: false },
+            labels: LabelConfig { horizon: 4, cross_session: false, scale: Default::default() },
             session,
         }
     }

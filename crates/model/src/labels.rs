@@ -26,6 +26,32 @@ pub struct LabelConfig {
     /// Allow intraday horizons to cross into the next trading day.
     #[serde(default)]
     pub cross_session: bool,
+    /// What the quantile head is trained on (`scale = "fixed"`, the default, or `"trailing_vol"`); not written
+    /// when fixed, so artifacts of fixed-scale models read as before.
+    #[serde(default, skip_serializing_if = "TargetScale::is_fixed")]
+    pub scale: TargetScale,
+}
+
+/// The scale the quantile head's target is divided by (fit on training labels, [`crate::data::Targets`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetScale {
+    /// One number: the standard deviation of the training labels.
+    #[default]
+    Fixed,
+    /// Per sample: `z · √(h · σ²_τ)`, with σ²_τ the trailing per-bar variance at the sample's instant
+    /// ([`Sample::trailing_var`]) and `z` the standard deviation of the standardised training labels. The model
+    /// then predicts the return in units of the volatility it can see, so its band starts from a realised-volatility
+    /// band and learns the corrections.
+    TrailingVol,
+}
+
+impl TargetScale {
+    /// Whether it is [`TargetScale::Fixed`].
+    #[must_use]
+    pub fn is_fixed(&self) -> bool {
+        *self == TargetScale::Fixed
+    }
 }
 
 /// One supervised sample.
@@ -45,6 +71,10 @@ pub struct Sample {
     pub label: f64,
     /// End of bar `i+h` (UTC): when the label is known.
     pub label_at: DateTime<Utc>,
+    /// Mean squared base-bar return over the trailing window ending at τ
+    /// ([`crate::volatility::trailing_variance`] over [`crate::volatility::target_window`]); `None` before any
+    /// return.
+    pub trailing_var: Option<f64>,
 }
 
 /// Builds every sample of `base` for `cfg`.
@@ -52,6 +82,8 @@ pub fn make_samples(base: &Series, cfg: &LabelConfig) -> Vec<Sample> {
     let bars = base.bars();
     let ends = base.ends_ms();
     let h = cfg.horizon.max(1);
+    let intraday = base.timeframe().is_intraday();
+    let window = crate::volatility::target_window(base.timeframe());
     let mut out = Vec::new();
     for i in 0..bars.len().saturating_sub(h) {
         let j = i + h;
@@ -73,6 +105,7 @@ pub fn make_samples(base: &Series, cfg: &LabelConfig) -> Vec<Sample> {
             last_close: bars[i].close(),
             label: (bars[j].close() / bars[i].close()).ln(),
             label_at,
+            trailing_var: crate::volatility::trailing_variance(bars, i, window, intraday),
         });
     }
     out
@@ -173,7 +206,7 @@ mod tests {
     #[test]
     fn labels_follow_the_inputs_without_overlap() {
         let s = series(2);
-        let samples = make_samples(&s, &LabelConfig { horizon: 4, cross_session: false });
+        let samples = make_samples(&s, &LabelConfig { horizon: 4, cross_session: false, scale: Default::default() });
         assert_eq!(samples.len(), 2 * (26 - 4), "the last 4 bars of each day have no same-day label");
         for x in &samples {
             let i = x.base_index;
@@ -184,7 +217,7 @@ mod tests {
             assert!(x.label_at > x.at);
             assert_eq!(s.complete_count(x.at), i + 1, "the window as of `at` ends with bar i");
         }
-        let crossing = make_samples(&s, &LabelConfig { horizon: 4, cross_session: true });
+        let crossing = make_samples(&s, &LabelConfig { horizon: 4, cross_session: true, scale: Default::default() });
         assert_eq!(crossing.len(), 2 * 26 - 4);
     }
 
@@ -192,7 +225,7 @@ mod tests {
     fn folds_do_not_overlap_and_respect_the_embargo() {
         let s = series(10);
         let h = 4;
-        let samples = make_samples(&s, &LabelConfig { horizon: h, cross_session: true });
+        let samples = make_samples(&s, &LabelConfig { horizon: h, cross_session: true, scale: Default::default() });
         for embargo in [h, h + 3] {
             let folds = walk_forward(&samples, h, 3, 20, embargo, 50).unwrap();
             assert_eq!(folds.len(), 3);

@@ -101,6 +101,9 @@ pub struct Context {
     pub at: DateTime<Utc>,
     /// Latest complete base bar.
     pub last_bar: Bar,
+    /// The target scale at `at` ([`crate::data::Targets::scale_of`] the trailing variance of the base bars
+    /// complete by then, computed as in training).
+    pub scale: f64,
 }
 
 /// A loaded model.
@@ -206,7 +209,18 @@ impl Predictor {
             }
             x.extend(w.values);
             mask.extend(w.mask.iter().map(|&m| f32::from(m)));
-            contexts.push(Context { symbol: symbol.to_string(), at, last_bar });
+            let var = crate::volatility::trailing_variance(
+                &base.bars()[..n],
+                n - 1,
+                crate::volatility::target_window(d.base),
+                d.base.is_intraday(),
+            );
+            contexts.push(Context {
+                symbol: symbol.to_string(),
+                at,
+                last_bar,
+                scale: self.header.targets.scale_of(var),
+            });
         }
         let b = items.len();
         let input = ModelInput {
@@ -230,7 +244,7 @@ impl Predictor {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let d = crate::decode::decode(raw, i, &h.targets, &h.calibration)?;
+                let d = crate::decode::decode(raw, i, c.scale, &h.calibration)?;
                 let q = d.quantiles;
                 let across = raw
                     .attn_timeframes

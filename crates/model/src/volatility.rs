@@ -69,6 +69,34 @@ pub fn windows(minutes: i64, intraday: bool) -> [usize; 3] {
     }
 }
 
+/// Mean squared base-bar return over the last `window` returns at bars ≤ `i` (the bar ending at the instant):
+/// the same returns as [`Context::trailing`] (for an intraday base, none across a session boundary), summed
+/// directly so that training ([`crate::labels::make_samples`]) and serving (`Predictor::prepare`) compute it
+/// from a sample's own bars the same way. `None` when no return is available yet.
+#[must_use]
+pub fn trailing_variance(bars: &[mtf_market::Bar], i: usize, window: usize, intraday: bool) -> Option<f64> {
+    let (mut sum, mut n) = (0.0, 0usize);
+    let mut j = i.min(bars.len().saturating_sub(1));
+    while j >= 1 && n < window {
+        let same_day =
+            !intraday || trading_day_number_ms(bars[j].start_ms()) == trading_day_number_ms(bars[j - 1].start_ms());
+        let r = (bars[j].close() / bars[j - 1].close()).ln();
+        if same_day && r.is_finite() {
+            sum += r * r;
+            n += 1;
+        }
+        j -= 1;
+    }
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// The trailing window the volatility-scaled target uses ([`crate::labels::TargetScale::TrailingVol`]): the
+/// medium one of [`windows`] (the last session intraday, 22 days for a daily base).
+#[must_use]
+pub fn target_window(base: mtf_market::Timeframe) -> usize {
+    windows(base.minutes().max(1), base.is_intraday())[1]
+}
+
 /// The [`Context`] of every sample of `p`, in sample order.
 #[must_use]
 pub fn contexts(p: &Prepared) -> Vec<Context> {
@@ -294,7 +322,7 @@ mod tests {
             timeframes: vec![Timeframe::M15],
             lookback: 4,
             base: Timeframe::M15,
-            labels: LabelConfig { horizon: 2, cross_session: false },
+            labels: LabelConfig { horizon: 2, cross_session: false, scale: Default::default() },
             session: SessionFilter::Regular,
         };
         Prepared::pooled(&[("S".into(), BTreeMap::from([(Timeframe::M15, b)]))], &spec).unwrap()
@@ -322,6 +350,11 @@ mod tests {
         assert!((c.trailing[0] - mean(w1)).abs() < 1e-15);
         assert!((c.trailing[1] - mean(w2)).abs() < 1e-15);
         assert!((c.trailing[2] - mean(w3)).abs() < 1e-15, "fewer kept returns than the window: their mean");
+        // The target's variance (summed directly, for training and serving) is the medium window's.
+        assert_eq!(target_window(Timeframe::M15), w2);
+        assert!((s.trailing_var.unwrap() - mean(w2)).abs() < 1e-15, "{:?} vs {}", s.trailing_var, mean(w2));
+        assert_eq!(trailing_variance(&bars[..=i], i, w2, true), s.trailing_var);
+        assert_eq!(trailing_variance(bars, 0, w2, true), None, "no return before the first bar");
         let fut = ((bars[i + 1].close() / bars[i].close()).ln().powi(2)
             + (bars[i + 2].close() / bars[i + 1].close()).ln().powi(2))
             / 2.0;
@@ -353,12 +386,53 @@ mod tests {
         q.parts[0].mtf.frames[0].series =
             mtf_market::align::Series::new(Timeframe::M15, SessionFilter::Regular, bars).unwrap();
         let ctx2 = contexts(&q);
+        let q = Prepared::pooled(
+            &[(
+                String::new(),
+                std::collections::BTreeMap::from([(Timeframe::M15, q.parts[0].mtf.frames[0].series.bars().to_vec())]),
+            )],
+            &q.spec,
+        )
+        .unwrap();
         for j in 0..=60 {
             let (a, b) = (ctx[j], ctx2[j]);
+            assert_eq!(p.samples[j].trailing_var.map(f64::to_bits), q.samples[j].trailing_var.map(f64::to_bits));
             assert_eq!(a.trailing.map(f64::to_bits), b.trailing.map(f64::to_bits), "sample {j}");
             assert_eq!((a.slot, a.bucket), (b.slot, b.bucket));
         }
         assert_ne!(ctx[60].future.to_bits(), ctx2[60].future.to_bits(), "the target does see the label's bars");
+    }
+
+    #[test]
+    fn the_volatility_scaled_target_is_fit_on_training_samples_and_has_unit_spread() {
+        use crate::data::Targets;
+        use crate::labels::TargetScale;
+        let p = prepared(12, 5);
+        let cfg = LabelConfig { scale: TargetScale::TrailingVol, ..p.spec.labels.clone() };
+        let train: Vec<&crate::labels::Sample> = p.samples.iter().collect();
+        let t = Targets::fit_samples(&train, &cfg);
+        let v = t.vol.unwrap();
+        let mut vars: Vec<f64> = train.iter().filter_map(|s| s.trailing_var).filter(|x| *x > 0.0).collect();
+        vars.sort_by(f64::total_cmp);
+        assert_eq!(v.typical_var, vars[vars.len() / 2]);
+        assert_eq!(v.var_floor, v.typical_var / 20.0);
+        // By hand: a sample's scale is z·√(h·σ²); NaN stands in the median, a flat window the floor.
+        let s = train[50];
+        assert!((t.scale_of(s.trailing_var) - v.z * (2.0 * s.trailing_var.unwrap()).sqrt()).abs() < 1e-15);
+        assert_eq!(t.scale_of(None), v.z * (2.0 * v.typical_var).sqrt());
+        assert_eq!(t.scale_of(Some(0.0)), v.z * (2.0 * v.var_floor).sqrt());
+        // The targets the model is trained on have a population standard deviation of 1 on the training part.
+        let y: Vec<f64> = train.iter().map(|s| s.label / t.scale_of(s.trailing_var)).collect();
+        let mean = y.iter().sum::<f64>() / y.len() as f64;
+        let sd = (y.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / y.len() as f64).sqrt();
+        assert!((sd - 1.0).abs() < 1e-9, "{sd}");
+        // A fixed scale is the labels' standard deviation for every sample, as before.
+        let fixed = Targets::fit_samples(&train, &p.spec.labels);
+        assert!(fixed.vol.is_none());
+        assert_eq!(fixed.scale_of(s.trailing_var), fixed.label_scale);
+        // Volatility clusters in this walk: calm samples get a narrower scale than wild ones.
+        let (lo, hi) = (vars[vars.len() / 10], vars[vars.len() * 9 / 10]);
+        assert!(t.scale_of(Some(lo)) < t.scale_of(Some(hi)));
     }
 
     #[test]

@@ -41,10 +41,27 @@ fn an_empty_batch_is_no_prediction_and_no_panic() {
 
 #[test]
 fn evaluation_decodes_what_predict_serves() {
-    let Some(dir) = data_dir() else { return };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let bytes = std::fs::read(root.join("models/spy-15m-h4/model.mtf")).unwrap();
-    let predictor = Predictor::from_bytes(&bytes, Device::flex()).unwrap();
+    check_serving_equals_evaluation(Predictor::from_bytes(&bytes, Device::flex()).unwrap());
+}
+
+#[test]
+fn a_volatility_scaled_target_is_decoded_the_same_way_served_and_evaluated() {
+    // The same weights read as a model with a volatility-scaled target (`[data.labels] scale = "trailing_vol"`):
+    // each sample's scale comes from its trailing variance, computed from the training series in evaluation and
+    // from the bars a caller passes in serving; the two must agree.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bytes = std::fs::read(root.join("models/spy-15m-h4/model.mtf")).unwrap();
+    let mut predictor = Predictor::from_bytes(&bytes, Device::flex()).unwrap();
+    predictor.header.data.labels.scale = mtf_model::labels::TargetScale::TrailingVol;
+    predictor.header.targets.vol =
+        Some(mtf_model::data::VolTarget { horizon: 4, z: 0.9, typical_var: 1e-6, var_floor: 5e-8 });
+    check_serving_equals_evaluation(predictor);
+}
+
+fn check_serving_equals_evaluation(predictor: Predictor) {
+    let Some(dir) = data_dir() else { return };
     let opts = ReadOptions { repair: true };
     let minutes = read_bars_csv(&dir.join("spy_1min_2011-01.csv"), opts).unwrap().bars;
     let daily = read_bars_csv(&dir.join("spy_1d_2007-12-31_2017-12-29.csv"), opts).unwrap().bars;
