@@ -102,9 +102,12 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     if (entropy > 0.97) assert.equal(notice, 1, `entropy ${entropy}: the near-uniform notice is shown`);
     if (entropy < 0.93) assert.equal(notice, 0, `entropy ${entropy}: no notice`);
     assert.match(await page.locator("[data-testid=model-version]").innerText(), /spy-15m-h4@0\.1\.0/);
-    // The demo model's artifact predates validated signal policies: it signals hold only and suggests no
+    // The demo model's validated signal policy found no margin with skill: it signals hold only and suggests no
     // position, whatever its probabilities say (issue 13: no full position from a model without skill).
-    assert.match(await page.locator("[data-testid=signal-policy]").innerText(), /^Signals: hold only/);
+    assert.match(
+      await page.locator("[data-testid=signal-policy]").innerText(),
+      /^Signals: hold only — on validation no signal threshold beat the base rate/,
+    );
     assert.equal(await page.locator("[data-testid=signal]").innerText(), "HOLD");
     assert.equal(await page.locator("[data-testid=position]").innerText(), "none");
     // The reading is computed from the artifact's metrics (MAE 1.03× persistence for the default model).

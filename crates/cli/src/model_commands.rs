@@ -538,7 +538,10 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
         match c.cfg.data.labels.scale {
             mtf_model::labels::TargetScale::Fixed => "fixed (the training labels' standard deviation)",
             mtf_model::labels::TargetScale::TrailingVol => {
-                "trailing volatility (label ÷ z·√(h·σ²) of the last session's base-bar returns)"
+                "trailing volatility (label ÷ z·√(h·σ²), σ² the mean squared base-bar return of the last session or 22 days)"
+            }
+            mtf_model::labels::TargetScale::HarVol => {
+                "HAR volatility (label ÷ z·√(h·σ²), σ² the har_vol baseline's prediction, fit on the training part)"
             }
         }
     )?;

@@ -158,7 +158,7 @@ fn gbdt_quantiles(train: &Rows<'_>, eval: &Rows<'_>, har: &VolBand, scale: f64) 
 }
 
 /// Ridge regression with an unpenalised intercept.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ridge {
     w: Vec<f64>,
     b: f64,

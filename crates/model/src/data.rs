@@ -9,6 +9,7 @@ use mtf_market::{Bar, Timeframe};
 use serde::{Deserialize, Serialize};
 
 use crate::labels::{LabelConfig, Sample, TargetScale, make_samples};
+use crate::volatility::{Context, VolBand, VolInputs};
 
 /// What the model sees and predicts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,7 +200,7 @@ impl Prepared {
 }
 
 /// Target statistics fit on training labels only.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Targets {
     /// Population standard deviation of the training labels (log-return units); with a fixed target scale the
     /// model predicts label / scale.
@@ -207,37 +208,51 @@ pub struct Targets {
     /// Half-width of the flat class (log-return units): the 1/3 quantile of |label| in training, so a third of
     /// training samples are flat.
     pub flat_band: f64,
-    /// The volatility-scaled target ([`TargetScale::TrailingVol`]): the model predicts label / [`VolTarget::scale_of`]
-    /// its sample's trailing variance. Absent: a fixed scale (artifacts from before it existed).
+    /// The volatility-scaled target ([`TargetScale::TrailingVol`], [`TargetScale::HarVol`]): the model predicts
+    /// label / [`VolTarget::scale_of`] its sample's volatility inputs. Absent: a fixed scale (artifacts from before
+    /// it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vol: Option<VolTarget>,
 }
 
 /// How a volatility-scaled target is scaled, fit on training samples only.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolTarget {
     /// Horizon `h` in base bars.
     pub horizon: usize,
     /// `z`: population standard deviation of the standardised training labels `label / √(h·σ²)`.
     pub z: f64,
-    /// Median trailing variance of the training samples (per base bar): stands in where a sample has none.
+    /// Median per-bar variance σ² of the training samples: stands in where a sample has none.
     pub typical_var: f64,
-    /// Floor of the trailing variance, `typical_var / 20`: a flat window does not collapse the band.
+    /// Floor of the variance, `typical_var / 20`: a flat window does not collapse the band.
     pub var_floor: f64,
+    /// The HAR model whose predicted variance is σ² ([`TargetScale::HarVol`]); absent: σ² is the trailing variance
+    /// over the medium window ([`TargetScale::TrailingVol`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub har: Option<VolBand>,
 }
 
 impl VolTarget {
-    /// `√(h·σ²)` of a sample with trailing variance `var` (floored; `typical_var` when it has none).
+    /// σ² of a sample before the floor: the HAR prediction, or the medium window's trailing variance.
+    fn raw_variance(&self, v: &VolInputs) -> Option<f64> {
+        match &self.har {
+            Some(band) => Some(band.variance(&v.context())),
+            None => v.trailing[1],
+        }
+        .filter(|x| x.is_finite())
+    }
+
+    /// `√(h·σ²)` of a sample (σ² floored; `typical_var` when it has none).
     #[must_use]
-    pub fn sigma(&self, var: Option<f64>) -> f64 {
-        let v = var.filter(|v| v.is_finite()).map_or(self.typical_var, |v| v.max(self.var_floor));
-        (self.horizon.max(1) as f64 * v).sqrt()
+    pub fn sigma(&self, v: &VolInputs) -> f64 {
+        let var = self.raw_variance(v).map_or(self.typical_var, |x| x.max(self.var_floor));
+        (self.horizon.max(1) as f64 * var).sqrt()
     }
 
     /// The scale of a sample's target: `z · √(h·σ²)` (log-return units).
     #[must_use]
-    pub fn scale_of(&self, var: Option<f64>) -> f64 {
-        self.z * self.sigma(var)
+    pub fn scale_of(&self, v: &VolInputs) -> f64 {
+        self.z * self.sigma(v)
     }
 }
 
@@ -257,28 +272,32 @@ impl Targets {
         Self { label_scale: population_std(labels), flat_band, vol: None }
     }
 
-    /// Fits on training samples with the target scale of `cfg`.
-    pub fn fit_samples(samples: &[&Sample], cfg: &LabelConfig) -> Self {
+    /// Fits on training samples with the target scale of `cfg`; `ctx` holds the samples' [`Context`]s in the
+    /// same order (the HAR model is fit on them, as the `har_vol` baseline is).
+    pub fn fit_samples(samples: &[&Sample], ctx: &[Context], cfg: &LabelConfig) -> Self {
         let labels: Vec<f64> = samples.iter().map(|s| s.label).collect();
         let mut t = Self::fit(&labels);
-        if cfg.scale == TargetScale::TrailingVol {
-            let mut vars: Vec<f64> =
-                samples.iter().filter_map(|s| s.trailing_var).filter(|v| v.is_finite() && *v > 0.0).collect();
-            vars.sort_by(f64::total_cmp);
-            let typical_var = vars.get(vars.len() / 2).copied().unwrap_or(t.label_scale * t.label_scale);
-            let mut v = VolTarget { horizon: cfg.horizon, z: 1.0, typical_var, var_floor: typical_var / 20.0 };
-            let z: Vec<f64> = samples.iter().map(|s| s.label / v.sigma(s.trailing_var)).collect();
-            v.z = population_std(&z);
-            t.vol = Some(v);
-        }
+        let har = match cfg.scale {
+            TargetScale::Fixed => return t,
+            TargetScale::TrailingVol => None,
+            TargetScale::HarVol => Some(VolBand::har(ctx, &labels, cfg.horizon)),
+        };
+        let mut v = VolTarget { horizon: cfg.horizon, z: 1.0, typical_var: 0.0, var_floor: 0.0, har };
+        let mut vars: Vec<f64> = samples.iter().filter_map(|s| v.raw_variance(&s.vol)).filter(|x| *x > 0.0).collect();
+        vars.sort_by(f64::total_cmp);
+        v.typical_var = vars.get(vars.len() / 2).copied().unwrap_or(t.label_scale * t.label_scale);
+        v.var_floor = v.typical_var / 20.0;
+        let z: Vec<f64> = samples.iter().map(|s| s.label / v.sigma(&s.vol)).collect();
+        v.z = population_std(&z);
+        t.vol = Some(v);
         t
     }
 
     /// What a sample's quantile target is divided by (and its decoded quantiles multiplied by): `label_scale`
-    /// with a fixed scale, [`VolTarget::scale_of`] its trailing variance with a volatility-scaled one.
+    /// with a fixed scale, [`VolTarget::scale_of`] its volatility inputs with a volatility-scaled one.
     #[must_use]
-    pub fn scale_of(&self, trailing_var: Option<f64>) -> f64 {
-        self.vol.map_or(self.label_scale, |v| v.scale_of(trailing_var))
+    pub fn scale_of(&self, v: &VolInputs) -> f64 {
+        self.vol.as_ref().map_or(self.label_scale, |t| t.scale_of(v))
     }
 
     /// Direction class of a log return: 0 down (< −band), 1 flat, 2 up (> band).

@@ -289,7 +289,7 @@ fn sample_set(p: &Prepared, idx: &[usize], norm: &NormStats, targets: &Targets) 
     Ok(SampleSet {
         x: w.values,
         mask: w.mask.iter().map(|&m| f32::from(m)).collect(),
-        y: idx.iter().map(|&i| (p.samples[i].label / targets.scale_of(p.samples[i].trailing_var)) as f32).collect(),
+        y: idx.iter().map(|&i| (p.samples[i].label / targets.scale_of(&p.samples[i].vol)) as f32).collect(),
         class: idx.iter().map(|&i| targets.class_of(p.samples[i].label) as i64).collect(),
         shape: [w.lookback, w.timeframes, w.features],
     })
@@ -323,7 +323,7 @@ fn score(
         .enumerate()
         .map(|(j, &i)| {
             let s = &p.samples[i];
-            let d = decode(raw, j, targets.scale_of(s.trailing_var), cal)?;
+            let d = decode(raw, j, targets.scale_of(&s.vol), cal)?;
             Ok(Scored {
                 part: s.part,
                 bucket: ctx[i].bucket,
@@ -533,7 +533,8 @@ pub fn train_walk_forward(
         let last_train = *fold.train.last().unwrap_or(&0);
         let norm = p.fit_norm_parts(&train_parts, p.samples[last_train].at, e.clip)?;
         let train_samples: Vec<&crate::labels::Sample> = fold.train.iter().map(|&i| &p.samples[i]).collect();
-        let targets = Targets::fit_samples(&train_samples, &p.spec.labels);
+        let train_ctx: Vec<Context> = fold.train.iter().map(|&i| ctx[i]).collect();
+        let targets = Targets::fit_samples(&train_samples, &train_ctx, &p.spec.labels);
         let tr = sample_set(p, &inner_train, &norm, &targets)?;
         let va = sample_set(p, &inner_valid, &norm, &targets)?;
         let fold_ck =
@@ -720,9 +721,7 @@ pub fn decode_samples(
     let h = &predictor.header;
     let set = sample_set(p, idx, &h.norm, &h.targets)?;
     let raw = raw_outputs(predictor.model(), &set)?;
-    (0..idx.len())
-        .map(|j| Ok(decode(&raw, j, h.targets.scale_of(p.samples[idx[j]].trailing_var), &h.calibration)?))
-        .collect()
+    (0..idx.len()).map(|j| Ok(decode(&raw, j, h.targets.scale_of(&p.samples[idx[j]].vol), &h.calibration)?)).collect()
 }
 
 #[cfg(test)]

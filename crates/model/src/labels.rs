@@ -40,10 +40,14 @@ pub enum TargetScale {
     #[default]
     Fixed,
     /// Per sample: `z · √(h · σ²_τ)`, with σ²_τ the trailing per-bar variance at the sample's instant
-    /// ([`Sample::trailing_var`]) and `z` the standard deviation of the standardised training labels. The model
+    /// (the medium window of [`Sample::vol`]) and `z` the standard deviation of the standardised training labels. The model
     /// then predicts the return in units of the volatility it can see, so its band starts from a realised-volatility
     /// band and learns the corrections.
     TrailingVol,
+    /// Per sample: `z · √(h · v̂_τ)`, with v̂_τ the per-bar variance the `har_vol` baseline's HAR model (fit on
+    /// the training samples, stored in the artifact) predicts from the sample's [`Sample::vol`]: the band starts
+    /// as the best volatility baseline's and the network learns the corrections.
+    HarVol,
 }
 
 impl TargetScale {
@@ -71,10 +75,9 @@ pub struct Sample {
     pub label: f64,
     /// End of bar `i+h` (UTC): when the label is known.
     pub label_at: DateTime<Utc>,
-    /// Mean squared base-bar return over the trailing window ending at τ
-    /// ([`crate::volatility::trailing_variance`] over [`crate::volatility::target_window`]); `None` before any
-    /// return.
-    pub trailing_var: Option<f64>,
+    /// What a volatility model knows at τ ([`crate::volatility::vol_inputs`]: trailing variances over three
+    /// windows, the bar of the day), from the bars ending by τ.
+    pub vol: crate::volatility::VolInputs,
 }
 
 /// Builds every sample of `base` for `cfg`.
@@ -82,8 +85,6 @@ pub fn make_samples(base: &Series, cfg: &LabelConfig) -> Vec<Sample> {
     let bars = base.bars();
     let ends = base.ends_ms();
     let h = cfg.horizon.max(1);
-    let intraday = base.timeframe().is_intraday();
-    let window = crate::volatility::target_window(base.timeframe());
     let mut out = Vec::new();
     for i in 0..bars.len().saturating_sub(h) {
         let j = i + h;
@@ -105,7 +106,7 @@ pub fn make_samples(base: &Series, cfg: &LabelConfig) -> Vec<Sample> {
             last_close: bars[i].close(),
             label: (bars[j].close() / bars[i].close()).ln(),
             label_at,
-            trailing_var: crate::volatility::trailing_variance(bars, i, window, intraday),
+            vol: crate::volatility::vol_inputs(bars, i, base.timeframe()),
         });
     }
     out

@@ -101,7 +101,7 @@ pub struct Context {
     pub at: DateTime<Utc>,
     /// Latest complete base bar.
     pub last_bar: Bar,
-    /// The target scale at `at` ([`crate::data::Targets::scale_of`] the trailing variance of the base bars
+    /// The target scale at `at` ([`crate::data::Targets::scale_of`] the volatility inputs of the base bars
     /// complete by then, computed as in training).
     pub scale: f64,
 }
@@ -209,17 +209,12 @@ impl Predictor {
             }
             x.extend(w.values);
             mask.extend(w.mask.iter().map(|&m| f32::from(m)));
-            let var = crate::volatility::trailing_variance(
-                &base.bars()[..n],
-                n - 1,
-                crate::volatility::target_window(d.base),
-                d.base.is_intraday(),
-            );
+            let vol = crate::volatility::vol_inputs(&base.bars()[..n], n - 1, d.base);
             contexts.push(Context {
                 symbol: symbol.to_string(),
                 at,
                 last_bar,
-                scale: self.header.targets.scale_of(var),
+                scale: self.header.targets.scale_of(&vol),
             });
         }
         let b = items.len();

@@ -71,7 +71,7 @@ pub fn windows(minutes: i64, intraday: bool) -> [usize; 3] {
 
 /// Mean squared base-bar return over the last `window` returns at bars ≤ `i` (the bar ending at the instant):
 /// the same returns as [`Context::trailing`] (for an intraday base, none across a session boundary), summed
-/// directly so that training ([`crate::labels::make_samples`]) and serving (`Predictor::prepare`) compute it
+/// directly so that training ([`vol_inputs`] in [`crate::labels::make_samples`]) and serving (`Predictor::prepare`) compute it
 /// from a sample's own bars the same way. `None` when no return is available yet.
 #[must_use]
 pub fn trailing_variance(bars: &[mtf_market::Bar], i: usize, window: usize, intraday: bool) -> Option<f64> {
@@ -90,11 +90,48 @@ pub fn trailing_variance(bars: &[mtf_market::Bar], i: usize, window: usize, intr
     (n > 0).then(|| sum / n as f64)
 }
 
-/// The trailing window the volatility-scaled target uses ([`crate::labels::TargetScale::TrailingVol`]): the
-/// medium one of [`windows`] (the last session intraday, 22 days for a daily base).
+/// What a volatility model knows at one instant, from the base bars that had ended by then: the trailing variances
+/// over the three [`windows`] ([`trailing_variance`], `None` before any return) and the bar of the day. Computed
+/// per sample in training ([`crate::labels::Sample::vol`]) and per prediction in serving, by [`vol_inputs`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct VolInputs {
+    /// Mean squared base-bar return over the short, medium and long trailing windows.
+    pub trailing: [Option<f64>; 3],
+    /// Base bar of the day of the bar ending at the instant (as [`Context::slot`]).
+    pub slot: u16,
+}
+
+impl VolInputs {
+    /// The [`Context`] a [`VolBand`] reads (no bucket, no future: neither is needed for a variance).
+    #[must_use]
+    pub fn context(&self) -> Context {
+        Context {
+            trailing: self.trailing.map(|v| v.unwrap_or(f64::NAN)),
+            slot: self.slot,
+            bucket: NO_BUCKET,
+            future: f64::NAN,
+        }
+    }
+}
+
+/// Base bar of the day of a bar starting at `start_ms`: New York minutes since midnight ÷ bar minutes (0 for daily
+/// and coarser bases).
+fn slot_of(start_ms: i64, minutes: i64, intraday: bool) -> u16 {
+    if !intraday {
+        return 0;
+    }
+    let local_min = ny_local_secs(start_ms.div_euclid(1000)).rem_euclid(86_400) / 60;
+    u16::try_from(local_min / minutes.max(1)).unwrap_or(0)
+}
+
+/// The [`VolInputs`] at bar `i` of a base series of `base` bars (bars after `i` are never read).
 #[must_use]
-pub fn target_window(base: mtf_market::Timeframe) -> usize {
-    windows(base.minutes().max(1), base.is_intraday())[1]
+pub fn vol_inputs(bars: &[mtf_market::Bar], i: usize, base: mtf_market::Timeframe) -> VolInputs {
+    let intraday = base.is_intraday();
+    let minutes = base.minutes().max(1);
+    let trailing = windows(minutes, intraday).map(|w| trailing_variance(bars, i, w, intraday));
+    let slot = bars.get(i).map_or(0, |b| slot_of(b.start_ms(), minutes, intraday));
+    VolInputs { trailing, slot }
 }
 
 /// The [`Context`] of every sample of `p`, in sample order.
@@ -148,8 +185,7 @@ pub fn contexts(p: &Prepared) -> Vec<Context> {
                 if w == 0 { f64::NAN } else { (sums[n] - sums[n - w]) / w as f64 }
             });
             let future = (i + 1..=(i + h).min(bars.len() - 1)).map(|j| r2[j]).sum::<f64>() / h as f64;
-            let local_min = ny_local_secs(bars[i].start_ms().div_euclid(1000)).rem_euclid(86_400) / 60;
-            let slot = if intraday { u16::try_from(local_min / minutes).unwrap_or(0) } else { 0 };
+            let slot = slot_of(bars[i].start_ms(), minutes, intraday);
             let end_min = ny_local_secs(at.div_euclid(1000)).rem_euclid(86_400) / 60;
             let bucket = if intraday && (9 * 60 + 30..=16 * 60).contains(&end_min) {
                 u8::try_from(((end_min - (9 * 60 + 30)) / 60).min(6)).unwrap_or(NO_BUCKET)
@@ -181,7 +217,9 @@ fn standardised_quantiles(labels: &[f64], sigma: &[f64]) -> [f64; 3] {
 }
 
 /// A volatility model fit on training samples: per-bar variance for any sample, and the standardised quantiles.
-#[derive(Debug)]
+/// Serialisable: a model whose target is scaled by the HAR variance ([`crate::labels::TargetScale::HarVol`])
+/// carries its fitted HAR model in the artifact.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolBand {
     kind: Kind,
     z: [f64; 3],
@@ -190,7 +228,8 @@ pub struct VolBand {
     mean_future: f64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum Kind {
     Trailing,
     Har { ridge: Ridge, profile: Vec<f64> },
@@ -350,10 +389,14 @@ mod tests {
         assert!((c.trailing[0] - mean(w1)).abs() < 1e-15);
         assert!((c.trailing[1] - mean(w2)).abs() < 1e-15);
         assert!((c.trailing[2] - mean(w3)).abs() < 1e-15, "fewer kept returns than the window: their mean");
-        // The target's variance (summed directly, for training and serving) is the medium window's.
-        assert_eq!(target_window(Timeframe::M15), w2);
-        assert!((s.trailing_var.unwrap() - mean(w2)).abs() < 1e-15, "{:?} vs {}", s.trailing_var, mean(w2));
-        assert_eq!(trailing_variance(&bars[..=i], i, w2, true), s.trailing_var);
+        // The samples' volatility inputs (summed directly, for training and serving) are the same windows.
+        for (k, w) in [w1, w2, w3].into_iter().enumerate() {
+            let v = s.vol.trailing[k].unwrap();
+            assert!((v - mean(w)).abs() < 1e-15, "window {w}: {v} vs {}", mean(w));
+            assert_eq!(trailing_variance(&bars[..=i], i, w, true), s.vol.trailing[k]);
+        }
+        assert_eq!(s.vol.slot, c.slot);
+        assert_eq!(vol_inputs(&bars[..=i], i, Timeframe::M15), s.vol, "bars after i are not read");
         assert_eq!(trailing_variance(bars, 0, w2, true), None, "no return before the first bar");
         let fut = ((bars[i + 1].close() / bars[i].close()).ln().powi(2)
             + (bars[i + 2].close() / bars[i + 1].close()).ln().powi(2))
@@ -396,7 +439,8 @@ mod tests {
         .unwrap();
         for j in 0..=60 {
             let (a, b) = (ctx[j], ctx2[j]);
-            assert_eq!(p.samples[j].trailing_var.map(f64::to_bits), q.samples[j].trailing_var.map(f64::to_bits));
+            let bits = |v: &VolInputs| (v.trailing.map(|x| x.map(f64::to_bits)), v.slot);
+            assert_eq!(bits(&p.samples[j].vol), bits(&q.samples[j].vol), "sample {j}");
             assert_eq!(a.trailing.map(f64::to_bits), b.trailing.map(f64::to_bits), "sample {j}");
             assert_eq!((a.slot, a.bucket), (b.slot, b.bucket));
         }
@@ -410,29 +454,63 @@ mod tests {
         let p = prepared(12, 5);
         let cfg = LabelConfig { scale: TargetScale::TrailingVol, ..p.spec.labels.clone() };
         let train: Vec<&crate::labels::Sample> = p.samples.iter().collect();
-        let t = Targets::fit_samples(&train, &cfg);
-        let v = t.vol.unwrap();
-        let mut vars: Vec<f64> = train.iter().filter_map(|s| s.trailing_var).filter(|x| *x > 0.0).collect();
+        let ctx = contexts(&p);
+        let t = Targets::fit_samples(&train, &ctx, &cfg);
+        let v = t.vol.clone().unwrap();
+        assert!(v.har.is_none());
+        let mut vars: Vec<f64> = train.iter().filter_map(|s| s.vol.trailing[1]).filter(|x| *x > 0.0).collect();
         vars.sort_by(f64::total_cmp);
         assert_eq!(v.typical_var, vars[vars.len() / 2]);
         assert_eq!(v.var_floor, v.typical_var / 20.0);
-        // By hand: a sample's scale is z·√(h·σ²); NaN stands in the median, a flat window the floor.
+        // By hand: a sample's scale is z·√(h·σ²); no return stands in the median, a flat window the floor.
         let s = train[50];
-        assert!((t.scale_of(s.trailing_var) - v.z * (2.0 * s.trailing_var.unwrap()).sqrt()).abs() < 1e-15);
-        assert_eq!(t.scale_of(None), v.z * (2.0 * v.typical_var).sqrt());
-        assert_eq!(t.scale_of(Some(0.0)), v.z * (2.0 * v.var_floor).sqrt());
+        let with = |var: Option<f64>| VolInputs { trailing: [None, var, None], slot: 0 };
+        assert!((t.scale_of(&s.vol) - v.z * (2.0 * s.vol.trailing[1].unwrap()).sqrt()).abs() < 1e-15);
+        assert_eq!(t.scale_of(&with(None)), v.z * (2.0 * v.typical_var).sqrt());
+        assert_eq!(t.scale_of(&with(Some(0.0))), v.z * (2.0 * v.var_floor).sqrt());
         // The targets the model is trained on have a population standard deviation of 1 on the training part.
-        let y: Vec<f64> = train.iter().map(|s| s.label / t.scale_of(s.trailing_var)).collect();
+        let y: Vec<f64> = train.iter().map(|s| s.label / t.scale_of(&s.vol)).collect();
         let mean = y.iter().sum::<f64>() / y.len() as f64;
         let sd = (y.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / y.len() as f64).sqrt();
         assert!((sd - 1.0).abs() < 1e-9, "{sd}");
         // A fixed scale is the labels' standard deviation for every sample, as before.
-        let fixed = Targets::fit_samples(&train, &p.spec.labels);
+        let fixed = Targets::fit_samples(&train, &ctx, &p.spec.labels);
         assert!(fixed.vol.is_none());
-        assert_eq!(fixed.scale_of(s.trailing_var), fixed.label_scale);
+        assert_eq!(fixed.scale_of(&s.vol), fixed.label_scale);
         // Volatility clusters in this walk: calm samples get a narrower scale than wild ones.
         let (lo, hi) = (vars[vars.len() / 10], vars[vars.len() * 9 / 10]);
-        assert!(t.scale_of(Some(lo)) < t.scale_of(Some(hi)));
+        assert!(t.scale_of(&with(Some(lo))) < t.scale_of(&with(Some(hi))));
+    }
+
+    #[test]
+    fn the_har_scaled_target_uses_the_baselines_har_model_fit_on_training_samples() {
+        use crate::data::Targets;
+        use crate::labels::TargetScale;
+        let p = prepared(12, 5);
+        let cfg = LabelConfig { scale: TargetScale::HarVol, ..p.spec.labels.clone() };
+        let n = p.samples.len() * 2 / 3;
+        let train: Vec<&crate::labels::Sample> = p.samples[..n].iter().collect();
+        let ctx = contexts(&p);
+        let labels: Vec<f64> = train.iter().map(|s| s.label).collect();
+        let t = Targets::fit_samples(&train, &ctx[..n], &cfg);
+        let v = t.vol.clone().unwrap();
+        // The stored HAR model is the har_vol baseline's fit on the same training samples.
+        let band = VolBand::har(&ctx[..n], &labels, 2);
+        assert_eq!(v.har.as_ref(), Some(&band));
+        // A later sample's scale: z·√(h·v̂) with v̂ the HAR variance of its own inputs (computed from its bars),
+        // which agree with the baseline's contexts up to summation order.
+        let s = &p.samples[n + 10];
+        let want = v.z * (2.0 * band.variance(&s.vol.context()).max(v.var_floor)).sqrt();
+        assert!((t.scale_of(&s.vol) - want).abs() < 1e-15);
+        let from_ctx = v.z * (2.0 * band.variance(&ctx[n + 10]).max(v.var_floor)).sqrt();
+        assert!((t.scale_of(&s.vol) - from_ctx).abs() < 1e-12 * from_ctx);
+        // Standardised training targets have unit spread; the artifact form round-trips through JSON.
+        let y: Vec<f64> = train.iter().map(|s| s.label / t.scale_of(&s.vol)).collect();
+        let mean = y.iter().sum::<f64>() / y.len() as f64;
+        let sd = (y.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / y.len() as f64).sqrt();
+        assert!((sd - 1.0).abs() < 1e-9, "{sd}");
+        let back: Targets = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back.scale_of(&s.vol).to_bits(), t.scale_of(&s.vol).to_bits());
     }
 
     #[test]

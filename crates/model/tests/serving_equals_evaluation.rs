@@ -43,7 +43,7 @@ fn an_empty_batch_is_no_prediction_and_no_panic() {
 fn evaluation_decodes_what_predict_serves() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let bytes = std::fs::read(root.join("models/spy-15m-h4/model.mtf")).unwrap();
-    check_serving_equals_evaluation(Predictor::from_bytes(&bytes, Device::flex()).unwrap());
+    check_serving_equals_evaluation(Predictor::from_bytes(&bytes, Device::flex()).unwrap(), |_, _| {});
 }
 
 #[test]
@@ -53,19 +53,44 @@ fn a_volatility_scaled_target_is_decoded_the_same_way_served_and_evaluated() {
     // from the bars a caller passes in serving; the two must agree.
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let bytes = std::fs::read(root.join("models/spy-15m-h4/model.mtf")).unwrap();
-    let mut predictor = Predictor::from_bytes(&bytes, Device::flex()).unwrap();
-    predictor.header.data.labels.scale = mtf_model::labels::TargetScale::TrailingVol;
-    predictor.header.targets.vol =
-        Some(mtf_model::data::VolTarget { horizon: 4, z: 0.9, typical_var: 1e-6, var_floor: 5e-8 });
-    check_serving_equals_evaluation(predictor);
+    let predictor = Predictor::from_bytes(&bytes, Device::flex()).unwrap();
+    check_serving_equals_evaluation(predictor, |predictor, _| {
+        predictor.header.data.labels.scale = mtf_model::labels::TargetScale::TrailingVol;
+        predictor.header.targets.vol =
+            Some(mtf_model::data::VolTarget { horizon: 4, z: 0.9, typical_var: 1e-6, var_floor: 5e-8, har: None });
+    });
 }
 
-fn check_serving_equals_evaluation(predictor: Predictor) {
+#[test]
+fn a_har_scaled_target_is_decoded_the_same_way_served_and_evaluated() {
+    // As above with the HAR model of the har_vol baseline (fit here on the first half of the samples) as the
+    // variance: the three trailing windows and the bar of the day at each instant, served and evaluated.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bytes = std::fs::read(root.join("models/spy-15m-h4/model.mtf")).unwrap();
+    let predictor = Predictor::from_bytes(&bytes, Device::flex()).unwrap();
+    check_serving_equals_evaluation(predictor, |predictor, p| {
+        let ctx = mtf_model::volatility::contexts(p);
+        let half = p.samples.len() / 2;
+        let labels: Vec<f64> = p.samples[..half].iter().map(|s| s.label).collect();
+        let band = mtf_model::volatility::VolBand::har(&ctx[..half], &labels, 4);
+        predictor.header.data.labels.scale = mtf_model::labels::TargetScale::HarVol;
+        predictor.header.targets.vol = Some(mtf_model::data::VolTarget {
+            horizon: 4,
+            z: 0.9,
+            typical_var: 1e-6,
+            var_floor: 5e-8,
+            har: Some(band),
+        });
+    });
+}
+
+fn check_serving_equals_evaluation(mut predictor: Predictor, adjust: impl FnOnce(&mut Predictor, &Prepared)) {
     let Some(dir) = data_dir() else { return };
     let opts = ReadOptions { repair: true };
     let minutes = read_bars_csv(&dir.join("spy_1min_2011-01.csv"), opts).unwrap().bars;
     let daily = read_bars_csv(&dir.join("spy_1d_2007-12-31_2017-12-29.csv"), opts).unwrap().bars;
     let p = Prepared::new(&minutes, Some(&daily), &predictor.header.data).unwrap();
+    adjust(&mut predictor, &p);
     let n = p.samples.len();
     assert!(n > 100, "{n} samples");
     let idx: Vec<usize> = [n / 10, n / 3, n / 2, n - 1].to_vec();
