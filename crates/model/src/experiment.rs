@@ -532,8 +532,11 @@ pub fn train_walk_forward(
         }
         let last_train = *fold.train.last().unwrap_or(&0);
         let norm = p.fit_norm_parts(&train_parts, p.samples[last_train].at, e.clip)?;
-        let train_samples: Vec<&crate::labels::Sample> = fold.train.iter().map(|&i| &p.samples[i]).collect();
-        let train_ctx: Vec<Context> = fold.train.iter().map(|&i| ctx[i]).collect();
+        // The targets (label scale, flat band, the volatility scale and its HAR model) are fit on the part the
+        // network trains on, not on the early-stopping part: that part's validation interval score is what target
+        // scales are compared on, so none of them may have seen it.
+        let train_samples: Vec<&crate::labels::Sample> = inner_train.iter().map(|&i| &p.samples[i]).collect();
+        let train_ctx: Vec<Context> = inner_train.iter().map(|&i| ctx[i]).collect();
         let targets = Targets::fit_samples(&train_samples, &train_ctx, &p.spec.labels);
         let tr = sample_set(p, &inner_train, &norm, &targets)?;
         let va = sample_set(p, &inner_valid, &norm, &targets)?;
