@@ -117,7 +117,12 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     await page.waitForTimeout(1500);
     await page.screenshot({ path: join(results, "dashboard-desktop.png"), fullPage: true });
     // The prediction was stored at the edge (the hook persists with the client token) and shows in history.
-    const stored = await (await fetch(`${base}/api/v1/predictions?symbol=SPY`)).json();
+    // The hook posts after the prediction is on screen: wait for it (up to 30 s) rather than race it.
+    let stored = { predictions: [] };
+    for (let i = 0; i < 60 && stored.predictions.length === 0; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 500));
+      stored = await (await fetch(`${base}/api/v1/predictions?symbol=SPY`)).json();
+    }
     assert.ok(stored.predictions.length >= 1, JSON.stringify(stored).slice(0, 300));
     assert.equal(stored.latest.model_version, "spy-15m-h4@0.1.0");
     await page.waitForSelector("[data-testid=history-row]", { timeout: 30_000 });
