@@ -440,11 +440,22 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
     writeln!(s, "## What it predicts\n")?;
     writeln!(
         s,
-        "The log return over the next {h} {b} bars ({min} minutes) after each {b} bar of the regular session closes: \
+        "The log return over the next {h} {b} bars ({min} minutes) after each {b} bar{of_session} closes: \
          quantiles q10/q50/q90 (the {lvl:.0} % band, adjusted by a conformal correction fit on validation data) and \
          down/flat/up probabilities (flat = |return| ≤ {band:.5}, the training fold's 1/3 quantile of |return|; \
-         softmax temperature {t:.2} fit on validation data). Horizons that would cross into the next session are \
-         neither trained nor scored.\n",
+         softmax temperature {t:.2} fit on validation data).{crossing}\n",
+        of_session = match (d.base.is_intraday(), d.session) {
+            (false, _) => "",
+            (true, mtf_market::session::SessionFilter::Regular) => " of the regular session (09:30–16:00 New York)",
+            (true, mtf_market::session::SessionFilter::Extended) => {
+                " of the extended session (04:00–20:00 New York: pre-market, regular hours and after-hours)"
+            }
+        },
+        crossing = if d.base.is_intraday() && !d.labels.cross_session {
+            " Horizons that would cross into the next session are neither trained nor scored."
+        } else {
+            ""
+        },
         h = d.labels.horizon,
         b = d.base.short(),
         min = d.horizon_minutes(),

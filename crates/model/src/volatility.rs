@@ -134,16 +134,16 @@ pub fn vol_inputs(bars: &[mtf_market::Bar], i: usize, base: mtf_market::Timefram
     VolInputs { trailing, slot }
 }
 
-/// The [`Context`] of every sample of `p`, in sample order.
+/// The [`Context`] of every sample of `p`, in sample order. The trailing windows and the bar of the day are the
+/// sample's own [`crate::labels::Sample::vol`] (one computation, the one serving repeats); only the time-of-day
+/// bucket and the training target [`Context::future`] are added here.
 #[must_use]
 pub fn contexts(p: &Prepared) -> Vec<Context> {
     let spec = &p.spec;
     let k = spec.timeframes.iter().position(|&t| t == spec.base).unwrap_or(0);
     let intraday = spec.base.is_intraday();
-    let minutes = spec.base.minutes().max(1);
-    let win = windows(minutes, intraday);
     let h = spec.labels.horizon.max(1);
-    // Per part: returns (0 where left out), prefix sums of the kept squared returns and of their count.
+    // Per part: each base bar's squared return, for the label's variance.
     let per_part: Vec<_> = p
         .parts
         .iter()
@@ -151,48 +151,27 @@ pub fn contexts(p: &Prepared) -> Vec<Context> {
             let series = &part.mtf.frames[k].series;
             let bars = series.bars();
             let mut r2 = vec![0.0; bars.len()];
-            let mut kept = vec![false; bars.len()];
             for j in 1..bars.len() {
-                let same_day = !intraday
-                    || trading_day_number_ms(bars[j].start_ms()) == trading_day_number_ms(bars[j - 1].start_ms());
                 let r = (bars[j].close() / bars[j - 1].close()).ln();
                 r2[j] = r * r;
-                kept[j] = same_day && r.is_finite();
             }
-            // Kept squared returns in order, with the bar index each belongs to.
-            let mut sums = vec![0.0];
-            let mut upto = vec![0usize; bars.len()]; // kept returns at bars ≤ j
-            let mut n = 0;
-            for j in 0..bars.len() {
-                if kept[j] {
-                    sums.push(sums[n] + r2[j]);
-                    n += 1;
-                }
-                upto[j] = n;
-            }
-            (series.ends_ms(), bars, r2, sums, upto)
+            (series.ends_ms(), r2)
         })
         .collect();
     p.samples
         .iter()
         .map(|s| {
-            let (ends, bars, r2, sums, upto) = &per_part[s.part];
+            let (ends, r2) = &per_part[s.part];
             let at = s.at.timestamp_millis();
-            let i = ends.partition_point(|&e| e < at).min(bars.len().saturating_sub(1));
-            let n = upto[i];
-            let trailing = win.map(|w| {
-                let w = w.min(n);
-                if w == 0 { f64::NAN } else { (sums[n] - sums[n - w]) / w as f64 }
-            });
-            let future = (i + 1..=(i + h).min(bars.len() - 1)).map(|j| r2[j]).sum::<f64>() / h as f64;
-            let slot = slot_of(bars[i].start_ms(), minutes, intraday);
+            let i = ends.partition_point(|&e| e < at).min(r2.len().saturating_sub(1));
+            let future = (i + 1..=(i + h).min(r2.len().saturating_sub(1))).map(|j| r2[j]).sum::<f64>() / h as f64;
             let end_min = ny_local_secs(at.div_euclid(1000)).rem_euclid(86_400) / 60;
             let bucket = if intraday && (9 * 60 + 30..=16 * 60).contains(&end_min) {
                 u8::try_from(((end_min - (9 * 60 + 30)) / 60).min(6)).unwrap_or(NO_BUCKET)
             } else {
                 NO_BUCKET
             };
-            Context { trailing, slot, bucket, future }
+            Context { bucket, future, ..s.vol.context() }
         })
         .collect()
 }
@@ -498,12 +477,12 @@ mod tests {
         let band = VolBand::har(&ctx[..n], &labels, 2);
         assert_eq!(v.har.as_ref(), Some(&band));
         // A later sample's scale: z·√(h·v̂) with v̂ the HAR variance of its own inputs (computed from its bars),
-        // which agree with the baseline's contexts up to summation order.
+        // which are the baseline's contexts bit for bit (one computation of the trailing windows).
         let s = &p.samples[n + 10];
         let want = v.z * (2.0 * band.variance(&s.vol.context()).max(v.var_floor)).sqrt();
         assert!((t.scale_of(&s.vol) - want).abs() < 1e-15);
         let from_ctx = v.z * (2.0 * band.variance(&ctx[n + 10]).max(v.var_floor)).sqrt();
-        assert!((t.scale_of(&s.vol) - from_ctx).abs() < 1e-12 * from_ctx);
+        assert_eq!(t.scale_of(&s.vol).to_bits(), from_ctx.to_bits());
         // Standardised training targets have unit spread; the artifact form round-trips through JSON.
         let y: Vec<f64> = train.iter().map(|s| s.label / t.scale_of(&s.vol)).collect();
         let mean = y.iter().sum::<f64>() / y.len() as f64;
