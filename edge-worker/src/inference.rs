@@ -241,6 +241,23 @@ pub async fn fetch_bars(
     Ok(out)
 }
 
+/// The instant of a prediction without `at` ([`crate::serving::upstream_instant`]): the upstream's newest minute
+/// for `symbols` (cached as briefly as a quote), or `now_ms` when it has none. An upstream failure is the error
+/// (the caller falls back to `now_ms` and says so).
+///
+/// # Errors
+/// The upstream's, or a response that is not Alpaca's latest-bars shape.
+pub async fn upstream_now(env: &Env, cfg: &Config, symbols: &[String], now_ms: i64) -> Result<i64, ApiError> {
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    let path = mtf_alpaca::request::latest_bars_path(&refs, Some(cfg.feed))
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    let key = crate::logic::kv_key("alpaca:v1:", &path);
+    let (body, _) = cached_body(env, &key, CacheKind::Quote, || alpaca_get(cfg, &path)).await?;
+    let latest: mtf_alpaca::rest::LatestBarsResponse =
+        serde_json::from_str(&body).map_err(|e| ApiError::upstream(format!("unexpected Alpaca response: {e}")))?;
+    Ok(crate::serving::upstream_instant(&latest, now_ms).unwrap_or(now_ms))
+}
+
 /// One bar size of [`fetch_bars`]: every page of one multi-symbol request.
 async fn fetch_size(
     env: &Env,

@@ -126,6 +126,15 @@ fn parse_at(s: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| bad("invalid_time", format!("`at` must be RFC 3339 (e.g. 2024-03-08T20:00:00Z), got `{s}`")))
 }
 
+/// The instant a prediction without `at` is made at: the upstream's clock, read off the newest 1-minute bar it
+/// has for any of the symbols (the end of that bar, `GET /v2/stocks/bars/latest`), never later than the worker's
+/// `now_ms`; `None` when it has no minute bar for any of them (the caller then uses `now_ms`). Against Alpaca this
+/// is "now" in a session and the last close outside one; against a replay it is the replay clock, not the wall.
+#[must_use]
+pub fn upstream_instant(latest: &mtf_alpaca::rest::LatestBarsResponse, now_ms: i64) -> Option<i64> {
+    latest.bars.values().map(|b| b.start_ms() + 60_000).max().map(|end| end.min(now_ms))
+}
+
 /// The start (epoch ms) of the base-bar bucket holding `at_ms`: predictions at instants of one bucket use the
 /// same complete bars, so they share a cache entry. Buckets are aligned to the epoch, which for the sizes that
 /// divide 30 minutes is also aligned to the 09:30 New York open (every UTC offset of New York is whole hours).
@@ -230,6 +239,19 @@ mod tests {
         }
         let ok = parse_predict_body(&json!({ "symbols": ["A"], "at": "2011-01-31T20:00:00Z" })).unwrap();
         assert_eq!(ok.at.unwrap().to_rfc3339(), "2011-01-31T20:00:00+00:00");
+    }
+
+    #[test]
+    fn a_prediction_without_at_is_made_at_the_upstreams_newest_minute_never_later_than_now() {
+        let latest: mtf_alpaca::rest::LatestBarsResponse = serde_json::from_value(json!({ "bars": {
+            "SPY": { "t": "2011-01-31T19:59:00Z", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1 },
+            "QQQ": { "t": "2011-01-31T19:42:00Z", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1 },
+        } }))
+        .unwrap();
+        let end = chrono::DateTime::parse_from_rfc3339("2011-01-31T20:00:00Z").unwrap().timestamp_millis();
+        assert_eq!(upstream_instant(&latest, i64::MAX), Some(end), "the newest symbol's bar end");
+        assert_eq!(upstream_instant(&latest, end - 5), Some(end - 5), "never after the worker's clock");
+        assert_eq!(upstream_instant(&Default::default(), end), None);
     }
 
     #[test]

@@ -471,3 +471,47 @@ describe("ml-predict at the edge", { skip }, () => {
     assert.ok(checked >= 10, `only ${checked} responses had a documented schema`);
   });
 });
+
+describe("ml-predict without `at`, against a replay clock", { skip }, () => {
+  let standin, w;
+  before(async () => {
+    // The replay clock stands at 20:00:30Z and advances a millisecond per second: its newest complete minute is
+    // 19:59, far from the worker's wall clock (2026).
+    standin = await startStandin(["--data", dataDir(), "--start-at", "2011-01-31T20:00:30Z", "--speed", "0.001"]);
+    w = await startWorker(standin);
+  });
+  after(async () => {
+    await w?.mf.dispose();
+    await standin?.stop();
+  });
+
+  test("predicts at the upstream's newest minute, not the worker's clock: the prediction at that instant", async () => {
+    assert.equal((await register(w, artifact(), true)).status, 201);
+    const latest = (await standin.stats()).requests["bars/latest"] ?? 0;
+    const r = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY", "ZZZZ"] }));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.at, AT, "the end of the replay's newest 1-minute bar");
+    assert.deepEqual(r.json.warnings, []);
+    const [spy, none] = r.json.predictions;
+    assert.equal(spy.error, null, JSON.stringify(spy.error));
+    assert.equal(spy.prediction.predictionTime, AT);
+    assert.equal(spy.inputs[2].last, "2011-01-31T19:45:00Z", "the newest 15-minute bar complete at 20:00Z");
+    assert.notEqual(none.error, null, "a symbol the upstream does not have is its own error");
+    assert.equal((await standin.stats()).requests["bars/latest"], latest + 1, "one latest-bars request for the batch");
+    // Asked at that instant explicitly: the same prediction (from the cache: same model, symbol and bucket).
+    const at = await call(w, "/api/v1/predict", predictReq({ symbols: ["SPY"], at: AT }));
+    assert.equal(at.json.predictions[0].cached, true);
+    assert.deepEqual(at.json.predictions[0].prediction, spy.prediction);
+    const g = await call(w, "/api/v1/predict?symbol=SPY", { headers: auth(CLIENT) });
+    assert.equal(g.json.at, AT);
+    assert.deepEqual(g.json.predictions[0].prediction, spy.prediction);
+  });
+
+  test("the upstream's clock unknown (Alpaca failing): predicted at the worker's clock, and the answer says so", async () => {
+    await standin.fail("status=500&symbol=QQQ&count=10");
+    const r = await call(w, "/api/v1/predict", predictReq({ symbols: ["QQQ"] }));
+    assert.equal(r.status, 200, r.text);
+    assert.ok(Date.parse(r.json.at) > Date.parse("2026-01-01T00:00:00Z"), r.json.at);
+    assert.match(r.json.warnings.join("\n"), /the upstream's clock is unknown .*predicted at the worker's/);
+  });
+});

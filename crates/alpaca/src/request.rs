@@ -312,11 +312,24 @@ fn latest_path(symbol: &str, what: &str, feed: Option<Feed>) -> Result<String, R
 /// # Errors
 /// [`RequestError`] for no or invalid symbols.
 pub fn snapshots_path(symbols: &[&str], feed: Option<Feed>) -> Result<String, RequestError> {
+    multi_symbol_path("/v2/stocks/snapshots", symbols, feed)
+}
+
+/// `GET /v2/stocks/bars/latest?symbols=...`: each symbol's newest 1-minute bar
+/// ([`crate::rest::LatestBarsResponse`]).
+///
+/// # Errors
+/// [`RequestError`] for no or invalid symbols.
+pub fn latest_bars_path(symbols: &[&str], feed: Option<Feed>) -> Result<String, RequestError> {
+    multi_symbol_path("/v2/stocks/bars/latest", symbols, feed)
+}
+
+fn multi_symbol_path(path: &str, symbols: &[&str], feed: Option<Feed>) -> Result<String, RequestError> {
     if symbols.is_empty() {
         return Err(RequestError::NoSymbols);
     }
     let s = symbols.iter().map(|s| validate_symbol(s)).collect::<Result<Vec<_>, _>>()?;
-    let mut q = Query::new("/v2/stocks/snapshots".to_string());
+    let mut q = Query::new(path.to_string());
     q.push("symbols", &s.join(","));
     q.push_opt("feed", feed.map(|f| if f == Feed::Iex { "iex" } else { "sip" }));
     Ok(q.0)
@@ -483,6 +496,12 @@ mod tests {
         assert_eq!(latest_trade_path("spy", Some(Feed::Iex)).unwrap(), "/v2/stocks/SPY/trades/latest?feed=iex");
         assert_eq!(latest_quote_path("SPY", None).unwrap(), "/v2/stocks/SPY/quotes/latest");
         assert_eq!(snapshots_path(&["SPY", "AAPL"], None).unwrap(), "/v2/stocks/snapshots?symbols=SPY,AAPL");
+        assert_eq!(
+            latest_bars_path(&["spy", "AAPL"], Some(Feed::Iex)).unwrap(),
+            "/v2/stocks/bars/latest?symbols=SPY,AAPL&feed=iex"
+        );
+        assert!(latest_bars_path(&[], None).is_err());
+        assert!(latest_bars_path(&["B@D"], None).is_err());
         assert_eq!(news_path(&["AAPL"], 10, None).unwrap(), "/v1beta1/news?symbols=AAPL&limit=10&sort=desc");
     }
 

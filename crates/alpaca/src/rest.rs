@@ -100,6 +100,14 @@ pub struct LatestQuoteResponse {
     pub quote: Quote,
 }
 
+/// `GET /v2/stocks/bars/latest?symbols=...`: each symbol's newest 1-minute bar (symbols without one are absent).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LatestBarsResponse {
+    /// Newest minute bar per symbol.
+    #[serde(default)]
+    pub bars: BTreeMap<String, Bar>,
+}
+
 /// One symbol's snapshot (`GET /v2/stocks/snapshots` returns `{SYMBOL: Snapshot}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -205,6 +213,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(multi.bars.len(), 2);
+        let latest: LatestBarsResponse = serde_json::from_str(
+            r#"{"bars":{"SPY":{"t":"2021-02-01T16:01:00Z","o":1,"h":2,"l":0.5,"c":1.5,"v":10,"n":3,"vw":1.2}}}"#,
+        )
+        .unwrap();
+        assert_eq!(latest.bars["SPY"].start_ms(), 1_612_195_260_000);
+        assert!(serde_json::from_str::<LatestBarsResponse>(r#"{"bars":{}}"#).unwrap().bars.is_empty());
         let t: LatestTradeResponse = serde_json::from_str(
             r#"{"symbol":"AAPL","trade":{"t":"2021-02-06T13:04:56.334320128Z","x":"C","p":387.62,"s":100,"c":[" ","T"],"i":52983525029461,"z":"B"}}"#,
         )

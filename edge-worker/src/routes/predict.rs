@@ -125,16 +125,15 @@ pub async fn predict_with_inputs(
 ) -> Result<(PredictResponse, BTreeMap<String, Vec<f64>>), ApiError> {
     let mut newest_inputs = BTreeMap::new();
     let now = now_ms();
-    let at = match q.at {
-        Some(t) if t.timestamp_millis() > now + 1000 => {
-            return Err(ApiError::bad_request(
-                "invalid_time",
-                format!("`at` ({}) is in the future", iso(t.timestamp_millis())),
-            ));
-        }
-        Some(t) => t,
-        None => Utc.timestamp_millis_opt(now).single().unwrap_or_default(),
-    };
+    if let Some(t) = q.at
+        && t.timestamp_millis() > now + 1000
+    {
+        return Err(ApiError::bad_request(
+            "invalid_time",
+            format!("`at` ({}) is in the future", iso(t.timestamp_millis())),
+        ));
+    }
+    let wall = Utc.timestamp_millis_opt(now).single().unwrap_or_default();
     let mut entries: Vec<Option<PredictEntry>> = vec![None; q.symbols.len()];
     let mut valid: Vec<(usize, String)> = Vec::new();
     for (i, s) in q.symbols.iter().enumerate() {
@@ -154,7 +153,7 @@ pub async fn predict_with_inputs(
             }
             let r = PredictResponse {
                 model: None,
-                at: iso(at.timestamp_millis()),
+                at: iso(q.at.unwrap_or(wall).timestamp_millis()),
                 predictions: entries.into_iter().flatten().collect(),
                 warnings,
             };
@@ -166,6 +165,24 @@ pub async fn predict_with_inputs(
     warnings.extend(served.warning);
     let h = inference::horizon_minutes(&model);
     serving::check_horizon(q.horizon_minutes, h, &model.version)?;
+    // Without `at`: the upstream's clock (its newest minute), so that a replay or a closed market is predicted at
+    // the bars it has, not at the worker's wall clock.
+    let at = match q.at {
+        Some(t) => t,
+        None if valid.is_empty() => wall,
+        None => {
+            let symbols: Vec<String> = valid.iter().map(|(_, s)| s.clone()).collect();
+            match inference::upstream_now(env, cfg, &symbols, now).await {
+                Ok(ms) => Utc.timestamp_millis_opt(ms).single().unwrap_or(wall),
+                Err(e) => {
+                    http::log_error("predict: upstream clock", &e, cfg);
+                    warnings
+                        .push(format!("the upstream's clock is unknown ({}): predicted at the worker's", e.message));
+                    wall
+                }
+            }
+        }
+    };
     let base = model.predictor.header.data.base;
     let bucket = serving::bucket_ms(at.timestamp_millis(), base.minutes());
     let mut misses: Vec<(usize, String)> = Vec::new();

@@ -242,7 +242,8 @@ export class EdgeClient {
 
   /**
    * Predictions computed at the edge (`ml-predict`: the same Rust code as the browser build, on the worker's
-   * CPU) for 1–100 symbols at `at` (default now) with the active model of `horizon` minutes (default: the
+   * CPU) for 1–100 symbols at `at` (default: the upstream's clock, the end of its newest 1-minute bar of the
+   * symbols, at most now) with the active model of `horizon` minutes (default: the
    * newest activation), or `model`. One entry per symbol:
    * a prediction, or an error naming the symbol; `stale: true` when the model or Alpaca failed and the last
    * valid prediction was served.
