@@ -129,7 +129,8 @@ fn parse_at(s: &str) -> Result<DateTime<Utc>, ApiError> {
 /// The instant a prediction without `at` is made at: the upstream's clock, read off the newest 1-minute bar it
 /// has for any of the symbols (the end of that bar, `GET /v2/stocks/bars/latest`), never later than the worker's
 /// `now_ms`; `None` when it has no minute bar for any of them (the caller then uses `now_ms`). Against Alpaca this
-/// is "now" in a session and the last close outside one; against a replay it is the replay clock, not the wall.
+/// is "now" while the symbols trade and the end of their last traded minute (after-hours included) when they do
+/// not; against a replay it is the replay clock, not the wall.
 #[must_use]
 pub fn upstream_instant(latest: &mtf_alpaca::rest::LatestBarsResponse, now_ms: i64) -> Option<i64> {
     latest.bars.values().map(|b| b.start_ms() + 60_000).max().map(|end| end.min(now_ms))
