@@ -1,4 +1,5 @@
-// Browser bench of mtf-predict (served by web/e2e/server.mjs: the package at /pkg/, the fixture edge API).
+// Browser bench of mtf-predict (served by web/e2e/server.mjs: the package at /pkg/ in front of the real edge, the
+// worker in workerd with `mtf replay` on the SPY minutes).
 // Measures cold start (module fetch + compile + artifact fetch + load + first prediction), warm single-prediction
 // latency (p50/p95 of 50; 10 on WebGPU), and a batch of 100 symbols (median of 5; 2 on WebGPU). Results land in window.__bench.
 import { loadPredictor } from "/pkg/dist/index.js";
@@ -12,7 +13,14 @@ const q = (xs, p) => {
 
 async function run() {
   // Data first: bars are input, not start-up cost.
-  const get = async (tf) => (await (await fetch(`/api/v1/bars?symbol=SPY&timeframe=${tf}&limit=10000`)).json()).bars;
+  // Bars need a session token, which the edge issues to a page of an allowed origin.
+  const { token } = await (await fetch("/api/v1/session", { method: "POST" })).json();
+  const headers = { authorization: `Bearer ${token}` };
+  const get = async (tf) => {
+    const r = await fetch(`/api/v1/bars?symbol=SPY&timeframe=${tf}&limit=${tf === "1d" ? 104 : 1976}`, { headers });
+    if (!r.ok) throw new Error(`bars ${tf}: ${r.status} ${await r.text()}`);
+    return (await r.json()).bars;
+  };
   const bars = { "1m": await get("1m"), "1d": await get("1d") };
   const { model } = await (await fetch("/api/v1/models/active")).json();
 

@@ -21,7 +21,7 @@ for (const backend of backends) {
   await browser.close();
   console.log(backend, JSON.stringify(results[backend]));
 }
-site.server.close();
+await site.close();
 for (const v of ["cpu", "webgpu"]) {
   const wasm = readFileSync(join(pkg, `wasm/${v}/mtf_wasm_bg.wasm`));
   const js = readFileSync(join(pkg, `wasm/${v}/mtf_wasm.js`));

@@ -1,27 +1,47 @@
 // Playwright (playwright-core + Debian's Chromium) test of mtf-predict as a user gets it: `npm pack` the package,
-// install the tarball into a fresh Vite + React app (consumer/), build it, serve it beside a fixture edge API,
-// and check that `useMLPrediction` shows the prediction `mtf predict` makes for the same bars.
-// Run: node --test web/e2e/package.test.mjs (after scripts/build-wasm and `npm run build` in web/).
+// install the tarball into a fresh Vite + React app (consumer/), build it, serve it in front of the real edge (the
+// built worker in workerd with `mtf replay` on the SPY minutes as Alpaca; server.mjs), and check that
+// `useMLPrediction` shows the prediction `mtf predict` makes for the bars the edge served it, and on the edge path
+// what the edge's ml-predict answered.
+// Run: node --test web/e2e/package.test.mjs (after scripts/build-wasm, `npm run build` in web/, scripts/build-worker
+// and `cargo build -p mtf-cli`).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { close } from "../packages/mtf-predict/test/compare.mjs";
-import { launch, serve } from "./server.mjs";
+import { edgeBuilt, launch, MODEL, serve } from "./server.mjs";
 
 const here = new URL(".", import.meta.url).pathname;
 const pkgDir = join(here, "../packages/mtf-predict");
 const artifacts = join(here, "test-results");
 const chromium = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const ready = existsSync(chromium) && existsSync(join(pkgDir, "wasm/cpu/mtf_wasm_bg.wasm")) && existsSync(join(pkgDir, "dist/index.js"));
+const ready =
+  existsSync(chromium) && existsSync(join(pkgDir, "wasm/cpu/mtf_wasm_bg.wasm")) && existsSync(join(pkgDir, "dist/index.js")) && edgeBuilt();
 if (!ready) {
-  if (process.env.MTF_REQUIRE_BROWSER === "1") throw new Error("Chromium, the wasm build or dist/ is missing");
-  console.log("SKIPPED: package browser test needs /usr/bin/chromium, scripts/build-wasm and `npm run build` in web/");
+  if (process.env.MTF_REQUIRE_BROWSER === "1")
+    throw new Error("Chromium, the wasm build, dist/, the worker build or the mtf binary is missing");
+  console.log(
+    "SKIPPED: package browser test needs /usr/bin/chromium, scripts/build-wasm, `npm run build` in web/, scripts/build-worker and `cargo build -p mtf-cli`",
+  );
 }
 
+/** What `mtf predict --request` predicts for `bars` (the CLI's reading of the same request the hook made). */
+function mtfPredict(bars) {
+  const dir = mkdtempSync(join(tmpdir(), "mtf-request-"));
+  const file = join(dir, "request.json");
+  writeFileSync(file, JSON.stringify({ symbol: "SPY", bars }));
+  return JSON.parse(execFileSync(site.mtfBin, ["predict", "--model", MODEL, "--request", file], { encoding: "utf8" }));
+}
+
+/** The prediction the edge's last ml-predict answer carried for SPY. */
+const lastEdgePrediction = () => site.counts.predictions.at(-1).response.predictions.find((p) => p.symbol === "SPY").prediction;
+
 let site, browser;
+// The CPU test's inputs (the bars the edge served the hook) and `mtf predict`'s prediction for them.
+let inputs, expected;
 before(async () => {
   if (!ready) return;
   const work = mkdtempSync(join(tmpdir(), "mtf-consumer-"));
@@ -43,7 +63,7 @@ before(async () => {
 });
 after(async () => {
   await browser?.close();
-  site?.server.close();
+  await site?.close();
 });
 
 async function open(query) {
@@ -65,7 +85,13 @@ test("the hook in a Vite app built from the packed tarball predicts what `mtf pr
   assert.equal(state.error, undefined, state.error);
   assert.equal(state.backend, "cpu");
   assert.equal(state.stale, false);
-  close(state.prediction, site.fixture.expected, 1e-4);
+  // The bars came from the edge (from the stand-in, at its clock): only minutes that had closed by then.
+  assert.ok(site.counts.bars >= 2, `bars requests: ${site.counts.bars}`);
+  assert.ok(state.inputs["1m"].at(-1).t < "2011-01-31T20:00:00Z", state.inputs["1m"].at(-1).t);
+  expected = mtfPredict(state.inputs);
+  assert.equal(state.prediction.predictionTime, expected.predictionTime);
+  close(state.prediction, expected, 1e-4);
+  inputs = state.inputs;
   await page.screenshot({ path: join(artifacts, "package-cpu.png") });
   assert.deepEqual(problems, []);
   assert.equal(site.counts.artifact, 1);
@@ -88,10 +114,14 @@ test('where: "edge" asks the edge\'s ml-predict and loads no model; a model the 
   const state = await page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));
   assert.equal(state.error, undefined, state.error);
   assert.equal(state.backend, "edge");
-  close(state.prediction, site.fixture.expected, 1e-12);
   assert.equal(site.counts.predict, predicts0 + 1);
-  assert.deepEqual(site.counts.predictBodies.at(-1).body, { symbols: ["SPY"], horizon: 60 });
-  assert.match(site.counts.predictBodies.at(-1).authorization ?? "", /^Bearer mtf1\./, "predict went without a session");
+  const asked = site.counts.predictions.at(-1);
+  assert.equal(asked.status, 200, JSON.stringify(asked.response));
+  assert.deepEqual(asked.body, { symbols: ["SPY"], horizon: 60 });
+  assert.match(asked.authorization ?? "", /^Bearer mtf1\./, "predict went without a session");
+  // What the hook shows is what the edge answered; the edge predicted at the stand-in's clock.
+  close(state.prediction, lastEdgePrediction(), 1e-12);
+  assert.equal(asked.response.at, "2011-01-31T20:00:00Z");
   assert.equal(site.counts.artifact, artifacts0, "no artifact download on the edge path");
   assert.deepEqual(problems, []);
   await page.close();
@@ -100,7 +130,7 @@ test('where: "edge" asks the edge\'s ml-predict and loads no model; a model the 
   await fallback.page.waitForSelector("#prediction", { timeout: 60_000 });
   const f = await fallback.page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));
   assert.match(f.backend, /^edge \(browser model unavailable: .*404/, f.backend);
-  close(f.prediction, site.fixture.expected, 1e-12);
+  close(f.prediction, lastEdgePrediction(), 1e-12);
   await fallback.page.close();
 });
 
@@ -133,9 +163,10 @@ test("WebGPU (SwiftShader): same prediction within 1e-4, two in a row, and still
   const state = await page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));
   assert.equal(state.error, undefined, state.error);
   assert.equal(state.backend, "webgpu");
-  close(state.prediction, site.fixture.expected, 1e-4);
+  const request = { symbol: "SPY", bars: inputs ?? state.inputs };
+  expected ??= mtfPredict(request.bars);
+  close(state.prediction, expected, 1e-4);
   await page.screenshot({ path: join(artifacts, "package-webgpu.png") });
-  const request = { symbol: "SPY", bars: site.fixture.bars };
   const out = await page.evaluate(async (r) => {
     const p = window.__mtf.predictor;
     const first = await p.predict(r);
@@ -151,9 +182,9 @@ test("WebGPU (SwiftShader): same prediction within 1e-4, two in a row, and still
     const third = await p.predict(r);
     return { first, second, third, error };
   }, request);
-  close(out.first, site.fixture.expected, 1e-4);
-  close(out.second, site.fixture.expected, 1e-4);
-  close(out.third, site.fixture.expected, 1e-4);
+  close(out.first, expected, 1e-4);
+  close(out.second, expected, 1e-4);
+  close(out.third, expected, 1e-4);
   assert.match(out.error ?? "", /1m/);
   assert.deepEqual(problems, []);
   await page.close();

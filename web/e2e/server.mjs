@@ -1,12 +1,13 @@
-// A static file server plus a fixture edge API for the package's browser tests and bench page. It serves the
-// committed parity fixture's bars (only bars complete at the fixture's instant, decided by the package's
-// completeBars) and the default model through the same routes and shapes as edge-worker (GET /api/v1/bars,
-// /api/v1/models/active, the artifact, and POST /api/v1/predict answering with the fixture's prediction). Like the
-// edge, it issues short-lived session tokens at POST /api/v1/session and refuses bars and predict without one.
-import { createHash } from "node:crypto";
+// The site for the package's browser tests and bench page: a static file server in front of the real edge — the
+// built worker in workerd (Miniflare, in-memory D1 and KV; edge-worker/test/harness.mjs) with `mtf replay` (the
+// Alpaca stand-in, crates/replay) as its upstream on the real SPY minutes, the replay clock held at
+// 2011-01-31T20:00:30Z. Requests under /api/ go to the worker unchanged (same origin, so the page's origin is the
+// one CORS_ORIGINS allows session tokens for); the server only counts them and keeps the ml-predict answers, so
+// a test can say what the browser fetched and compare what it shows with what the edge said.
 import { readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
+import { ADMIN, built, dataDir, mtfBin, startStandin, startWorker, workerDir } from "../../edge-worker/test/harness.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const TYPES = {
@@ -19,116 +20,64 @@ const TYPES = {
   ".map": "application/json",
 };
 
+/** The replay clock the edge runs at: just after the close of the parity fixture's minute (crates/wasm/tests/fixtures). */
+export const CLOCK = "2011-01-31T20:00:30Z";
+/** The model the edge serves (registered and activated at start). */
+export const MODEL = join(root, "models/spy-15m-h4/model.mtf");
+
+/** Whether the real edge can be started: the worker build and the `mtf` binary (the stand-in). */
+export const edgeBuilt = built;
+
+/** Request headers not forwarded (hop-by-hop, or recomputed by fetch). */
+const HOP = new Set(["host", "connection", "keep-alive", "transfer-encoding", "content-length", "accept-encoding"]);
+
 /**
- * The fixture's request and expected prediction, and the bars an edge would serve at the fixture's instant: those
- * complete by then, decided by the package's `completeBars` (the model's own rule, from the wasm module).
+ * Starts the stand-in, the worker and the site on 127.0.0.1 (port 0 = any). `statics` maps URL prefixes to
+ * directories. Resolves to `{ server, url, counts, close }`; `counts` has the requests per route and
+ * `predictions`, the worker's ml-predict answers in order (with the request body and its Authorization header).
  */
-export async function fixture() {
-  const { completeBars, loadWasm } = await import("../packages/mtf-predict/dist/index.js");
-  await loadWasm("cpu", readFileSync(join(root, "web/packages/mtf-predict/wasm/cpu/mtf_wasm_bg.wasm")));
-  const request = JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_request.json"), "utf8"));
-  const expected = JSON.parse(readFileSync(join(root, "crates/wasm/tests/fixtures/parity_expected.json"), "utf8"));
-  const bars = {};
-  for (const tf of ["1m", "1d"]) bars[tf] = await completeBars(request.bars[tf], tf, request.at);
-  return { request, expected, bars };
-}
-
-/** The edge's answer when no active model predicts `h` minutes ahead (edge-worker/src/serving.rs). */
-const noModelFor = (h) => ({
-  error: {
-    code: "no_model_for_horizon",
-    message: `no active model predicts ${h} minutes ahead (active models predict 60 minutes ahead); register and activate one for that horizon`,
-  },
-});
-
-/** Starts the server on 127.0.0.1 (port 0 = any). `statics` maps URL prefixes to directories. */
 export async function serve(statics, port = 0) {
-  const fx = await fixture();
-  const artifact = readFileSync(join(root, "models/spy-15m-h4/model.mtf"));
-  const sha256 = createHash("sha256").update(artifact).digest("hex");
-  const version = "spy-15m-h4@0.1.0";
-  const counts = { bars: 0, artifact: 0, predict: 0, predictBodies: [], sessions: 0, refused: 0 };
-  const tokens = new Set();
-  const server = createServer((req, res) => {
+  const counts = { bars: 0, artifact: 0, predict: 0, predictions: [], sessions: 0, refused: 0 };
+  let edge;
+  const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://x");
-    const json = (status, body) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
-    if (url.pathname === "/api/v1/session" && req.method === "POST") {
-      // The edge's SessionResponse (edge-worker/src/wire.rs); the token is opaque to the client.
-      counts.sessions++;
-      const token = `mtf1.fixture.${counts.sessions}`;
-      tokens.add(token);
-      return json(200, { token, expires_at: new Date(Date.now() + 900_000).toISOString(), ttl_s: 900 });
+    try {
+      if (url.pathname.startsWith("/api/")) return await forward(req, res, url);
+      return serveStatic(res, url);
+    } catch (e) {
+      res.writeHead(502, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: "site_proxy", message: String(e) } }));
     }
-    const needsSession = url.pathname === "/api/v1/bars" || url.pathname === "/api/v1/predict";
-    if (needsSession && !tokens.has((req.headers.authorization ?? "").replace(/^Bearer /, ""))) {
-      counts.refused++;
-      return json(401, { error: { code: "unauthorized", message: "a session token is required" } });
-    }
-    if (url.pathname === "/api/v1/bars") {
-      counts.bars++;
-      const bars = fx.bars[url.searchParams.get("timeframe")];
-      if (!bars) return json(400, { error: { code: "invalid_timeframe", message: "fixture has 1m and 1d" } });
-      const limit = Number(url.searchParams.get("limit") ?? 1000);
-      return json(200, { symbol: url.searchParams.get("symbol"), timeframe: url.searchParams.get("timeframe"), bars: bars.slice(-limit) });
-    }
-    if (url.pathname === "/api/v1/predict" && req.method === "POST") {
-      // The edge's ml-predict answer shape (edge-worker/src/wire.rs PredictResponse) around the fixture's prediction.
+  });
+  async function forward(req, res, url) {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const body = chunks.length ? Buffer.concat(chunks) : undefined;
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !HOP.has(k)));
+    const r = await fetch(`${edge.url}${url.pathname}${url.search}`, { method: req.method, headers, body });
+    const out = Buffer.from(await r.arrayBuffer());
+    const p = url.pathname;
+    if (p === "/api/v1/session" && r.status === 200) counts.sessions++;
+    if (p === "/api/v1/bars") counts.bars++;
+    if (/^\/api\/v1\/models\/[^/]+\/artifact$/.test(p) && r.status === 200) counts.artifact++;
+    if ((p === "/api/v1/bars" || p === "/api/v1/predict") && r.status === 401) counts.refused++;
+    if (p === "/api/v1/predict" && req.method === "POST") {
       counts.predict++;
-      let text = "";
-      req.on("data", (d) => {
-        text += d;
-      });
-      req.on("end", () => {
-        const body = JSON.parse(text || "{}");
-        counts.predictBodies.push({ body, authorization: req.headers.authorization ?? null });
-        if (body.horizon !== undefined && body.horizon !== 60) return json(404, noModelFor(body.horizon));
-        json(200, {
-          model: { version, sha256 },
-          at: fx.expected.predictionTime,
-          predictions: (body.symbols ?? []).map((symbol) => ({
-            symbol,
-            prediction: { ...fx.expected, symbol },
-            error: null,
-            stale: false,
-            age_s: null,
-            cached: false,
-            inputs: [],
-          })),
-          warnings: [],
-        });
-      });
-      return;
-    }
-    if (url.pathname === "/api/v1/models/active") {
-      // One model, predicting 60 minutes ahead: another horizon is the edge's 404 naming the served ones.
-      const h = url.searchParams.get("horizon");
-      if (h !== null && h !== "60") return json(404, noModelFor(h));
-      return json(200, {
-        model: {
-          version,
-          name: "spy-15m-h4",
-          sha256,
-          size: artifact.length,
-          active: true,
-          created_at: "",
-          artifact_url: `/api/v1/models/${encodeURIComponent(version)}/artifact`,
-          horizon_minutes: 60,
-          activated_at: "",
-        },
+      counts.predictions.push({
+        body: JSON.parse(body?.toString() || "{}"),
+        authorization: req.headers.authorization ?? null,
+        status: r.status,
+        response: JSON.parse(out.toString()),
       });
     }
-    if (url.pathname === `/api/v1/models/${encodeURIComponent(version)}/artifact`) {
-      counts.artifact++;
-      res.writeHead(200, {
-        "content-type": "application/octet-stream",
-        etag: `"${sha256}"`,
-        "cache-control": "public, max-age=31536000, immutable",
-      });
-      return res.end(artifact);
-    }
+    const keep = {};
+    r.headers.forEach((v, k) => {
+      if (k !== "content-encoding" && k !== "content-length" && k !== "transfer-encoding") keep[k] = v;
+    });
+    res.writeHead(r.status, keep);
+    res.end(out);
+  }
+  function serveStatic(res, url) {
     for (const [prefix, dir] of Object.entries(statics)) {
       if (!url.pathname.startsWith(prefix)) continue;
       let file = normalize(join(dir, decodeURIComponent(url.pathname.slice(prefix.length))));
@@ -142,11 +91,41 @@ export async function serve(statics, port = 0) {
         break;
       }
     }
-    json(404, { error: { code: "not_found", message: url.pathname } });
-  });
-  return new Promise((resolve) =>
-    server.listen(port, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${server.address().port}`, counts, fixture: fx })),
-  );
+    res.writeHead(404, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: { code: "not_found", message: url.pathname } }));
+  }
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const site = `http://127.0.0.1:${server.address().port}`;
+  const standin = await startStandin(["--data", dataDir(), "--start-at", CLOCK, "--speed", "0.001"]);
+  try {
+    // The page's origin is the one allowed to ask for session tokens (as a deployment's CORS_ORIGINS would say).
+    // workerd reads the worker's modules by paths relative to the working directory, and refuses ones that
+    // climb out of it ("can't use '..'"): start it from the worker's directory.
+    const cwd = process.cwd();
+    process.chdir(workerDir);
+    try {
+      edge = await startWorker(standin, { CORS_ORIGINS: site }, { listen: true });
+    } finally {
+      process.chdir(cwd);
+    }
+    const reg = await fetch(`${edge.url}/api/v1/models?activate=true`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}` },
+      body: readFileSync(MODEL),
+    });
+    if (!reg.ok) throw new Error(`registering ${MODEL} at the edge: ${reg.status} ${await reg.text()}`);
+  } catch (e) {
+    await edge?.mf.dispose().catch(() => {});
+    await standin.stop();
+    server.close();
+    throw e;
+  }
+  const close = async () => {
+    server.close();
+    await edge.mf.dispose();
+    await standin.stop();
+  };
+  return { server, url: site, counts, close, mtfBin: mtfBin() };
 }
 
 /** Headless Chromium from Debian through playwright-core (flags from docs/toolchain). */

@@ -7,13 +7,13 @@ function Panel() {
   const where = new URLSearchParams(location.search).get("where") ?? undefined;
   // `?horizon=1d`: a horizon no model at the edge serves (the hook says so).
   const horizon = new URLSearchParams(location.search).get("horizon") ?? "1h";
-  const { prediction, confidence, signal, attention, backend, status, error, stale } = useMLPrediction("SPY", {
+  const { prediction, confidence, signal, attention, backend, status, error, stale, inputs } = useMLPrediction("SPY", {
     timeframes: ["1m", "5m", "15m", "1h", "1d"],
     horizon,
     where,
   });
   const { predictor } = usePredictor({ enabled: where !== "edge", horizon });
-  window.__mtf = { prediction, status, error, backend, stale, predictor };
+  window.__mtf = { prediction, status, error, backend, stale, predictor, inputs };
   if (status === "error") return <p id="error">{error}</p>;
   if (!prediction) return <p id="status">{status}</p>;
   return (
