@@ -61,6 +61,18 @@ export function startStandin(args = []) {
  * it also serves HTTP on a free local port (for processes such as `mtf retrain`) and `url` is that address.
  */
 export async function startWorker(standin, vars = {}, { listen = false } = {}) {
+  // workerd reads the worker's modules by paths relative to the working directory and refuses ones that climb
+  // out of it ("can't use '..'"): start it from the worker's directory, whatever the caller's (web/e2e's is web/).
+  const cwd = process.cwd();
+  process.chdir(workerDir);
+  try {
+    return await start(standin, vars, listen);
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+async function start(standin, vars, listen) {
   const mf = new Miniflare({
     ...(listen ? { host: "127.0.0.1", port: 0 } : {}),
     rootPath: workerDir,

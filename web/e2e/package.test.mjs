@@ -108,13 +108,13 @@ test('where: "edge" asks the edge\'s ml-predict and loads no model; a model the 
   timeout: 120_000,
 }, async () => {
   const artifacts0 = site.counts.artifact;
-  const predicts0 = site.counts.predict;
+  const predicts0 = site.counts.predictions.length;
   const { page, problems } = await open("?where=edge");
   await page.waitForSelector("#prediction, #error", { timeout: 60_000 });
   const state = await page.evaluate(() => ({ ...window.__mtf, predictor: undefined }));
   assert.equal(state.error, undefined, state.error);
   assert.equal(state.backend, "edge");
-  assert.equal(site.counts.predict, predicts0 + 1);
+  assert.equal(site.counts.predictions.length, predicts0 + 1);
   const asked = site.counts.predictions.at(-1);
   assert.equal(asked.status, 200, JSON.stringify(asked.response));
   assert.deepEqual(asked.body, { symbols: ["SPY"], horizon: 60 });

@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
-import { ADMIN, built, dataDir, mtfBin, startStandin, startWorker, workerDir } from "../../edge-worker/test/harness.mjs";
+import { ADMIN, built, dataDir, mtfBin, startStandin, startWorker } from "../../edge-worker/test/harness.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const TYPES = {
@@ -37,7 +37,7 @@ const HOP = new Set(["host", "connection", "keep-alive", "transfer-encoding", "c
  * `predictions`, the worker's ml-predict answers in order (with the request body and its Authorization header).
  */
 export async function serve(statics, port = 0) {
-  const counts = { bars: 0, artifact: 0, predict: 0, predictions: [], sessions: 0, refused: 0 };
+  const counts = { bars: 0, artifact: 0, predictions: [], sessions: 0, refused: 0 };
   let edge;
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://x");
@@ -62,7 +62,6 @@ export async function serve(statics, port = 0) {
     if (/^\/api\/v1\/models\/[^/]+\/artifact$/.test(p) && r.status === 200) counts.artifact++;
     if ((p === "/api/v1/bars" || p === "/api/v1/predict") && r.status === 401) counts.refused++;
     if (p === "/api/v1/predict" && req.method === "POST") {
-      counts.predict++;
       counts.predictions.push({
         body: JSON.parse(body?.toString() || "{}"),
         authorization: req.headers.authorization ?? null,
@@ -99,15 +98,7 @@ export async function serve(statics, port = 0) {
   const standin = await startStandin(["--data", dataDir(), "--start-at", CLOCK, "--speed", "0.001"]);
   try {
     // The page's origin is the one allowed to ask for session tokens (as a deployment's CORS_ORIGINS would say).
-    // workerd reads the worker's modules by paths relative to the working directory, and refuses ones that
-    // climb out of it ("can't use '..'"): start it from the worker's directory.
-    const cwd = process.cwd();
-    process.chdir(workerDir);
-    try {
-      edge = await startWorker(standin, { CORS_ORIGINS: site }, { listen: true });
-    } finally {
-      process.chdir(cwd);
-    }
+    edge = await startWorker(standin, { CORS_ORIGINS: site }, { listen: true });
     const reg = await fetch(`${edge.url}/api/v1/models?activate=true`, {
       method: "POST",
       headers: { authorization: `Bearer ${ADMIN}` },
