@@ -537,6 +537,7 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
             by_symbol: h.by_symbol.clone(),
             attention: None,
             folds: Vec::new(),
+            ideal_gap_100: h.ideal_gap_100,
             ..c.report.clone()
         };
         writeln!(s, "{}", experiment::markdown(&as_report))?;
@@ -584,6 +585,11 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
         c.data, c.report.samples_total, c.report.model.n_predictions
     )?;
     for sentence in mtf_model::reading::reading(&c.report.model, &c.report.baselines) {
+        writeln!(s, "- {sentence}")?;
+    }
+    if let Some(sentence) =
+        mtf_model::reading::gap_reading(&c.report.model, c.report.adaptive.as_ref(), c.report.ideal_gap_100.as_ref())
+    {
         writeln!(s, "- {sentence}")?;
     }
     if let Some(att) = &c.report.attention {
@@ -717,6 +723,7 @@ pub fn evaluate(a: &EvaluateArgs<'_>) -> anyhow::Result<()> {
         min_train: a.min_train,
         clip: 5.0,
         holdout_symbols: Vec::new(),
+        conformal: mtf_model::calibration::Conformal::default(),
     };
     let report = experiment::evaluate(&predictor, &prepared, &eval)?;
     write(a.output, serde_json::to_string_pretty(&report)?.as_bytes())?;

@@ -332,6 +332,7 @@ pub fn retrain(a: RetrainArgs) -> anyhow::Result<()> {
         min_train: cfg.eval.min_train,
         clip: cfg.eval.clip,
         holdout_symbols: Vec::new(),
+        conformal: cfg.eval.conformal,
     };
     let keep = |s: &mtf_model::labels::Sample| s.at >= holdout_start;
     let chall_report =

@@ -5,6 +5,11 @@
 //!   validation set from a grid over [0.25, 10] to minimise the negative log-likelihood.
 //! - **Conformal interval**: with scores `sᵢ = max(q10ᵢ − yᵢ, yᵢ − q90ᵢ)` on the validation set, the interval is
 //!   widened (or narrowed) by `δ` = the ⌈0.8·(n+1)⌉-th smallest score, so about 80 % of new outcomes fall inside.
+//!   With [`Conformal::TimeOfDay`] (Mondrian conformal prediction, Vovk et al. 2005) one `δ_b` is fit on the
+//!   validation samples of each time-of-day bucket `b` (New York hours from 09:30,
+//!   [`crate::volatility::time_of_day_bucket`]), so the band covers about 80 % in every hour, not only on
+//!   average; a bucket with fewer than [`MIN_BUCKET_SAMPLES`] validation samples, and every instant outside the
+//!   regular session, keeps the pooled `δ`.
 //! - **Signal**: the margin rule — `buy` when up is the most probable class and `p(up) − p(down)` reaches a
 //!   margin, `sell` symmetrically, otherwise `hold` — with the margin chosen on validation by the signal policy
 //!   ([`crate::signals`]; hold only when no margin showed skill). [`signal`] is the rule at the fixed
@@ -20,6 +25,32 @@ pub const INTERVAL_LEVEL: f64 = 0.8;
 /// Margin of `p(up) − p(down)` (or the reverse) required for a buy (sell).
 pub const SIGNAL_MARGIN: f64 = 0.10;
 
+/// Time-of-day buckets of the regular session (New York hours from 09:30; the last, 15:30–16:00, is half an hour).
+pub const TIME_OF_DAY_BUCKETS: usize = 7;
+
+/// Fewest validation samples a time-of-day bucket needs for its own `δ_b` ([`Conformal::TimeOfDay`]); below
+/// it the ⌈0.8·(n+1)⌉-th score of so few is too noisy and the bucket keeps the pooled `δ`.
+pub const MIN_BUCKET_SAMPLES: usize = 40;
+
+/// How the conformal correction of the band is fit on the validation set (`[eval] conformal`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conformal {
+    /// One `δ` for every instant.
+    #[default]
+    Pooled,
+    /// One `δ_b` per time-of-day bucket (intraday bases; daily bases have no bucket and keep the pooled `δ`).
+    TimeOfDay,
+}
+
+impl Conformal {
+    /// Whether this is the default (configs leave it out).
+    #[must_use]
+    pub fn is_pooled(&self) -> bool {
+        *self == Self::Pooled
+    }
+}
+
 /// Calibration parameters stored in the artifact.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
@@ -27,6 +58,11 @@ pub struct Calibration {
     pub temperature: f64,
     /// Interval adjustment δ in label-scale units (added to q90, subtracted from q10).
     pub interval_delta: f64,
+    /// Per time-of-day bucket `δ_b` (same units; index = bucket), replacing [`Calibration::interval_delta`] at
+    /// instants in that bucket ([`Conformal::TimeOfDay`]); absent for a pooled correction and in artifacts
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_delta_by_bucket: Option<[f64; TIME_OF_DAY_BUCKETS]>,
     /// The signal policy fit on the same validation set ([`crate::signals`]); absent in artifacts written before
     /// policies existed, which signal hold only ([`SignalPolicy::UNVALIDATED`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,7 +71,19 @@ pub struct Calibration {
 
 impl Default for Calibration {
     fn default() -> Self {
-        Self { temperature: 1.0, interval_delta: 0.0, signal: None }
+        Self { temperature: 1.0, interval_delta: 0.0, interval_delta_by_bucket: None, signal: None }
+    }
+}
+
+impl Calibration {
+    /// The interval adjustment at an instant of time-of-day bucket `bucket`
+    /// ([`crate::volatility::time_of_day_bucket`]; [`crate::volatility::NO_BUCKET`] outside the regular session).
+    #[must_use]
+    pub fn interval_delta_at(&self, bucket: u8) -> f64 {
+        self.interval_delta_by_bucket
+            .and_then(|d| d.get(usize::from(bucket)).copied())
+            .filter(|d| d.is_finite())
+            .unwrap_or(self.interval_delta)
     }
 }
 
@@ -96,12 +144,38 @@ pub fn fit_interval_delta(quantiles: &[[f64; 3]], y: &[f64]) -> f64 {
     scores[k - 1]
 }
 
+/// Per time-of-day bucket conformal `δ_b` from validation quantiles, outcomes and each sample's bucket: the
+/// pooled rule on each bucket's samples, `pooled` for buckets with fewer than [`MIN_BUCKET_SAMPLES`]. `None`
+/// when no sample has a bucket (daily bases).
+#[must_use]
+pub fn fit_interval_delta_by_bucket(
+    quantiles: &[[f64; 3]],
+    y: &[f64],
+    buckets: &[u8],
+    pooled: f64,
+) -> Option<[f64; TIME_OF_DAY_BUCKETS]> {
+    if !buckets.iter().any(|&b| usize::from(b) < TIME_OF_DAY_BUCKETS) {
+        return None;
+    }
+    Some(std::array::from_fn(|b| {
+        let (q, v): (Vec<[f64; 3]>, Vec<f64>) = quantiles
+            .iter()
+            .zip(y)
+            .zip(buckets)
+            .filter(|(_, k)| usize::from(**k) == b)
+            .map(|((q, &y), _)| (*q, y))
+            .unzip();
+        if v.len() < MIN_BUCKET_SAMPLES { pooled } else { fit_interval_delta(&q, &v) }
+    }))
+}
+
 /// Applies δ, keeping `q10 ≤ q50 ≤ q90`.
 pub fn adjust_interval(q: [f64; 3], delta: f64) -> [f64; 3] {
     [(q[0] - delta).min(q[1]), q[1], (q[2] + delta).max(q[1])]
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -135,5 +209,53 @@ mod tests {
         let covered = y.iter().filter(|&&v| v >= -1.0 - d && v <= 1.0 + d).count();
         assert!((79..=81).contains(&covered), "{covered} of 99 with δ {d}");
         assert_eq!(adjust_interval([-1.0, 0.0, 1.0], -5.0), [0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn time_of_day_deltas_by_hand() {
+        // Bucket 0: 49 outcomes at distance 0.1·k outside a [-1, 1] band (k = 1..=49): the ⌈0.8·50⌉ = 40th score
+        // is 4.0. Bucket 1: 49 outcomes inside, scores -(1 - |y|) = -0.02·k: the 40th smallest is -0.02·10 = -0.2.
+        // Bucket 2: 10 samples (< MIN_BUCKET_SAMPLES): the pooled δ. No sample elsewhere: the pooled δ.
+        let mut q = Vec::new();
+        let mut y = Vec::new();
+        let mut b = Vec::new();
+        for k in 1..=49 {
+            q.push([-1.0, 0.0, 1.0]);
+            y.push(1.0 + 0.1 * f64::from(k));
+            b.push(0);
+            q.push([-1.0, 0.0, 1.0]);
+            y.push(1.0 - 0.02 * f64::from(50 - k));
+            b.push(1);
+        }
+        for _ in 0..10 {
+            q.push([-1.0, 0.0, 1.0]);
+            y.push(50.0);
+            b.push(2);
+        }
+        q.push([-1.0, 0.0, 1.0]);
+        y.push(0.0);
+        b.push(crate::volatility::NO_BUCKET);
+        let d = fit_interval_delta_by_bucket(&q, &y, &b, 0.25).unwrap();
+        assert!((d[0] - 4.0).abs() < 1e-12, "{}", d[0]);
+        assert!((d[1] + 0.2).abs() < 1e-12, "{}", d[1]);
+        assert_eq!(d[2..], [0.25; 5]);
+        let cal = Calibration { interval_delta: 0.25, interval_delta_by_bucket: Some(d), ..Calibration::default() };
+        assert_eq!(cal.interval_delta_at(0), d[0]);
+        assert_eq!(cal.interval_delta_at(crate::volatility::NO_BUCKET), 0.25, "outside the session: pooled");
+        assert_eq!(Calibration { interval_delta: 0.3, ..Calibration::default() }.interval_delta_at(1), 0.3);
+        // Daily bases: no bucket at all.
+        assert_eq!(fit_interval_delta_by_bucket(&q[..1], &y[..1], &[crate::volatility::NO_BUCKET], 0.1), None);
+    }
+
+    #[test]
+    fn time_of_day_deltas_survive_json() {
+        let cal = Calibration {
+            interval_delta_by_bucket: Some([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]),
+            ..Calibration::default()
+        };
+        let back: Calibration = serde_json::from_str(&serde_json::to_string(&cal).unwrap()).unwrap();
+        assert_eq!(back, cal);
+        let old: Calibration = serde_json::from_str(r#"{"temperature":1.0,"interval_delta":0.2}"#).unwrap();
+        assert_eq!(old.interval_delta_by_bucket, None, "artifacts from before it read as pooled");
     }
 }

@@ -19,7 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::{ArtifactHeader, WeightDtype};
 use crate::baselines::{self, Rows, last_step_features};
-use crate::calibration::{Calibration, fit_interval_delta, fit_temperature, probabilities};
+use crate::calibration::{
+    Calibration, Conformal, fit_interval_delta, fit_interval_delta_by_bucket, fit_temperature, probabilities,
+};
+use crate::coverage_noise::{GapReference, ideal_gap};
 use crate::data::{DataError, DataSpec, Prepared, Targets};
 use crate::decode::decode;
 use crate::labels::{Fold, FoldError, walk_forward};
@@ -66,6 +69,10 @@ pub struct EvalConfig {
     /// statistics, scored on every evaluation block as [`Report::holdout`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holdout_symbols: Vec<String>,
+    /// How the band's conformal correction is fit on the validation set: `pooled` (one δ, the default) or
+    /// `time_of_day` (one δ per New York hour of the regular session, [`Conformal::TimeOfDay`]).
+    #[serde(default, skip_serializing_if = "Conformal::is_pooled")]
+    pub conformal: Conformal,
 }
 
 /// A training run (`mtf train --config FILE.toml`).
@@ -150,10 +157,12 @@ pub struct FoldReport {
     pub best_epoch: usize,
     /// Fitted temperature.
     pub temperature: f64,
-    /// Interval score (log-return units, α = 0.2) of the calibrated band on the early-stopping part: a
-    /// validation number in the labels' units whatever the target scale, so configurations that differ in it
-    /// (`[data.labels] scale`) are compared on validation data, never on the evaluation block. Absent in
-    /// reports from before it existed.
+    /// Interval score (log-return units, α = 0.2) of the calibrated band on the early-stopping part,
+    /// cross-fitted (each half scored with the interval correction fit on the other half): a validation number
+    /// in the labels' units whatever the target scale or conformal rule, so configurations that differ in them
+    /// (`[data.labels] scale`, `[eval] conformal`) are compared on validation data, never on the evaluation
+    /// block. Reports from before 2026-12-07's time-of-day correction scored the correction on the samples it
+    /// was fit on; absent in reports from before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_interval_score: Option<f64>,
     /// The model's metrics on this block.
@@ -192,6 +201,10 @@ pub struct Report {
     /// Attention across timeframes on the model's scored predictions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention: Option<AttentionSummary>,
+    /// The worst 100-window coverage gap an ideal band would show on the same per-symbol prediction counts
+    /// ([`crate::coverage_noise`]): what `max_coverage_gap_100` is read against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ideal_gap_100: Option<GapReference>,
 }
 
 /// How the model spread its attention across timeframes on the scored predictions.
@@ -266,6 +279,9 @@ pub struct HoldoutReport {
     /// Per held-out symbol.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub by_symbol: std::collections::BTreeMap<String, SymbolReport>,
+    /// As [`Report::ideal_gap_100`], on the held-out symbols' counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ideal_gap_100: Option<GapReference>,
 }
 
 /// Progress events for the CLI.
@@ -323,7 +339,7 @@ fn score(
         .enumerate()
         .map(|(j, &i)| {
             let s = &p.samples[i];
-            let d = decode(raw, j, targets.scale_of(&s.vol), cal)?;
+            let d = decode(raw, j, targets.scale_of(&s.vol), ctx[i].bucket, cal)?;
             Ok(Scored {
                 part: s.part,
                 bucket: ctx[i].bucket,
@@ -379,6 +395,15 @@ impl Scores {
         merge_scores(&mut self.baselines, baselines);
     }
 
+    /// The ideal band's worst-window reference on these per-symbol counts.
+    fn ideal_gap(&self) -> Option<GapReference> {
+        let mut counts: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+        for s in &self.model {
+            *counts.entry(s.part).or_default() += 1;
+        }
+        ideal_gap(&counts.into_values().collect::<Vec<_>>(), crate::metrics::COVERAGE_WINDOW)
+    }
+
     /// (model, baselines, adaptive, by symbol).
     fn summarise(
         &self,
@@ -430,19 +455,75 @@ fn periods_per_year(spec: &DataSpec) -> (usize, f64) {
     (h, 252.0 * per_day / h as f64)
 }
 
-fn calibrate(raw: &RawOutput, set: &SampleSet) -> Calibration {
+/// The raw (label-scale) quantiles and scaled targets of a sample set, for the interval fits.
+fn raw_quantiles(raw: &RawOutput, set: &SampleSet) -> (Vec<[f64; 3]>, Vec<f64>) {
+    let quantiles = (0..set.len()).map(|j| [0, 1, 2].map(|c| f64::from(raw.quantiles[j * 3 + c]))).collect();
+    (quantiles, set.y.iter().map(|&v| f64::from(v)).collect())
+}
+
+/// The pooled δ and, for [`Conformal::TimeOfDay`], the per-bucket δ_b, from label-scale quantiles, targets and
+/// each sample's time-of-day bucket.
+fn fit_interval(q: &[[f64; 3]], y: &[f64], buckets: &[u8], mode: Conformal) -> (f64, Option<[f64; 7]>) {
+    let pooled = fit_interval_delta(q, y);
+    let by_bucket = match mode {
+        Conformal::Pooled => None,
+        Conformal::TimeOfDay => fit_interval_delta_by_bucket(q, y, buckets, pooled),
+    };
+    (pooled, by_bucket)
+}
+
+/// Temperature, interval correction and signal policy on a validation set (`buckets`: each sample's time-of-day
+/// bucket).
+fn calibrate(raw: &RawOutput, set: &SampleSet, buckets: &[u8], mode: Conformal) -> Calibration {
     let n = set.len();
     let logits: Vec<[f64; 3]> = (0..n).map(|j| [0, 1, 2].map(|c| f64::from(raw.logits[j * 3 + c]))).collect();
-    let quantiles: Vec<[f64; 3]> = (0..n).map(|j| [0, 1, 2].map(|c| f64::from(raw.quantiles[j * 3 + c]))).collect();
+    let (quantiles, y) = raw_quantiles(raw, set);
     let classes: Vec<usize> = set.class.iter().map(|&c| c as usize).collect();
-    let y: Vec<f64> = set.y.iter().map(|&v| f64::from(v)).collect();
     let temperature = fit_temperature(&logits, &classes);
     let probs: Vec<[f64; 3]> = logits.iter().map(|l| probabilities(*l, temperature)).collect();
+    let (interval_delta, interval_delta_by_bucket) = fit_interval(&quantiles, &y, buckets, mode);
     Calibration {
         temperature,
-        interval_delta: fit_interval_delta(&quantiles, &y),
+        interval_delta,
+        interval_delta_by_bucket,
         signal: Some(crate::signals::fit(&probs, &classes)),
     }
+}
+
+/// The validation interval score of the calibrated band, **cross-fitted**: the validation samples `idx` are cut
+/// in two halves in time and each half is scored with the interval correction fit on the other, so a
+/// correction with more parameters (one δ per hour) gains nothing from fitting the samples it is scored on and
+/// configurations compare out of sample. Log-return units.
+#[allow(clippy::too_many_arguments)]
+fn cross_fitted_interval_score(
+    p: &Prepared,
+    ctx: &[Context],
+    idx: &[usize],
+    raw: &RawOutput,
+    set: &SampleSet,
+    targets: &Targets,
+    cal: &Calibration,
+    mode: Conformal,
+) -> Result<f64, ExperimentError> {
+    let (q, y) = raw_quantiles(raw, set);
+    let buckets: Vec<u8> = idx.iter().map(|&i| ctx[i].bucket).collect();
+    let half = idx.len() / 2;
+    let mut scored = Vec::with_capacity(idx.len());
+    for (score_on, fit_on) in [(0..half, half..idx.len()), (half..idx.len(), 0..half)] {
+        let (interval_delta, interval_delta_by_bucket) =
+            fit_interval(&q[fit_on.clone()], &y[fit_on.clone()], &buckets[fit_on], mode);
+        let other = Calibration { interval_delta, interval_delta_by_bucket, ..*cal };
+        let all = score(p, ctx, idx, raw, targets, &other)?;
+        scored.extend_from_slice(&all[score_on]);
+    }
+    let n = scored.len().max(1) as f64;
+    Ok(scored
+        .iter()
+        .map(|s| {
+            crate::metrics::interval_score(s.quantiles[0], s.quantiles[2], s.label, crate::metrics::INTERVAL_ALPHA)
+        })
+        .sum::<f64>()
+        / n)
 }
 
 /// Appends each baseline's scores to its pooled list.
@@ -546,9 +627,10 @@ pub fn train_walk_forward(
             progress(Progress::Epoch(*r))
         })?;
         let va_raw = raw_outputs(&model, &va)?;
-        let cal = calibrate(&va_raw, &va);
+        let va_buckets: Vec<u8> = inner_valid.iter().map(|&i| ctx[i].bucket).collect();
+        let cal = calibrate(&va_raw, &va, &va_buckets, e.conformal);
         let valid_interval_score =
-            compute(&score(p, &ctx, &inner_valid, &va_raw, &targets, &cal)?, step, ppy).interval_score;
+            cross_fitted_interval_score(p, &ctx, &inner_valid, &va_raw, &va, &targets, &cal, e.conformal)?;
         let (held_idx, eval_idx): (Vec<usize>, Vec<usize>) = fold.valid.clone().partition(is_held);
         let ev = sample_set(p, &eval_idx, &norm, &targets)?;
         let raw = raw_outputs(&model, &ev)?;
@@ -600,11 +682,13 @@ pub fn train_walk_forward(
                 baselines,
                 adaptive,
                 by_symbol,
+                ideal_gap_100: held_out.ideal_gap(),
             }
         }),
         adaptive,
         by_symbol,
         attention: AttentionSummary::of(&attention, &cfg.data.timeframes),
+        ideal_gap_100: pooled.ideal_gap(),
     };
     let header = ArtifactHeader {
         name: cfg.name.clone(),
@@ -708,6 +792,7 @@ pub fn evaluate_on(
         adaptive,
         by_symbol,
         attention: AttentionSummary::of(&attn, &h.data.timeframes),
+        ideal_gap_100: scores.ideal_gap(),
     })
 }
 
@@ -724,7 +809,14 @@ pub fn decode_samples(
     let h = &predictor.header;
     let set = sample_set(p, idx, &h.norm, &h.targets)?;
     let raw = raw_outputs(predictor.model(), &set)?;
-    (0..idx.len()).map(|j| Ok(decode(&raw, j, h.targets.scale_of(&p.samples[idx[j]].vol), &h.calibration)?)).collect()
+    let intraday = h.data.base.is_intraday();
+    (0..idx.len())
+        .map(|j| {
+            let s = &p.samples[idx[j]];
+            let bucket = volatility::time_of_day_bucket(s.at.timestamp_millis(), intraday);
+            Ok(decode(&raw, j, h.targets.scale_of(&s.vol), bucket, &h.calibration)?)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -784,6 +876,19 @@ pub fn markdown(report: &Report) -> String {
             m.backtest.buy_and_hold_return * 100.0,
         ));
     }
+    if let Some(g) = &report.ideal_gap_100 {
+        s.push_str(&format!(
+            "\nSampling noise of the worst 100-run gap: an ideal band (exactly 80 % coverage, independent hits) on the \
+             same per-symbol counts shows a worst gap of {:.3} (median) to {:.3} (95th percentile) over {} seeded \
+             draws, and stays within ±{:.0} points in {:.1} % of them. Overlapping horizons make real hits \
+             correlated, so the real noise is larger still.\n",
+            g.median,
+            g.p95,
+            g.draws,
+            crate::coverage_noise::GAP_GOAL * 100.0,
+            g.share_within_goal * 100.0
+        ));
+    }
     // Conditional coverage: the model, recalibrated, and the band baselines.
     let band_rows: Vec<&(String, &Metrics)> =
         rows.iter().filter(|(n, _)| !matches!(n.as_str(), "majority" | "logistic" | "persistence")).collect();
@@ -808,10 +913,14 @@ pub fn markdown(report: &Report) -> String {
         for (name, m) in &band_rows {
             s.push_str(&format!("| {name}"));
             for g in pick(m) {
-                s.push_str(&format!(" | {:.3} ({:.5})", g.coverage, g.interval_score));
+                let mark = if crate::coverage_noise::consistent_with_nominal(g.coverage, g.n) { "" } else { " †" };
+                s.push_str(&format!(" | {:.3}{mark} ({:.5})", g.coverage, g.interval_score));
             }
             s.push_str(" |\n");
         }
+        s.push_str(
+            "\n† 0.80 lies outside the 95 % Wilson interval of that coverage: off nominal beyond sampling noise.\n",
+        );
     }
     if !report.model.reliability.is_empty() {
         s.push_str("\nReliability of the model's top-class probability:\n\n| probability | predictions | mean probability | realised accuracy |\n|---|---:|---:|---:|\n");

@@ -10,6 +10,7 @@ pub mod artifact;
 pub mod baselines;
 pub mod calibration;
 pub mod contract;
+pub mod coverage_noise;
 pub mod data;
 pub mod decode;
 #[cfg(feature = "train")]

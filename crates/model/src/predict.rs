@@ -104,6 +104,9 @@ pub struct Context {
     /// The target scale at `at` ([`crate::data::Targets::scale_of`] the volatility inputs of the base bars
     /// complete by then, computed as in training).
     pub scale: f64,
+    /// Time-of-day bucket of the latest base bar's end ([`crate::volatility::time_of_day_bucket`]), which picks
+    /// the band's conformal adjustment as the evaluation's samples do.
+    pub bucket: u8,
 }
 
 /// A loaded model.
@@ -215,6 +218,10 @@ impl Predictor {
                 at,
                 last_bar,
                 scale: self.header.targets.scale_of(&vol),
+                bucket: crate::volatility::time_of_day_bucket(
+                    d.base.bar_end(last_bar.start(), d.session).timestamp_millis(),
+                    d.base.is_intraday(),
+                ),
             });
         }
         let b = items.len();
@@ -239,7 +246,7 @@ impl Predictor {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let d = crate::decode::decode(raw, i, c.scale, &h.calibration)?;
+                let d = crate::decode::decode(raw, i, c.scale, c.bucket, &h.calibration)?;
                 let q = d.quantiles;
                 let across = raw
                     .attn_timeframes

@@ -126,17 +126,70 @@ fn band_reading(m: &Metrics, baselines: &BTreeMap<String, Metrics>) -> Vec<Strin
         tod.iter().min_by(|a, b| a.coverage.total_cmp(&b.coverage)),
         tod.iter().max_by(|a, b| a.coverage.total_cmp(&b.coverage)),
     ) {
+        let off: Vec<String> = tod
+            .iter()
+            .filter(|g| !crate::coverage_noise::consistent_with_nominal(g.coverage, g.n))
+            .map(|g| format!("{} ({:.1} %)", g.group, g.coverage * 100.0))
+            .collect();
         out.push(format!(
-            "By time of day its coverage runs from {:.1} % ({}, {} predictions) to {:.1} % ({}, {}).",
+            "By time of day its coverage runs from {:.1} % ({}, {} predictions) to {:.1} % ({}, {}); {}.",
             lo.coverage * 100.0,
             lo.group,
             lo.n,
             hi.coverage * 100.0,
             hi.group,
-            hi.n
+            hi.n,
+            if off.is_empty() {
+                format!("every hour is within sampling noise of {:.0} % (95 % Wilson interval)", INTERVAL_LEVEL * 100.0)
+            } else {
+                format!(
+                    "{} of {} hours are off {:.0} % beyond sampling noise (95 % Wilson interval): {}",
+                    off.len(),
+                    tod.len(),
+                    INTERVAL_LEVEL * 100.0,
+                    off.join(", ")
+                )
+            }
         ));
     }
     out
+}
+
+/// The worst 100-run coverage gap of the model and of the model with live recalibration, read against what an
+/// ideal band shows on the same counts (`reference`, [`crate::coverage_noise::ideal_gap`]); `None` without
+/// a gap or a reference.
+#[must_use]
+pub fn gap_reading(
+    model: &Metrics,
+    adaptive: Option<&Metrics>,
+    reference: Option<&crate::coverage_noise::GapReference>,
+) -> Option<String> {
+    let r = reference?;
+    let gap = model.max_coverage_gap_100?;
+    let recal = adaptive.and_then(|a| a.max_coverage_gap_100);
+    let judge = |g: f64| {
+        if crate::coverage_noise::within_goal(g) {
+            "within the ±3-point goal"
+        } else if g <= r.p95 {
+            "outside ±3 points but within the ideal band's 95th percentile"
+        } else {
+            "beyond the ideal band's 95th percentile: real drift"
+        }
+    };
+    Some(format!(
+        "Over any {} consecutive predictions of one symbol its coverage strays at most {:.1} points from {:.0} % \
+         ({}){}. An ideal band on the same counts strays {:.1} points (median; 95th percentile {:.1}) and meets \
+         ±{:.0} points in {:.1} % of draws.",
+        r.window,
+        gap * 100.0,
+        INTERVAL_LEVEL * 100.0,
+        judge(gap),
+        recal.map_or(String::new(), |g| format!(", {:.1} points with live recalibration ({})", g * 100.0, judge(g))),
+        r.median * 100.0,
+        r.p95 * 100.0,
+        crate::coverage_noise::GAP_GOAL * 100.0,
+        r.share_within_goal * 100.0
+    ))
 }
 
 #[cfg(test)]
@@ -231,5 +284,39 @@ mod tests {
         let r = band_reading(&m, &b);
         assert!(r[0].contains("1.100×") && r[0].contains("worse by 10.0 %"), "{}", r[0]);
         assert!(r[2].contains("from 70.0 % (09:30, 70 predictions) to 86.0 % (12:30, 71)"), "{}", r[2]);
+        // 49 of 70: Wilson [0.585, 0.795] excludes 0.80; 61 of 71: [0.760, 0.922] does not.
+        assert!(r[2].contains("1 of 2 hours are off 80 % beyond sampling noise") && r[2].ends_with("09:30 (70.0 %)."));
+        m.by_time_of_day[0].coverage = 0.75;
+        assert!(band_reading(&m, &b)[2].contains("every hour is within sampling noise"));
+    }
+
+    #[test]
+    fn gap_reading_against_the_ideal_band() {
+        let reference = crate::coverage_noise::GapReference {
+            window: 100,
+            draws: 1000,
+            median: 0.09,
+            p95: 0.12,
+            share_within_goal: 0.002,
+        };
+        let mut m = metrics(500, 1.0, 0.4, 0.4, 0.8);
+        assert_eq!(gap_reading(&m, None, Some(&reference)), None, "no gap: nothing to read");
+        m.max_coverage_gap_100 = Some(0.25);
+        assert_eq!(gap_reading(&m, None, None), None, "no reference");
+        let mut a = m.clone();
+        a.max_coverage_gap_100 = Some(0.10);
+        let r = gap_reading(&m, Some(&a), Some(&reference)).unwrap();
+        assert!(
+            r.contains("at most 25.0 points from 80 % (beyond the ideal band's 95th percentile: real drift)"),
+            "{r}"
+        );
+        assert!(r.contains("10.0 points with live recalibration (outside ±3 points but within the ideal"), "{r}");
+        assert!(r.contains("strays 9.0 points (median; 95th percentile 12.0) and meets ±3 points in 0.2 % of draws"));
+        a.max_coverage_gap_100 = Some(0.03);
+        assert!(
+            gap_reading(&m, Some(&a), Some(&reference))
+                .unwrap()
+                .contains("3.0 points with live recalibration (within the ±3-point goal)")
+        );
     }
 }

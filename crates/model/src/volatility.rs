@@ -47,6 +47,20 @@ pub struct Context {
 /// [`Context::bucket`] of samples with no time-of-day bucket.
 pub const NO_BUCKET: u8 = u8::MAX;
 
+/// Time-of-day bucket of an instant `at_ms` (ms since the epoch, the end of the base bar a prediction is made
+/// from): New York hours since 09:30 of the instant, 09:30–10:29 → 0, …, 15:30–16:00 → 6; [`NO_BUCKET`] for daily
+/// and coarser bases (`intraday` false) and for instants outside 09:30–16:00. Evaluation
+/// ([`contexts`]) and serving ([`crate::predict::Predictor::prepare`]) both call it.
+#[must_use]
+pub fn time_of_day_bucket(at_ms: i64, intraday: bool) -> u8 {
+    let end_min = ny_local_secs(at_ms.div_euclid(1000)).rem_euclid(86_400) / 60;
+    if intraday && (9 * 60 + 30..=16 * 60).contains(&end_min) {
+        u8::try_from(((end_min - (9 * 60 + 30)) / 60).min(6)).unwrap_or(NO_BUCKET)
+    } else {
+        NO_BUCKET
+    }
+}
+
 /// Label of time-of-day bucket `b` (New York local time of its start).
 #[must_use]
 pub fn bucket_label(b: u8) -> String {
@@ -165,13 +179,7 @@ pub fn contexts(p: &Prepared) -> Vec<Context> {
             let at = s.at.timestamp_millis();
             let i = ends.partition_point(|&e| e < at).min(r2.len().saturating_sub(1));
             let future = (i + 1..=(i + h).min(r2.len().saturating_sub(1))).map(|j| r2[j]).sum::<f64>() / h as f64;
-            let end_min = ny_local_secs(at.div_euclid(1000)).rem_euclid(86_400) / 60;
-            let bucket = if intraday && (9 * 60 + 30..=16 * 60).contains(&end_min) {
-                u8::try_from(((end_min - (9 * 60 + 30)) / 60).min(6)).unwrap_or(NO_BUCKET)
-            } else {
-                NO_BUCKET
-            };
-            Context { bucket, future, ..s.vol.context() }
+            Context { bucket: time_of_day_bucket(at, intraday), future, ..s.vol.context() }
         })
         .collect()
 }
@@ -385,6 +393,21 @@ mod tests {
         assert_eq!(ctx[0].slot, 38);
         assert_eq!(ctx[0].bucket, 0, "the first prediction ends at 09:45");
         assert_eq!(bucket_label(6), "15:30");
+    }
+
+    #[test]
+    fn time_of_day_buckets_by_hand() {
+        let ms = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+        // Winter (EST, UTC−5) and summer (EDT, UTC−4) New York clocks.
+        assert_eq!(time_of_day_bucket(ms("2011-01-31T14:45:00Z"), true), 0, "09:45 EST");
+        assert_eq!(time_of_day_bucket(ms("2011-01-31T15:30:00Z"), true), 1, "10:30 EST");
+        assert_eq!(time_of_day_bucket(ms("2011-01-31T20:59:00Z"), true), 6, "15:59 EST");
+        assert_eq!(time_of_day_bucket(ms("2011-01-31T21:00:00Z"), true), 6, "16:00: the session's last bar end");
+        assert_eq!(time_of_day_bucket(ms("2011-01-31T21:30:00Z"), true), NO_BUCKET, "after-hours");
+        assert_eq!(time_of_day_bucket(ms("2011-01-31T14:00:00Z"), true), NO_BUCKET, "pre-market");
+        assert_eq!(time_of_day_bucket(ms("2022-07-01T13:30:00Z"), true), 0, "09:30 EDT");
+        assert_eq!(time_of_day_bucket(ms("2022-07-01T18:29:00Z"), true), 4, "14:29 EDT");
+        assert_eq!(time_of_day_bucket(ms("2011-01-31T15:30:00Z"), false), NO_BUCKET, "daily bases have none");
     }
 
     #[test]

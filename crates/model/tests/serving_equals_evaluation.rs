@@ -84,6 +84,25 @@ fn a_har_scaled_target_is_decoded_the_same_way_served_and_evaluated() {
     });
 }
 
+#[test]
+fn a_time_of_day_conformal_band_is_decoded_the_same_way_served_and_evaluated() {
+    // One interval adjustment per New York hour (`[eval] conformal = "time_of_day"`), each far from the others
+    // and from the pooled one: serving must pick the hour of the instant's base bar as evaluation does.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bytes = std::fs::read(root.join("models/spy-15m-h4/model.mtf")).unwrap();
+    let predictor = Predictor::from_bytes(&bytes, Device::flex()).unwrap();
+    check_serving_equals_evaluation(predictor, |predictor, p| {
+        predictor.header.calibration.interval_delta = -0.2;
+        predictor.header.calibration.interval_delta_by_bucket = Some([0.0, 0.3, 0.6, 0.9, 1.2, 1.5, 1.8]);
+        let n = p.samples.len();
+        let buckets: std::collections::BTreeSet<u8> = [n / 10, n / 3, n / 2, n - 1]
+            .iter()
+            .map(|&i| mtf_model::volatility::time_of_day_bucket(p.samples[i].at.timestamp_millis(), true))
+            .collect();
+        assert!(buckets.len() >= 2, "the checked samples span several hours: {buckets:?}");
+    });
+}
+
 fn check_serving_equals_evaluation(mut predictor: Predictor, adjust: impl FnOnce(&mut Predictor, &Prepared)) {
     let Some(dir) = data_dir() else { return };
     let opts = ReadOptions { repair: true };
