@@ -441,8 +441,8 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
     writeln!(
         s,
         "The log return over the next {h} {b} bars ({min} minutes) after each {b} bar{of_session} closes: \
-         quantiles q10/q50/q90 (the {lvl:.0} % band, adjusted by a conformal correction fit on validation data) and \
-         down/flat/up probabilities (flat = |return| ≤ {band:.5}, the training fold's 1/3 quantile of |return|; \
+         quantiles q10/q50/q90 (the {lvl:.0} % band{blend}, adjusted by a {conformal} conformal correction fit on \
+         validation data) and down/flat/up probabilities (flat = |return| ≤ {band:.5}, the training fold's 1/3 quantile of |return|; \
          softmax temperature {t:.2} fit on validation data).{crossing}\n",
         of_session = match (d.base.is_intraday(), d.session) {
             (false, _) => "",
@@ -461,7 +461,21 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
         min = d.horizon_minutes(),
         band = header.targets.flat_band,
         t = header.calibration.temperature,
-        lvl = mtf_model::calibration::INTERVAL_LEVEL * 100.0
+        lvl = mtf_model::calibration::INTERVAL_LEVEL * 100.0,
+        blend = match header.calibration.band_blend {
+            Some(b) if b.weight < 1.0 => format!(
+                ": {:.0} % the network's, {:.0} % the training targets' own band ({}), the weight chosen on validation",
+                b.weight * 100.0,
+                (1.0 - b.weight) * 100.0,
+                match d.labels.scale {
+                    mtf_model::labels::TargetScale::Fixed => "a constant band",
+                    mtf_model::labels::TargetScale::TrailingVol => "the realised_vol baseline's band",
+                    mtf_model::labels::TargetScale::HarVol => "the har_vol baseline's band",
+                }
+            ),
+            _ => String::new(),
+        },
+        conformal = if header.calibration.interval_delta_by_bucket.is_some() { "per-hour" } else { "pooled" },
     )?;
     writeln!(s, "## Data\n")?;
     writeln!(s, "- Bars: {}.", c.data)?;
@@ -546,7 +560,9 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
     writeln!(
         s,
         "Target scale: {} (`[data.labels] scale`). The validation interval score is the calibrated band's on the \
-         fold's early-stopping part, in log-return units: the number configurations are compared on.\n",
+         fold's early-stopping part, in log-return units, cross-fitted (each half scored with the correction fit on \
+         the other): the number configurations are compared on; the band weight is the network's share in the band \
+         blend chosen on the same part (1 = the network's band as is).\n",
         match c.cfg.data.labels.scale {
             mtf_model::labels::TargetScale::Fixed => "fixed (the training labels' standard deviation)",
             mtf_model::labels::TargetScale::TrailingVol => {
@@ -559,18 +575,19 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
     )?;
     writeln!(
         s,
-        "| fold | training samples | evaluated | validation interval score | dir. acc. | MAE / persistence | coverage |"
+        "| fold | training samples | evaluated | validation interval score | band weight | dir. acc. | MAE / persistence | coverage |"
     )?;
-    writeln!(s, "|---|---:|---|---:|---:|---:|---:|")?;
+    writeln!(s, "|---|---:|---|---:|---:|---:|---:|---:|")?;
     for f in &c.report.folds {
         writeln!(
             s,
-            "| {} | {} | {} → {} | {} | {:.3} | {:.4} | {:.3} |",
+            "| {} | {} | {} → {} | {} | {} | {:.3} | {:.4} | {:.3} |",
             f.fold,
             f.train_samples,
             f.eval_range[0].format("%Y-%m-%d %H:%M"),
             f.eval_range[1].format("%Y-%m-%d %H:%M"),
             f.valid_interval_score.map_or("–".to_string(), |v| format!("{v:.5}")),
+            f.blend_weight.map_or("–".to_string(), |v| format!("{v:.1}")),
             f.metrics.directional_accuracy,
             f.metrics.mae_ratio_vs_persistence,
             f.metrics.coverage_q10_q90

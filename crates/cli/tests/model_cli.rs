@@ -111,6 +111,13 @@ fn train_predict_evaluate_export() {
     assert!(report["signals"]["count"].is_u64() && report["signals"]["base_rate"].is_number());
     let card = std::fs::read_to_string(out.join("MODEL_CARD.md")).unwrap();
     assert!(card.contains("- Signals: "), "{card}");
+    // Each fold's band blend, chosen on its validation part from the grid 0, 0.1, …, 1, in the report and the card.
+    for f in report["folds"].as_array().unwrap() {
+        let w = f["blend_weight"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&w) && ((w * 10.0).round() - w * 10.0).abs() < 1e-9, "{w}");
+        assert!(f["valid_interval_score"].as_f64().unwrap() > 0.0);
+    }
+    assert!(card.contains("| band weight |"), "{card}");
 
     // predict: the same JSON whether or not the file holds bars after --at (they are never read as inputs).
     let minutes = dir.join("spy_1min_2011-01.csv");

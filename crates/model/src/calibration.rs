@@ -10,6 +10,11 @@
 //!   [`crate::volatility::time_of_day_bucket`]), so the band covers about 80 % in every hour, not only on
 //!   average; a bucket with fewer than [`MIN_BUCKET_SAMPLES`] validation samples, and every instant outside the
 //!   regular session, keeps the pooled `δ`.
+//! - **Band blend** (forecast combination): before the conformal correction the network's quantiles are
+//!   blended with the training targets' own quantiles, `w·q + (1 − w)·a` ([`BandBlend`]). In the units the
+//!   network predicts in (label ÷ target scale) `a` is a fixed band, so with a volatility-scaled target it is the
+//!   band of the volatility baseline the scale comes from (`har_vol` or `realised_vol`) and with a fixed scale
+//!   the constant band; `w` is chosen on the validation set from [`BLEND_WEIGHTS`] (1 keeps the network's band).
 //! - **Signal**: the margin rule — `buy` when up is the most probable class and `p(up) − p(down)` reaches a
 //!   margin, `sell` symmetrically, otherwise `hold` — with the margin chosen on validation by the signal policy
 //!   ([`crate::signals`]; hold only when no margin showed skill). [`signal`] is the rule at the fixed
@@ -51,6 +56,28 @@ impl Conformal {
     }
 }
 
+/// Weights of the network's band tried on validation ([`BandBlend::weight`]), from the volatility band alone to the
+/// network alone.
+pub const BLEND_WEIGHTS: [f64; 11] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+
+/// The network's quantiles blended with a fixed band in the same units (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BandBlend {
+    /// Weight of the network's quantiles, in [0, 1]; the anchor gets `1 − weight`.
+    pub weight: f64,
+    /// q10, q50, q90 of the training targets (label ÷ target scale) of the part the network trained on.
+    pub anchor: [f64; 3],
+}
+
+impl BandBlend {
+    /// `weight·q + (1 − weight)·anchor`, per quantile (ordered quantiles stay ordered).
+    #[must_use]
+    pub fn apply(&self, q: [f64; 3]) -> [f64; 3] {
+        let w = self.weight.clamp(0.0, 1.0);
+        [0, 1, 2].map(|k| w * q[k] + (1.0 - w) * self.anchor[k])
+    }
+}
+
 /// Calibration parameters stored in the artifact.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
@@ -63,6 +90,10 @@ pub struct Calibration {
     /// written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_delta_by_bucket: Option<[f64; TIME_OF_DAY_BUCKETS]>,
+    /// The band blend applied to the network's quantiles before the interval adjustment; absent in artifacts
+    /// written before it existed (the network's band as is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band_blend: Option<BandBlend>,
     /// The signal policy fit on the same validation set ([`crate::signals`]); absent in artifacts written before
     /// policies existed, which signal hold only ([`SignalPolicy::UNVALIDATED`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,11 +102,17 @@ pub struct Calibration {
 
 impl Default for Calibration {
     fn default() -> Self {
-        Self { temperature: 1.0, interval_delta: 0.0, interval_delta_by_bucket: None, signal: None }
+        Self { temperature: 1.0, interval_delta: 0.0, interval_delta_by_bucket: None, band_blend: None, signal: None }
     }
 }
 
 impl Calibration {
+    /// The network's label-scale quantiles after the band blend (unchanged without one).
+    #[must_use]
+    pub fn blended(&self, q: [f64; 3]) -> [f64; 3] {
+        self.band_blend.map_or(q, |b| b.apply(q))
+    }
+
     /// The interval adjustment at an instant of time-of-day bucket `bucket`
     /// ([`crate::volatility::time_of_day_bucket`]; [`crate::volatility::NO_BUCKET`] outside the regular session).
     #[must_use]
@@ -245,6 +282,23 @@ mod tests {
         assert_eq!(Calibration { interval_delta: 0.3, ..Calibration::default() }.interval_delta_at(1), 0.3);
         // Daily bases: no bucket at all.
         assert_eq!(fit_interval_delta_by_bucket(&q[..1], &y[..1], &[crate::volatility::NO_BUCKET], 0.1), None);
+    }
+
+    #[test]
+    fn band_blend_by_hand() {
+        let b = BandBlend { weight: 0.25, anchor: [-1.0, 0.0, 1.0] };
+        // 0.25·(−2, 0.4, 3) + 0.75·(−1, 0, 1) = (−1.25, 0.1, 1.5).
+        let q = b.apply([-2.0, 0.4, 3.0]);
+        for (a, e) in q.iter().zip([-1.25, 0.1, 1.5]) {
+            assert!((a - e).abs() < 1e-12, "{q:?}");
+        }
+        assert_eq!(BandBlend { weight: 1.0, ..b }.apply([-2.0, 0.4, 3.0]), [-2.0, 0.4, 3.0]);
+        assert_eq!(BandBlend { weight: 0.0, ..b }.apply([-2.0, 0.4, 3.0]), [-1.0, 0.0, 1.0]);
+        let cal = Calibration { band_blend: Some(b), ..Calibration::default() };
+        assert_eq!(cal.blended([-2.0, 0.4, 3.0]), q);
+        assert_eq!(Calibration::default().blended([-2.0, 0.4, 3.0]), [-2.0, 0.4, 3.0]);
+        let back: Calibration = serde_json::from_str(&serde_json::to_string(&cal).unwrap()).unwrap();
+        assert_eq!(back, cal);
     }
 
     #[test]

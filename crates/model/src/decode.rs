@@ -38,7 +38,8 @@ pub fn decode(raw: &RawOutput, i: usize, scale: f64, bucket: u8, cal: &Calibrati
         let s = v.get(i * 3..i * 3 + 3).ok_or(DecodeError { what, index: i, len: v.len() / 3 })?;
         Ok([f64::from(s[0]), f64::from(s[1]), f64::from(s[2])])
     };
-    let q = adjust_interval(three(&raw.quantiles, "quantiles")?, cal.interval_delta_at(bucket)).map(|v| v * scale);
+    let q = cal.blended(three(&raw.quantiles, "quantiles")?);
+    let q = adjust_interval(q, cal.interval_delta_at(bucket)).map(|v| v * scale);
     let probs = probabilities(three(&raw.logits, "logits")?, cal.temperature);
     let policy = cal.signal.unwrap_or(SignalPolicy::UNVALIDATED);
     let (signal, confidence) = policy.signal(probs);
@@ -72,7 +73,7 @@ mod tests {
             attn_timeframes: vec![],
             attn_time: vec![],
         };
-        let cal = Calibration { temperature: 1.0, interval_delta: 0.5, interval_delta_by_bucket: None, signal: None };
+        let cal = Calibration { temperature: 1.0, interval_delta: 0.5, ..Calibration::default() };
         let d = decode(&raw, 1, 0.01, NO_BUCKET, &cal).unwrap();
         // Interval widened by delta on both sides, then scaled: (-1 - 0.5, 0.5, 2 + 0.5) × 0.01.
         for (a, b) in d.quantiles.iter().zip([-0.015, 0.005, 0.025]) {
@@ -115,5 +116,25 @@ mod tests {
         assert!(close(q(3), [-0.02, 0.005, 0.03]), "{:?}", q(3));
         assert!(close(q(6), [-0.0075, 0.005, 0.0175]), "{:?}", q(6));
         assert!(close(q(NO_BUCKET), [-0.015, 0.005, 0.025]), "outside the session the pooled δ: {:?}", q(NO_BUCKET));
+    }
+
+    #[test]
+    fn the_blend_comes_before_the_interval_adjustment() {
+        let raw = RawOutput {
+            quantiles: vec![-3.0, 1.0, 3.0],
+            logits: vec![0.0; 3],
+            attn_timeframes: vec![],
+            attn_time: vec![],
+        };
+        let cal = Calibration {
+            interval_delta: 0.5,
+            band_blend: Some(crate::calibration::BandBlend { weight: 0.5, anchor: [-1.0, 0.0, 1.0] }),
+            ..Calibration::default()
+        };
+        // Blend: (−2, 0.5, 2); widened by 0.5: (−2.5, 0.5, 2.5); scaled by 0.01.
+        let q = decode(&raw, 0, 0.01, NO_BUCKET, &cal).unwrap().quantiles;
+        for (a, e) in q.iter().zip([-0.025, 0.005, 0.025]) {
+            assert!((a - e).abs() < 1e-12, "{q:?}");
+        }
     }
 }

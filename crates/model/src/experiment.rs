@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::artifact::{ArtifactHeader, WeightDtype};
 use crate::baselines::{self, Rows, last_step_features};
 use crate::calibration::{
-    Calibration, Conformal, fit_interval_delta, fit_interval_delta_by_bucket, fit_temperature, probabilities,
+    BLEND_WEIGHTS, BandBlend, Calibration, Conformal, fit_interval_delta, fit_interval_delta_by_bucket,
+    fit_temperature, probabilities,
 };
 use crate::coverage_noise::{GapReference, ideal_gap};
 use crate::data::{DataError, DataSpec, Prepared, Targets};
@@ -165,6 +166,10 @@ pub struct FoldReport {
     /// was fit on; absent in reports from before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_interval_score: Option<f64>,
+    /// Weight of the network's band in the band blend chosen on the fold's validation part
+    /// ([`crate::calibration::BandBlend`]; 1 = the network's band as is). Absent in reports from before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blend_weight: Option<f64>,
     /// The model's metrics on this block.
     pub metrics: Metrics,
 }
@@ -455,10 +460,50 @@ fn periods_per_year(spec: &DataSpec) -> (usize, f64) {
     (h, 252.0 * per_day / h as f64)
 }
 
-/// The raw (label-scale) quantiles and scaled targets of a sample set, for the interval fits.
-fn raw_quantiles(raw: &RawOutput, set: &SampleSet) -> (Vec<[f64; 3]>, Vec<f64>) {
-    let quantiles = (0..set.len()).map(|j| [0, 1, 2].map(|c| f64::from(raw.quantiles[j * 3 + c]))).collect();
+/// The network's label-scale quantiles after the band blend `blend`, and the scaled targets, of a sample set:
+/// what the interval correction is fit on.
+fn raw_quantiles(raw: &RawOutput, set: &SampleSet, blend: Option<BandBlend>) -> (Vec<[f64; 3]>, Vec<f64>) {
+    let quantiles = (0..set.len())
+        .map(|j| {
+            let q = [0, 1, 2].map(|c| f64::from(raw.quantiles[j * 3 + c]));
+            blend.map_or(q, |b| b.apply(q))
+        })
+        .collect();
     (quantiles, set.y.iter().map(|&v| f64::from(v)).collect())
+}
+
+/// The band the network's is blended with: q10, q50, q90 of the targets (label ÷ target scale) of the samples
+/// `idx` the network trains on.
+fn training_band(p: &Prepared, idx: &[usize], targets: &Targets) -> [f64; 3] {
+    let labels: Vec<f64> = idx.iter().map(|&i| p.samples[i].label).collect();
+    let scales: Vec<f64> = idx.iter().map(|&i| targets.scale_of(&p.samples[i].vol)).collect();
+    volatility::standardised_quantiles(&labels, &scales)
+}
+
+/// The band blend with the lowest cross-fitted validation interval score over [`BLEND_WEIGHTS`] (ties go to
+/// the larger weight, the network's band), and that score.
+#[allow(clippy::too_many_arguments)]
+fn choose_blend(
+    p: &Prepared,
+    ctx: &[Context],
+    idx: &[usize],
+    raw: &RawOutput,
+    set: &SampleSet,
+    targets: &Targets,
+    cal: &Calibration,
+    anchor: [f64; 3],
+    mode: Conformal,
+) -> Result<(BandBlend, f64), ExperimentError> {
+    let mut best: Option<(BandBlend, f64)> = None;
+    for &weight in BLEND_WEIGHTS.iter().rev() {
+        let blend = BandBlend { weight, anchor };
+        let with = Calibration { band_blend: Some(blend), ..*cal };
+        let score = cross_fitted_interval_score(p, ctx, idx, raw, set, targets, &with, mode)?;
+        if best.is_none_or(|(_, s)| score < s) {
+            best = Some((blend, score));
+        }
+    }
+    best.ok_or_else(|| ExperimentError::Other("no blend weight to try".into()))
 }
 
 /// The pooled δ and, for [`Conformal::TimeOfDay`], the per-bucket δ_b, from label-scale quantiles, targets and
@@ -474,10 +519,16 @@ fn fit_interval(q: &[[f64; 3]], y: &[f64], buckets: &[u8], mode: Conformal) -> (
 
 /// Temperature, interval correction and signal policy on a validation set (`buckets`: each sample's time-of-day
 /// bucket).
-fn calibrate(raw: &RawOutput, set: &SampleSet, buckets: &[u8], mode: Conformal) -> Calibration {
+fn calibrate(
+    raw: &RawOutput,
+    set: &SampleSet,
+    buckets: &[u8],
+    mode: Conformal,
+    band_blend: Option<BandBlend>,
+) -> Calibration {
     let n = set.len();
     let logits: Vec<[f64; 3]> = (0..n).map(|j| [0, 1, 2].map(|c| f64::from(raw.logits[j * 3 + c]))).collect();
-    let (quantiles, y) = raw_quantiles(raw, set);
+    let (quantiles, y) = raw_quantiles(raw, set, band_blend);
     let classes: Vec<usize> = set.class.iter().map(|&c| c as usize).collect();
     let temperature = fit_temperature(&logits, &classes);
     let probs: Vec<[f64; 3]> = logits.iter().map(|l| probabilities(*l, temperature)).collect();
@@ -486,14 +537,15 @@ fn calibrate(raw: &RawOutput, set: &SampleSet, buckets: &[u8], mode: Conformal) 
         temperature,
         interval_delta,
         interval_delta_by_bucket,
+        band_blend,
         signal: Some(crate::signals::fit(&probs, &classes)),
     }
 }
 
-/// The validation interval score of the calibrated band, **cross-fitted**: the validation samples `idx` are cut
-/// in two halves in time and each half is scored with the interval correction fit on the other, so a
-/// correction with more parameters (one δ per hour) gains nothing from fitting the samples it is scored on and
-/// configurations compare out of sample. Log-return units.
+/// The validation interval score of the calibrated band (with `cal`'s band blend), **cross-fitted**: the
+/// validation samples `idx` are cut in two halves in time and each half is scored with the interval correction
+/// fit on the other, so a correction with more parameters (one δ per hour) gains nothing from fitting the
+/// samples it is scored on and configurations compare out of sample. Log-return units.
 #[allow(clippy::too_many_arguments)]
 fn cross_fitted_interval_score(
     p: &Prepared,
@@ -505,7 +557,7 @@ fn cross_fitted_interval_score(
     cal: &Calibration,
     mode: Conformal,
 ) -> Result<f64, ExperimentError> {
-    let (q, y) = raw_quantiles(raw, set);
+    let (q, y) = raw_quantiles(raw, set, cal.band_blend);
     let buckets: Vec<u8> = idx.iter().map(|&i| ctx[i].bucket).collect();
     let half = idx.len() / 2;
     let mut scored = Vec::with_capacity(idx.len());
@@ -628,9 +680,13 @@ pub fn train_walk_forward(
         })?;
         let va_raw = raw_outputs(&model, &va)?;
         let va_buckets: Vec<u8> = inner_valid.iter().map(|&i| ctx[i].bucket).collect();
-        let cal = calibrate(&va_raw, &va, &va_buckets, e.conformal);
-        let valid_interval_score =
-            cross_fitted_interval_score(p, &ctx, &inner_valid, &va_raw, &va, &targets, &cal, e.conformal)?;
+        // Temperature and signal policy, then the band blend chosen on the cross-fitted interval score, then the
+        // interval correction of the blended band on the whole validation part.
+        let unblended = calibrate(&va_raw, &va, &va_buckets, e.conformal, None);
+        let anchor = training_band(p, &inner_train, &targets);
+        let (blend, valid_interval_score) =
+            choose_blend(p, &ctx, &inner_valid, &va_raw, &va, &targets, &unblended, anchor, e.conformal)?;
+        let cal = calibrate(&va_raw, &va, &va_buckets, e.conformal, Some(blend));
         let (held_idx, eval_idx): (Vec<usize>, Vec<usize>) = fold.valid.clone().partition(is_held);
         let ev = sample_set(p, &eval_idx, &norm, &targets)?;
         let raw = raw_outputs(&model, &ev)?;
@@ -656,6 +712,7 @@ pub fn train_walk_forward(
             best_epoch: curve.best_epoch,
             temperature: cal.temperature,
             valid_interval_score: Some(valid_interval_score),
+            blend_weight: Some(blend.weight),
             metrics: compute(&scored, step, ppy),
         });
         pooled.extend(&eval_idx, scored, base);

@@ -194,7 +194,10 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// Empirical q10/q50/q90 of standardised labels `r / σ_h`, skipping non-finite ones; the normal's when none.
-fn standardised_quantiles(labels: &[f64], sigma: &[f64]) -> [f64; 3] {
+/// Empirical q10, q50, q90 of `label ÷ sigma` over the pairs where it is finite (the standard normal's without
+/// any).
+#[must_use]
+pub fn standardised_quantiles(labels: &[f64], sigma: &[f64]) -> [f64; 3] {
     let mut z: Vec<f64> = labels.iter().zip(sigma).map(|(r, s)| r / s).filter(|z| z.is_finite()).collect();
     if z.is_empty() {
         return [-1.281_551_565_544_600_5, 0.0, 1.281_551_565_544_600_5];

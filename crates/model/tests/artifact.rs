@@ -48,12 +48,7 @@ fn fixture() -> (MultiTimeframe, ArtifactHeader, mtf_model::model::MtfModel) {
         model: model_cfg,
         norm,
         targets: Targets { label_scale: 0.002, flat_band: 0.0005, vol: None },
-        calibration: Calibration {
-            temperature: 1.3,
-            interval_delta: 0.1,
-            interval_delta_by_bucket: None,
-            signal: None,
-        },
+        calibration: Calibration { temperature: 1.3, interval_delta: 0.1, ..Calibration::default() },
         training_range: [t0, t0],
         parameters: 0,
         metrics: serde_json::json!({"note": "test"}),

@@ -85,7 +85,7 @@ fn a_har_scaled_target_is_decoded_the_same_way_served_and_evaluated() {
 }
 
 #[test]
-fn a_time_of_day_conformal_band_is_decoded_the_same_way_served_and_evaluated() {
+fn a_blended_time_of_day_conformal_band_is_decoded_the_same_way_served_and_evaluated() {
     // One interval adjustment per New York hour (`[eval] conformal = "time_of_day"`), each far from the others
     // and from the pooled one: serving must pick the hour of the instant's base bar as evaluation does.
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -94,6 +94,9 @@ fn a_time_of_day_conformal_band_is_decoded_the_same_way_served_and_evaluated() {
     check_serving_equals_evaluation(predictor, |predictor, p| {
         predictor.header.calibration.interval_delta = -0.2;
         predictor.header.calibration.interval_delta_by_bucket = Some([0.0, 0.3, 0.6, 0.9, 1.2, 1.5, 1.8]);
+        // And a band blend, applied before the correction on both paths.
+        predictor.header.calibration.band_blend =
+            Some(mtf_model::calibration::BandBlend { weight: 0.3, anchor: [-1.5, 0.1, 1.2] });
         let n = p.samples.len();
         let buckets: std::collections::BTreeSet<u8> = [n / 10, n / 3, n / 2, n - 1]
             .iter()
