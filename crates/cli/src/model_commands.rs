@@ -441,8 +441,8 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
     writeln!(
         s,
         "The log return over the next {h} {b} bars ({min} minutes) after each {b} bar{of_session} closes: \
-         quantiles q10/q50/q90 (the {lvl:.0} % band{blend}, adjusted by a {conformal} conformal correction fit on \
-         validation data) and down/flat/up probabilities (flat = |return| ≤ {band:.5}, the training fold's 1/3 quantile of |return|; \
+         quantiles q10/q50/q90 (the {lvl:.0} % band{blend} with a {conformal} conformal correction fit on validation \
+         data) and down/flat/up probabilities (flat = |return| ≤ {band:.5}, the training fold's 1/3 quantile of |return|; \
          softmax temperature {t:.2} fit on validation data).{crossing}\n",
         of_session = match (d.base.is_intraday(), d.session) {
             (false, _) => "",
@@ -464,11 +464,12 @@ fn model_card(c: &CardInputs<'_>) -> anyhow::Result<String> {
         lvl = mtf_model::calibration::INTERVAL_LEVEL * 100.0,
         blend = match header.calibration.band_blend {
             Some(b) if b.weight < 1.0 => format!(
-                ": {:.0} % the network's, {:.0} % the training targets' own band ({}), the weight chosen on validation",
+                ": {:.0} % the network's and {:.0} % {} in the units the network predicts in, the weight chosen on \
+                 validation;",
                 b.weight * 100.0,
                 (1.0 - b.weight) * 100.0,
                 match d.labels.scale {
-                    mtf_model::labels::TargetScale::Fixed => "a constant band",
+                    mtf_model::labels::TargetScale::Fixed => "the training labels' constant band",
                     mtf_model::labels::TargetScale::TrailingVol => "the realised_vol baseline's band",
                     mtf_model::labels::TargetScale::HarVol => "the har_vol baseline's band",
                 }
