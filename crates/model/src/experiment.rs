@@ -27,7 +27,7 @@ use crate::coverage_noise::{GapReference, ideal_gap};
 use crate::data::{DataError, DataSpec, Prepared, Targets};
 use crate::decode::decode;
 use crate::labels::{Fold, FoldError, walk_forward};
-use crate::metrics::{Metrics, Scored, compute};
+use crate::metrics::{Metrics, Scored, compute, interval_score};
 use crate::model::{ModelConfig, MtfModel};
 use crate::predict::{PredictError, Predictor, RawOutput};
 use crate::recalibration::{self, Timing};
@@ -480,30 +480,61 @@ fn training_band(p: &Prepared, idx: &[usize], targets: &Targets) -> [f64; 3] {
     volatility::standardised_quantiles(&labels, &scales)
 }
 
-/// The band blend with the lowest cross-fitted validation interval score over [`BLEND_WEIGHTS`] (ties go to
-/// the larger weight, the network's band), and that score.
-#[allow(clippy::too_many_arguments)]
-fn choose_blend(
-    p: &Prepared,
-    ctx: &[Context],
-    idx: &[usize],
-    raw: &RawOutput,
-    set: &SampleSet,
-    targets: &Targets,
-    cal: &Calibration,
-    anchor: [f64; 3],
-    mode: Conformal,
-) -> Result<(BandBlend, f64), ExperimentError> {
-    let mut best: Option<(BandBlend, f64)> = None;
-    for &weight in BLEND_WEIGHTS.iter().rev() {
-        let blend = BandBlend { weight, anchor };
-        let with = Calibration { band_blend: Some(blend), ..*cal };
-        let score = cross_fitted_interval_score(p, ctx, idx, raw, set, targets, &with, mode)?;
-        if best.is_none_or(|(_, s)| score < s) {
-            best = Some((blend, score));
+/// A fold's validation (early-stopping) part with the network's outputs on it: what the band's blend and
+/// interval correction are chosen and scored on.
+struct ValidationPart<'a> {
+    p: &'a Prepared,
+    ctx: &'a [Context],
+    /// Sample indices of the part, in time order.
+    idx: &'a [usize],
+    /// The network's outputs on `set`.
+    raw: &'a RawOutput,
+    set: &'a SampleSet,
+    targets: &'a Targets,
+}
+
+impl ValidationPart<'_> {
+    /// The band blend with the lowest cross-fitted interval score over [`BLEND_WEIGHTS`] (ties go to the larger
+    /// weight, the network's band), and that score.
+    fn choose_blend(
+        &self,
+        cal: &Calibration,
+        anchor: [f64; 3],
+        mode: Conformal,
+    ) -> Result<(BandBlend, f64), ExperimentError> {
+        let mut best: Option<(BandBlend, f64)> = None;
+        for &weight in BLEND_WEIGHTS.iter().rev() {
+            let blend = BandBlend { weight, anchor };
+            let score = self.cross_fitted_interval_score(&Calibration { band_blend: Some(blend), ..*cal }, mode)?;
+            if best.is_none_or(|(_, s)| score < s) {
+                best = Some((blend, score));
+            }
         }
+        best.ok_or_else(|| ExperimentError::Other("no blend weight to try".into()))
     }
-    best.ok_or_else(|| ExperimentError::Other("no blend weight to try".into()))
+
+    /// The interval score of the calibrated band (with `cal`'s band blend), **cross-fitted**: the part is cut in
+    /// two halves in time and each half is scored with the interval correction fit on the other, so a correction
+    /// with more parameters (one δ per hour) gains nothing from fitting the samples it is scored on and
+    /// configurations compare out of sample. Log-return units.
+    fn cross_fitted_interval_score(&self, cal: &Calibration, mode: Conformal) -> Result<f64, ExperimentError> {
+        let (q, y) = raw_quantiles(self.raw, self.set, cal.band_blend);
+        let buckets: Vec<u8> = self.idx.iter().map(|&i| self.ctx[i].bucket).collect();
+        let (n, half) = (self.idx.len(), self.idx.len() / 2);
+        let mut scored = Vec::with_capacity(n);
+        for (score_on, fit_on) in [(0..half, half..n), (half..n, 0..half)] {
+            let (interval_delta, interval_delta_by_bucket) =
+                fit_interval(&q[fit_on.clone()], &y[fit_on.clone()], &buckets[fit_on], mode);
+            let other = Calibration { interval_delta, interval_delta_by_bucket, ..*cal };
+            let all = score(self.p, self.ctx, self.idx, self.raw, self.targets, &other)?;
+            scored.extend_from_slice(&all[score_on]);
+        }
+        let total: f64 = scored
+            .iter()
+            .map(|s| interval_score(s.quantiles[0], s.quantiles[2], s.label, crate::metrics::INTERVAL_ALPHA))
+            .sum();
+        Ok(total / scored.len().max(1) as f64)
+    }
 }
 
 /// The pooled δ and, for [`Conformal::TimeOfDay`], the per-bucket δ_b, from label-scale quantiles, targets and
@@ -540,42 +571,6 @@ fn calibrate(
         band_blend,
         signal: Some(crate::signals::fit(&probs, &classes)),
     }
-}
-
-/// The validation interval score of the calibrated band (with `cal`'s band blend), **cross-fitted**: the
-/// validation samples `idx` are cut in two halves in time and each half is scored with the interval correction
-/// fit on the other, so a correction with more parameters (one δ per hour) gains nothing from fitting the
-/// samples it is scored on and configurations compare out of sample. Log-return units.
-#[allow(clippy::too_many_arguments)]
-fn cross_fitted_interval_score(
-    p: &Prepared,
-    ctx: &[Context],
-    idx: &[usize],
-    raw: &RawOutput,
-    set: &SampleSet,
-    targets: &Targets,
-    cal: &Calibration,
-    mode: Conformal,
-) -> Result<f64, ExperimentError> {
-    let (q, y) = raw_quantiles(raw, set, cal.band_blend);
-    let buckets: Vec<u8> = idx.iter().map(|&i| ctx[i].bucket).collect();
-    let half = idx.len() / 2;
-    let mut scored = Vec::with_capacity(idx.len());
-    for (score_on, fit_on) in [(0..half, half..idx.len()), (half..idx.len(), 0..half)] {
-        let (interval_delta, interval_delta_by_bucket) =
-            fit_interval(&q[fit_on.clone()], &y[fit_on.clone()], &buckets[fit_on], mode);
-        let other = Calibration { interval_delta, interval_delta_by_bucket, ..*cal };
-        let all = score(p, ctx, idx, raw, targets, &other)?;
-        scored.extend_from_slice(&all[score_on]);
-    }
-    let n = scored.len().max(1) as f64;
-    Ok(scored
-        .iter()
-        .map(|s| {
-            crate::metrics::interval_score(s.quantiles[0], s.quantiles[2], s.label, crate::metrics::INTERVAL_ALPHA)
-        })
-        .sum::<f64>()
-        / n)
 }
 
 /// Appends each baseline's scores to its pooled list.
@@ -684,8 +679,8 @@ pub fn train_walk_forward(
         // interval correction of the blended band on the whole validation part.
         let unblended = calibrate(&va_raw, &va, &va_buckets, e.conformal, None);
         let anchor = training_band(p, &inner_train, &targets);
-        let (blend, valid_interval_score) =
-            choose_blend(p, &ctx, &inner_valid, &va_raw, &va, &targets, &unblended, anchor, e.conformal)?;
+        let part = ValidationPart { p, ctx: &ctx, idx: &inner_valid, raw: &va_raw, set: &va, targets: &targets };
+        let (blend, valid_interval_score) = part.choose_blend(&unblended, anchor, e.conformal)?;
         let cal = calibrate(&va_raw, &va, &va_buckets, e.conformal, Some(blend));
         let (held_idx, eval_idx): (Vec<usize>, Vec<usize>) = fold.valid.clone().partition(is_held);
         let ev = sample_set(p, &eval_idx, &norm, &targets)?;
