@@ -161,6 +161,17 @@ describe("dashboard (the running demo)", { skip: !ready }, () => {
     assert.ok(priced.includes(60), `the 1 h model predicts SPY (priced: ${priced})`);
     assert.ok(priced.includes(1440), `the 1 d model predicts SPY from its daily bars (priced: ${priced})`);
     assert.equal(await page.locator("[data-testid=horizon-plot-row]").count(), priced.length);
+    // How much of each band is the network's: every priced card states its model's band blend, the weight its last
+    // fold chose on validation (the registry's report.json, folds[].blend_weight).
+    for (const m of models.filter((x) => priced.includes(x.horizon_minutes))) {
+      const w = (m.metrics.folds ?? []).at(-1)?.blend_weight;
+      assert.equal(typeof w, "number", `${m.version}: a blend weight in its report`);
+      const text = await page.locator(`[data-testid=horizon-${m.horizon_minutes}] [data-testid=horizon-band-source]`).innerText();
+      const share = Math.round(w * 100);
+      if (share >= 100) assert.match(text, /the network's own/, m.version);
+      else if (share <= 0) assert.match(text, /gave the network no share/, m.version);
+      else assert.match(text, new RegExp(`${share} % the network's, ${100 - share} %`), m.version);
+    }
     await page.locator("[data-testid=horizons]").screenshot({ path: join(results, "dashboard-horizons.png") });
     assert.deepEqual(problems, []);
     await page.close();

@@ -5,7 +5,7 @@
 import { activeByHorizon, type ModelVersion, type Prediction } from "mtf-predict";
 import { useMLPrediction, useModels } from "mtf-predict/react";
 import { useCallback, useEffect, useState } from "react";
-import { bandPercent, horizonLabel } from "./risk";
+import { bandPercent, bandSource, horizonLabel } from "./risk";
 
 const pct = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? "—" : `${(x * 100).toFixed(d)} %`);
 
@@ -49,6 +49,7 @@ function HorizonCard({
   onPrediction: (version: string, p: Prediction | undefined) => void;
 }) {
   const minutes = model.horizon_minutes ?? 0;
+  const source = bandSource(model.metrics, model.config);
   // Each artifact is loaded once per page (the 1 h card shares the main prediction's model and cache).
   const s = useMLPrediction(symbol, { horizon: minutes, refreshMs: 60_000 });
   const p = s.prediction?.symbol === symbol ? s.prediction : undefined;
@@ -68,6 +69,11 @@ function HorizonCard({
             </span>{" "}
             ({pct((p.interval.high - p.interval.low) / p.lastClose, 2)} wide)
           </p>
+          {source && (
+            <p className="dim" data-testid="horizon-band-source">
+              {source}
+            </p>
+          )}
           <p>
             p(up) {pct(p.probabilities.up)} · p(down) {pct(p.probabilities.down)} ·{" "}
             <span className={`signal-text signal-${p.signal}`} data-testid="horizon-signal">

@@ -68,3 +68,29 @@ export function bandPercent(p: Prediction): { low: number; mid: number; high: nu
   const f = (x: number) => 100 * Math.log(x / p.lastClose);
   return { low: f(p.interval.low), mid: f(p.predictedPrice), high: f(p.interval.high) };
 }
+
+/** What each target scale's fixed band is, in the card's words (`config.data.labels.scale`). */
+const SCALE_BAND: Readonly<Record<string, string>> = {
+  har_vol: "a HAR volatility model's band",
+  trailing_vol: "a trailing realised-volatility band",
+  fixed: "a constant band",
+};
+
+/**
+ * How much of a model's band is its network's, from its registry entry: the band blend its last fold chose on
+ * validation (`metrics.folds[].blend_weight` of report.json; the exported model is the last fold's) and the
+ * band it is blended with (`config.data.labels.scale`). Undefined for models trained before the blend existed.
+ */
+export function bandSource(metrics: Record<string, unknown>, config: Record<string, unknown>): string | undefined {
+  const folds = Array.isArray(metrics.folds) ? (metrics.folds as unknown[]) : [];
+  const last = folds[folds.length - 1] as { blend_weight?: unknown } | undefined;
+  const w = last?.blend_weight;
+  if (typeof w !== "number" || !Number.isFinite(w)) return undefined;
+  const data = config.data as { labels?: { scale?: unknown } } | undefined;
+  const scale = typeof data?.labels?.scale === "string" ? data.labels.scale : "fixed";
+  const other = SCALE_BAND[scale] ?? "a fixed band";
+  const share = Math.round(w * 100);
+  if (share >= 100) return "Band: the network's own (validation kept it whole).";
+  if (share <= 0) return `Band: ${other}; validation gave the network no share.`;
+  return `Band: ${share} % the network's, ${100 - share} % ${other} (weights chosen on validation).`;
+}
