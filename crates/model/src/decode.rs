@@ -98,14 +98,14 @@ mod tests {
         assert_eq!((d.signal, d.position), (Signal::Hold, 0.0), "margin 0.4 < 0.45");
     }
 
+    /// Raw outputs of one sample with these label-scale quantiles and uniform logits.
+    fn one_sample(quantiles: [f32; 3]) -> RawOutput {
+        RawOutput { quantiles: quantiles.to_vec(), logits: vec![0.0; 3], attn_timeframes: vec![], attn_time: vec![] }
+    }
+
     #[test]
     fn the_instants_bucket_picks_the_interval_adjustment() {
-        let raw = RawOutput {
-            quantiles: vec![-1.0, 0.5, 2.0],
-            logits: vec![0.0; 3],
-            attn_timeframes: vec![],
-            attn_time: vec![],
-        };
+        let raw = one_sample([-1.0, 0.5, 2.0]);
         let cal = Calibration {
             interval_delta: 0.5,
             interval_delta_by_bucket: Some([0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -0.25]),
@@ -120,12 +120,7 @@ mod tests {
 
     #[test]
     fn the_blend_comes_before_the_interval_adjustment() {
-        let raw = RawOutput {
-            quantiles: vec![-3.0, 1.0, 3.0],
-            logits: vec![0.0; 3],
-            attn_timeframes: vec![],
-            attn_time: vec![],
-        };
+        let raw = one_sample([-3.0, 1.0, 3.0]);
         let cal = Calibration {
             interval_delta: 0.5,
             band_blend: Some(crate::calibration::BandBlend { weight: 0.5, anchor: [-1.0, 0.0, 1.0] }),

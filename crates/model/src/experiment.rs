@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::artifact::{ArtifactHeader, WeightDtype};
 use crate::baselines::{self, Rows, last_step_features};
 use crate::calibration::{
-    BLEND_WEIGHTS, BandBlend, Calibration, Conformal, fit_interval_delta, fit_interval_delta_by_bucket,
-    fit_temperature, probabilities,
+    BLEND_WEIGHTS, BandBlend, Calibration, Conformal, TIME_OF_DAY_BUCKETS, fit_interval_delta,
+    fit_interval_delta_by_bucket, fit_temperature, probabilities,
 };
 use crate::coverage_noise::{GapReference, ideal_gap};
 use crate::data::{DataError, DataSpec, Prepared, Targets};
@@ -539,7 +539,12 @@ impl ValidationPart<'_> {
 
 /// The pooled δ and, for [`Conformal::TimeOfDay`], the per-bucket δ_b, from label-scale quantiles, targets and
 /// each sample's time-of-day bucket.
-fn fit_interval(q: &[[f64; 3]], y: &[f64], buckets: &[u8], mode: Conformal) -> (f64, Option<[f64; 7]>) {
+fn fit_interval(
+    q: &[[f64; 3]],
+    y: &[f64],
+    buckets: &[u8],
+    mode: Conformal,
+) -> (f64, Option<[f64; TIME_OF_DAY_BUCKETS]>) {
     let pooled = fit_interval_delta(q, y);
     let by_bucket = match mode {
         Conformal::Pooled => None,
@@ -548,18 +553,12 @@ fn fit_interval(q: &[[f64; 3]], y: &[f64], buckets: &[u8], mode: Conformal) -> (
     (pooled, by_bucket)
 }
 
-/// Temperature, interval correction and signal policy on a validation set (`buckets`: each sample's time-of-day
-/// bucket).
-fn calibrate(
-    raw: &RawOutput,
-    set: &SampleSet,
-    buckets: &[u8],
-    mode: Conformal,
-    band_blend: Option<BandBlend>,
-) -> Calibration {
+/// Temperature, interval correction (of the network's band, unblended) and signal policy on a validation set
+/// (`buckets`: each sample's time-of-day bucket). The band blend and its interval correction are fit after it.
+fn calibrate(raw: &RawOutput, set: &SampleSet, buckets: &[u8], mode: Conformal) -> Calibration {
     let n = set.len();
     let logits: Vec<[f64; 3]> = (0..n).map(|j| [0, 1, 2].map(|c| f64::from(raw.logits[j * 3 + c]))).collect();
-    let (quantiles, y) = raw_quantiles(raw, set, band_blend);
+    let (quantiles, y) = raw_quantiles(raw, set, None);
     let classes: Vec<usize> = set.class.iter().map(|&c| c as usize).collect();
     let temperature = fit_temperature(&logits, &classes);
     let probs: Vec<[f64; 3]> = logits.iter().map(|l| probabilities(*l, temperature)).collect();
@@ -568,7 +567,7 @@ fn calibrate(
         temperature,
         interval_delta,
         interval_delta_by_bucket,
-        band_blend,
+        band_blend: None,
         signal: Some(crate::signals::fit(&probs, &classes)),
     }
 }
@@ -677,11 +676,13 @@ pub fn train_walk_forward(
         let va_buckets: Vec<u8> = inner_valid.iter().map(|&i| ctx[i].bucket).collect();
         // Temperature and signal policy, then the band blend chosen on the cross-fitted interval score, then the
         // interval correction of the blended band on the whole validation part.
-        let unblended = calibrate(&va_raw, &va, &va_buckets, e.conformal, None);
+        let unblended = calibrate(&va_raw, &va, &va_buckets, e.conformal);
         let anchor = training_band(p, &inner_train, &targets);
         let part = ValidationPart { p, ctx: &ctx, idx: &inner_valid, raw: &va_raw, set: &va, targets: &targets };
         let (blend, valid_interval_score) = part.choose_blend(&unblended, anchor, e.conformal)?;
-        let cal = calibrate(&va_raw, &va, &va_buckets, e.conformal, Some(blend));
+        let (q, y) = raw_quantiles(&va_raw, &va, Some(blend));
+        let (interval_delta, interval_delta_by_bucket) = fit_interval(&q, &y, &va_buckets, e.conformal);
+        let cal = Calibration { interval_delta, interval_delta_by_bucket, band_blend: Some(blend), ..unblended };
         let (held_idx, eval_idx): (Vec<usize>, Vec<usize>) = fold.valid.clone().partition(is_held);
         let ev = sample_set(p, &eval_idx, &norm, &targets)?;
         let raw = raw_outputs(&model, &ev)?;
